@@ -1,0 +1,2 @@
+//! Placeholder replaced below in this session.
+fn main() {}

@@ -1,0 +1,268 @@
+//! The crate's error type.
+//!
+//! Every fallible function returns [`Result<T>`](Result). Each variant names what went wrong
+//! (which parameter, subject, row, column) and why, so that a user can fix the input without
+//! reading the library's source.
+
+use std::fmt;
+
+/// Shorthand for `std::result::Result<T, cart_pkpd::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in `cart-pkpd`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter value lies outside its domain (for example a negative rate constant).
+    #[error("parameter `{name}` = {value} is invalid: {reason}")]
+    ParameterOutOfDomain {
+        /// Parameter name, as in the model's specification.
+        name: String,
+        /// The offending value.
+        value: f64,
+        /// Why it is invalid (the domain it must lie in).
+        reason: String,
+    },
+
+    /// A parameter name that the model does not have.
+    #[error("model has no parameter named `{name}` (known: {known})")]
+    UnknownParameter {
+        /// The name that was asked for.
+        name: String,
+        /// The model's parameter names, comma-separated.
+        known: String,
+    },
+
+    /// A vector of parameter values has the wrong length.
+    #[error("expected {expected} parameter values, got {got}")]
+    ParameterCount {
+        /// Number of parameters of the model.
+        expected: usize,
+        /// Number of values supplied.
+        got: usize,
+    },
+
+    /// An analyte (model output) that the model or the data set does not know.
+    #[error("unknown analyte `{name}`{}: known analytes are {known}", subject_suffix(.subject))]
+    UnknownAnalyte {
+        /// The analyte name that was asked for.
+        name: String,
+        /// The subject whose record named it, if any.
+        subject: Option<String>,
+        /// Known analyte names, comma-separated.
+        known: String,
+    },
+
+    /// A dose that the model cannot take (unknown target state, a negative or non-finite
+    /// amount or time, or a dose the model does not accept).
+    #[error("invalid dose at time {time} d: {reason}")]
+    InvalidDose {
+        /// Dose time (days).
+        time: f64,
+        /// Why it is invalid.
+        reason: String,
+    },
+
+    /// Requested output times that are not finite, negative, or not sorted.
+    #[error("invalid output times: {reason}")]
+    InvalidTimes {
+        /// Why they are invalid.
+        reason: String,
+    },
+
+    /// Solver settings that cannot work (tolerances not positive, zero step budget).
+    #[error("invalid solver options: {reason}")]
+    InvalidOptions {
+        /// Why they are invalid.
+        reason: String,
+    },
+
+    /// The ODE solver gave up (step-size underflow, step budget exhausted, stiffness,
+    /// or a non-finite state).
+    #[error("ODE solver failed in model `{model}` at t = {time} d: {reason}")]
+    Solver {
+        /// Model name.
+        model: String,
+        /// Time (days) at which the solver stopped.
+        time: f64,
+        /// What the solver reported.
+        reason: String,
+    },
+
+    /// The model has no closed-form solution.
+    #[error("model `{model}` has no closed-form solution")]
+    NoClosedForm {
+        /// Model name.
+        model: String,
+    },
+
+    /// A problem in input data, located as precisely as possible.
+    #[error("{location}: {kind}")]
+    Data {
+        /// Where the problem is (file line, column, subject).
+        location: DataLocation,
+        /// What the problem is.
+        kind: DataErrorKind,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The CSV layer failed (malformed quoting, unequal row lengths).
+    #[error("CSV error: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+fn subject_suffix(subject: &Option<String>) -> String {
+    subject
+        .as_ref()
+        .map(|s| format!(" in subject `{s}`"))
+        .unwrap_or_default()
+}
+
+/// Where in the input a data problem was found.
+///
+/// `line` is the 1-based line of a CSV file (the header is line 1); it is `None` for data
+/// built in code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataLocation {
+    /// 1-based line in the CSV file (header = line 1), if the data came from a file.
+    pub line: Option<u64>,
+    /// Column name, if the problem is in one column.
+    pub column: Option<String>,
+    /// Subject identifier, if known.
+    pub subject: Option<String>,
+}
+
+impl fmt::Display for DataLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(l) = self.line {
+            parts.push(format!("line {l}"));
+        }
+        if let Some(c) = &self.column {
+            parts.push(format!("column `{c}`"));
+        }
+        if let Some(s) = &self.subject {
+            parts.push(format!("subject `{s}`"));
+        }
+        if parts.is_empty() {
+            write!(f, "data")
+        } else {
+            write!(f, "{}", parts.join(", "))
+        }
+    }
+}
+
+/// The kinds of data problems [`Error::Data`] reports.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataErrorKind {
+    /// A required column is absent from the header.
+    #[error("required column is missing")]
+    MissingColumn,
+    /// A field that must be a number is not.
+    #[error("`{0}` is not a number")]
+    NonNumeric(String),
+    /// A number is NaN or infinite.
+    #[error("value is not finite")]
+    NonFinite,
+    /// A required field is missing (`.` or empty).
+    #[error("value is missing")]
+    MissingValue,
+    /// A time is negative (times are days from infusion, ≥ 0).
+    #[error("negative time {0}")]
+    NegativeTime(f64),
+    /// A dose amount is negative.
+    #[error("negative dose amount {0}")]
+    NegativeDose(f64),
+    /// Records of a subject are not in time order.
+    #[error("time {time} comes after {previous}: records must be sorted by time within a subject")]
+    Unsorted {
+        /// The earlier record's time.
+        previous: f64,
+        /// This record's time.
+        time: f64,
+    },
+    /// Two records of a subject are the same event (same time, same kind, same analyte).
+    #[error("duplicate record at time {time} ({what})")]
+    Duplicate {
+        /// Time of the duplicated records.
+        time: f64,
+        /// What is duplicated (analyte name or "dose").
+        what: String,
+    },
+    /// An analyte name (or CMT number) that is not known.
+    #[error("unknown analyte `{name}` (known: {known})")]
+    UnknownAnalyte {
+        /// The name or CMT number found.
+        name: String,
+        /// Known analyte names.
+        known: String,
+    },
+    /// A censored (below-LLOQ) observation without a lower limit of quantification.
+    #[error("censored observation has no LLOQ")]
+    CensoredWithoutLloq,
+    /// An LLOQ that is not positive.
+    #[error("LLOQ must be > 0, got {0}")]
+    InvalidLloq(f64),
+    /// A subject with no observations.
+    #[error("subject has no observations")]
+    EmptySubject,
+    /// A subject's records are split by another subject's records.
+    #[error("records of this subject are not contiguous (the ID appears again after another ID)")]
+    NonContiguousSubject,
+    /// A field holds a code the reader does not support (e.g. EVID = 2, CENS = −1).
+    #[error("unsupported value `{value}`: {reason}")]
+    Unsupported {
+        /// The value found.
+        value: String,
+        /// What is supported instead.
+        reason: String,
+    },
+    /// A covariate changes value within a subject (only baseline covariates are supported).
+    #[error(
+        "covariate changes within the subject ({first} then {other}); only baseline (per-subject) covariates are supported"
+    )]
+    TimeVaryingCovariate {
+        /// Value first seen.
+        first: f64,
+        /// A different value seen later.
+        other: f64,
+    },
+    /// The data set has no subjects.
+    #[error("data set has no subjects")]
+    EmptyDataset,
+    /// Two subjects share an identifier.
+    #[error("two subjects share this ID")]
+    DuplicateSubject,
+}
+
+impl Error {
+    /// A data error located in code-built data (no file line).
+    pub(crate) fn data(subject: Option<&str>, column: Option<&str>, kind: DataErrorKind) -> Self {
+        Error::Data {
+            location: DataLocation {
+                line: None,
+                column: column.map(str::to_owned),
+                subject: subject.map(str::to_owned),
+            },
+            kind,
+        }
+    }
+
+    /// The [`DataErrorKind`] of a data error, `None` for other errors.
+    ///
+    /// ```
+    /// use cart_pkpd::{DataErrorKind, Subject};
+    /// let err = Subject::builder("S1").observe(1.0, "transgene", f64::NAN).build().unwrap_err();
+    /// assert_eq!(err.data_kind(), Some(&DataErrorKind::NonFinite));
+    /// ```
+    pub fn data_kind(&self) -> Option<&DataErrorKind> {
+        match self {
+            Error::Data { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}

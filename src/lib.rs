@@ -1,0 +1,53 @@
+//! # cart-pkpd
+//!
+//! Pharmacokinetic/pharmacodynamic modeling of CAR-T cell therapy: CAR-T expansion,
+//! contraction and persistence (transgene copies/µg genomic DNA by ddPCR) and CD19+ B-cell
+//! depletion and naive-first repopulation (cells/µL by flow cytometry), as seen with
+//! CD19-directed CAR-T cells in systemic lupus erythematosus.
+//!
+//! - [`Model`]: the typed model API (named parameters with units and domains, named states
+//!   and outputs, right-hand side, optional closed form), for built-in and user models.
+//! - [`models`]: the built-in models, [`CellularKinetics`](models::CellularKinetics) (Stein
+//!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells).
+//! - [`simulate`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
+//! - [`nca`]: peak, depletion and reappearance times of a profile.
+//! - [`data`]: subjects and data sets, built in code or read from NONMEM-style CSV.
+//!
+//! Time is in days from the CAR-T infusion (day 0); doses are in 10^6 CAR+ T cells.
+//!
+//! ```
+//! use cart_pkpd::{models::{CarTBCell, CarTBCellParams}, simulate, Dose, SolverOptions};
+//!
+//! let params = CarTBCellParams::default();
+//! let days = [0.0, 7.0, 14.0, 28.0, 90.0, 180.0, 365.0];
+//! let dl1 = simulate(&CarTBCell, &params, &[Dose::bolus(0.0, 10.0)], &days,
+//!                    &SolverOptions::default())?;
+//! let transgene = dl1.get("transgene")?;   // copies/µg genomic DNA
+//! let b_cells = dl1.get("b_cells")?;       // cells/µL
+//! assert!(transgene[1] > 1_000.0 && b_cells[2] < 1.0);
+//! # Ok::<(), cart_pkpd::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod dose;
+pub mod error;
+pub mod model;
+pub mod models;
+pub mod nca;
+pub mod params;
+pub mod simulate;
+
+pub use data::{Dataset, Observation, Subject};
+pub use dose::Dose;
+pub use error::{DataErrorKind, DataLocation, Error, Result};
+pub use model::{DoseInput, Model, OutputSpec};
+pub use params::{Domain, ParamSpec, Parameters};
+pub use simulate::{Simulation, SolverOptions, SolverStats, simulate, simulate_closed_form};
+
+#[doc(hidden)]
+pub use serde as __serde;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

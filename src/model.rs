@@ -1,0 +1,136 @@
+//! The [`Model`] trait: what any ODE model, built-in or user-defined, provides.
+//!
+//! A model is a structure (states, outputs, equations) separate from its parameter values
+//! (a [`Parameters`] struct), so that one model serves any parameter set, as in argmin a
+//! problem is separate from the solver that runs it. Time is in days for the built-in models;
+//! a user model may use any time unit consistently (the Theophylline example uses hours).
+
+use crate::dose::Dose;
+use crate::error::{Error, Result};
+use crate::params::Parameters;
+
+/// Static description of one model output (an analyte that can be observed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct OutputSpec {
+    /// Analyte name used in data files and lookups (e.g. `"transgene"`).
+    pub name: &'static str,
+    /// Unit (e.g. `"copies/µg"`).
+    pub unit: &'static str,
+    /// One-line meaning.
+    pub description: &'static str,
+}
+
+/// Where a bolus dose goes and how its amount converts to the state's unit.
+///
+/// The state gains `scale × amount`. For the CAR-T × B-cell model the amount is in
+/// 10^6 CAR+ T cells and the scale is `gamma` (copies/µg per 10^6 cells).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DoseInput {
+    /// Index of the receiving state.
+    pub state: usize,
+    /// Factor from dose units to state units.
+    pub scale: f64,
+}
+
+/// An ODE model with named parameters, states and outputs.
+///
+/// Implementors provide the right-hand side `dx/dt = f(t, x, θ)`, the initial state, the
+/// outputs `y = g(t, x, θ)`, and where doses go. Optional: times where the right-hand side
+/// is discontinuous ([`breakpoints`](Model::breakpoints), the integrator restarts there) and a
+/// closed-form solution ([`closed_form`](Model::closed_form)).
+///
+/// See `examples/user_model.rs` for a complete user-defined model (one compartment with
+/// first-order absorption).
+pub trait Model: Send + Sync {
+    /// The model's validated parameter struct.
+    type Params: Parameters;
+
+    /// Short model name used in messages.
+    fn name(&self) -> &str;
+
+    /// State names, in state-vector order (may depend on structural parameters such as a
+    /// transit-compartment count).
+    fn state_names(&self, params: &Self::Params) -> Vec<String>;
+
+    /// The outputs (analytes), in output-vector order.
+    fn outputs(&self) -> &[OutputSpec];
+
+    /// Fills `x0` (length = number of states) with the state at time 0, before any dose.
+    fn initial_state(&self, params: &Self::Params, x0: &mut [f64]);
+
+    /// Writes `dx/dt` at time `t` (days) and state `x` into `dxdt`.
+    fn derivatives(&self, t: f64, x: &[f64], params: &Self::Params, dxdt: &mut [f64]);
+
+    /// Writes the outputs at time `t` and state `x` into `y` (length = number of outputs).
+    fn output(&self, t: f64, x: &[f64], params: &Self::Params, y: &mut [f64]);
+
+    /// Where a bolus dose at `time` goes. `target` names a state; `None` means the model's
+    /// default dosing state. Default: the model takes no doses.
+    fn dose_input(
+        &self,
+        params: &Self::Params,
+        target: Option<&str>,
+        time: f64,
+    ) -> Result<DoseInput> {
+        let _ = (params, target);
+        Err(Error::InvalidDose {
+            time,
+            reason: format!("model `{}` takes no doses", self.name()),
+        })
+    }
+
+    /// Times (> 0) at which the right-hand side is discontinuous; the integrator stops and
+    /// restarts there so that no step straddles a switch. Default: none.
+    fn breakpoints(&self, params: &Self::Params) -> Vec<f64> {
+        let _ = params;
+        Vec::new()
+    }
+
+    /// The outputs at time `t` from a closed-form solution, if the model has one.
+    /// Default: [`Error::NoClosedForm`].
+    fn closed_form(
+        &self,
+        t: f64,
+        params: &Self::Params,
+        doses: &[Dose],
+        y: &mut [f64],
+    ) -> Result<()> {
+        let _ = (t, params, doses, y);
+        Err(Error::NoClosedForm {
+            model: self.name().to_owned(),
+        })
+    }
+
+    /// Index of an output by analyte name, or [`Error::UnknownAnalyte`].
+    fn output_index(&self, analyte: &str) -> Result<usize> {
+        self.outputs()
+            .iter()
+            .position(|o| o.name == analyte)
+            .ok_or_else(|| Error::UnknownAnalyte {
+                name: analyte.to_owned(),
+                subject: None,
+                known: self
+                    .outputs()
+                    .iter()
+                    .map(|o| o.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// Index of `name` in `names`, as a [`DoseInput`] target lookup helper for models.
+///
+/// Returns [`Error::InvalidDose`] naming the known states when `name` is not a state.
+pub fn state_index(names: &[&str], name: &str, time: f64) -> Result<usize> {
+    names
+        .iter()
+        .position(|n| *n == name)
+        .ok_or_else(|| Error::InvalidDose {
+            time,
+            reason: format!(
+                "no dosable state named `{name}` (dosable: {})",
+                names.join(", ")
+            ),
+        })
+}
