@@ -9,7 +9,7 @@
 //!   and outputs, right-hand side, optional closed form), for built-in and user models.
 //! - [`models`]: the built-in models, [`CellularKinetics`](models::CellularKinetics) (Stein
 //!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells).
-//! - [`simulate`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
+//! - [`simulate()`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
 //! - [`nca`]: peak, depletion and reappearance times of a profile.
 //! - [`data`]: subjects and data sets, built in code or read from NONMEM-style CSV.
 //!

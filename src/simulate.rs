@@ -19,7 +19,8 @@
 use crate::dose::Dose;
 use crate::error::{Error, Result};
 use crate::model::{DoseInput, Model};
-use ode_solvers::{DVector, Dopri5, System, dop_shared::IntegrationError};
+use nalgebra::{Const, DefaultAllocator, Dim, Dyn, OVector, allocator::Allocator};
+use ode_solvers::{Dopri5, System, dop_shared::IntegrationError};
 use std::io::Write;
 
 /// Settings of the adaptive Dopri5 integrator.
@@ -227,74 +228,128 @@ struct Segment<'a, M: Model> {
     last_inside: f64,
 }
 
-impl<M: Model> System<f64, DVector<f64>> for Segment<'_, M> {
-    fn system(&self, t: f64, x: &DVector<f64>, dxdt: &mut DVector<f64>) {
+impl<M: Model, D: Dim> System<f64, OVector<f64, D>> for Segment<'_, M>
+where
+    DefaultAllocator: Allocator<D>,
+{
+    fn system(&self, t: f64, x: &OVector<f64, D>, dxdt: &mut OVector<f64, D>) {
         let t = t.clamp(self.start, self.last_inside);
         self.model
             .derivatives(t, x.as_slice(), self.params, dxdt.as_mut_slice());
     }
 }
 
-fn integrate<M: Model>(
-    model: &M,
-    params: &M::Params,
-    x: &mut DVector<f64>,
-    (from, to): (f64, f64),
-    opts: &SolverOptions,
-    stats: &mut SolverStats,
-) -> Result<()> {
-    let system = Segment {
-        model,
-        params,
-        start: from,
-        last_inside: to.next_down().max(from),
-    };
-    let mut stepper = Dopri5::from_param(
-        system,
-        from,
-        to,
-        to - from,
-        x.clone(),
-        opts.rtol,
-        opts.atol,
-        0.9,
-        0.04,
-        0.2,
-        10.0,
-        to - from,
-        0.0,
-        opts.max_steps,
-        1000,
-        ode_solvers::OutputType::Sparse,
-    );
-    let solver_error = |time: f64, reason: String| Error::Solver {
-        model: model.name().to_owned(),
-        time,
-        reason,
-    };
-    let s = stepper.integrate().map_err(|e| match e {
-        IntegrationError::MaxNumStepReached { x, n_step } => solver_error(
-            x,
-            format!("step budget exhausted ({n_step} steps; raise SolverOptions::max_steps)"),
-        ),
-        IntegrationError::StepSizeUnderflow { x } => solver_error(x, "step size underflow".into()),
-        IntegrationError::StiffnessDetected { x } => {
-            solver_error(x, "the problem became stiff".into())
+/// Integrator state carried from one segment to the next.
+struct Stepper<'a> {
+    opts: &'a SolverOptions,
+    stats: SolverStats,
+    /// Step size to start the next segment with (0: let Dopri5 choose).
+    next_step: f64,
+}
+
+impl Stepper<'_> {
+    /// Integrates `x` from `from` to `to`, on the stack for up to 16 states.
+    fn integrate<M: Model>(
+        &mut self,
+        model: &M,
+        params: &M::Params,
+        x: &mut [f64],
+        (from, to): (f64, f64),
+    ) -> Result<()> {
+        let segment = Segment {
+            model,
+            params,
+            start: from,
+            last_inside: to.next_down().max(from),
+        };
+        macro_rules! on_stack {
+            ($($n:literal)*) => {
+                match x.len() {
+                    $($n => self.integrate_in(Const::<$n>, segment, x, (from, to)),)*
+                    n => self.integrate_in(Dyn(n), segment, x, (from, to)),
+                }
+            };
         }
-    })?;
-    stats.rhs_evaluations += u64::from(s.num_eval);
-    stats.accepted_steps += u64::from(s.accepted_steps);
-    stats.rejected_steps += u64::from(s.rejected_steps);
-    stats.segments += 1;
-    let end = stepper
-        .y_out()
-        .last()
-        .ok_or_else(|| solver_error(from, "no step was taken".into()))?;
-    if let Some(i) = end.iter().position(|v| !v.is_finite()) {
-        return Err(solver_error(to, format!("state #{i} became non-finite")));
+        on_stack!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
-    x.copy_from(end);
-    Ok(())
+
+    fn integrate_in<M: Model, D: Dim>(
+        &mut self,
+        dim: D,
+        segment: Segment<'_, M>,
+        x: &mut [f64],
+        (from, to): (f64, f64),
+    ) -> Result<()>
+    where
+        DefaultAllocator: Allocator<D>,
+    {
+        let y0 = OVector::<f64, D>::from_column_slice_generic(dim, Const::<1>, x);
+        let solver_error = |time: f64, reason: String| Error::Solver {
+            model: segment.model.name().to_owned(),
+            time,
+            reason,
+        };
+        self.stats.segments += 1;
+        // Dopri5 reports step-size underflow for a segment within ~10 ulps of its start
+        // time; such a segment (two output times a rounding error apart) is one explicit
+        // Euler step, whose error O(h²) is far below any tolerance.
+        if to - from <= 100.0 * f64::EPSILON * to.abs().max(1.0) {
+            let mut dxdt = y0.clone();
+            segment.system(from, &y0, &mut dxdt);
+            for (xi, di) in x.iter_mut().zip(dxdt.iter()) {
+                *xi += (to - from) * di;
+            }
+            self.stats.rhs_evaluations += 1;
+            return Ok(());
+        }
+        let opts = self.opts;
+        let mut dopri = Dopri5::from_param(
+            segment,
+            from,
+            to,
+            to - from,
+            y0,
+            opts.rtol,
+            opts.atol,
+            0.9,
+            0.04,
+            0.2,
+            10.0,
+            to - from,
+            self.next_step.min(to - from),
+            opts.max_steps,
+            1000,
+            ode_solvers::OutputType::Sparse,
+        );
+        let s = dopri.integrate().map_err(|e| match e {
+            IntegrationError::MaxNumStepReached { x, n_step } => solver_error(
+                x,
+                format!("step budget exhausted ({n_step} steps; raise SolverOptions::max_steps)"),
+            ),
+            IntegrationError::StepSizeUnderflow { x } => {
+                solver_error(x, "step size underflow".into())
+            }
+            IntegrationError::StiffnessDetected { x } => {
+                solver_error(x, "the problem became stiff".into())
+            }
+        })?;
+        self.stats.rhs_evaluations += u64::from(s.num_eval);
+        self.stats.accepted_steps += u64::from(s.accepted_steps);
+        self.stats.rejected_steps += u64::from(s.rejected_steps);
+        let end = dopri
+            .y_out()
+            .last()
+            .ok_or_else(|| solver_error(from, "no step was taken".into()))?;
+        if let Some(i) = end.iter().position(|v| !v.is_finite()) {
+            return Err(solver_error(to, format!("state #{i} became non-finite")));
+        }
+        x.copy_from_slice(end.as_slice());
+        // The mean accepted step of this segment is a good first step for the next one
+        // (it saves Dopri5's start-up step-size estimate); the error control still
+        // accepts or rejects it.
+        self.next_step = (to - from) / f64::from(s.accepted_steps.max(1));
+        Ok(())
+    }
 }
 
 /// Simulates `model` with `params` and bolus `doses`, returning every output at `times`.
@@ -323,8 +378,8 @@ pub fn simulate<M: Model>(
     check_times(times)?;
     let doses = resolve_doses(model, params, doses)?;
     let n_states = model.state_names(params).len();
-    let mut x = DVector::zeros(n_states);
-    model.initial_state(params, x.as_mut_slice());
+    let mut x = vec![0.0; n_states];
+    model.initial_state(params, &mut x);
     let mut y = vec![0.0; model.outputs().len()];
     let mut sim = Simulation::empty(model, times);
 
@@ -339,23 +394,31 @@ pub fn simulate<M: Model>(
     stops.sort_by(f64::total_cmp);
     stops.dedup();
 
+    let mut stepper = Stepper {
+        opts,
+        stats: SolverStats::default(),
+        next_step: 0.0,
+    };
     let (mut t, mut next_dose, mut next_out) = (0.0, 0, 0);
     for &stop in std::iter::once(&0.0).chain(&stops) {
         if stop > t {
-            integrate(model, params, &mut x, (t, stop), opts, &mut sim.stats)?;
+            stepper.integrate(model, params, &mut x, (t, stop))?;
             t = stop;
         }
         while next_dose < doses.len() && doses[next_dose].0 <= t {
             let (_, input, amount) = doses[next_dose];
             x[input.state] += input.scale * amount;
+            // a dose is a jump: let the integrator find its step size afresh
+            stepper.next_step = 0.0;
             next_dose += 1;
         }
         while next_out < times.len() && times[next_out] <= t {
-            model.output(t, x.as_slice(), params, &mut y);
+            model.output(t, &x, params, &mut y);
             sim.push_row(&y);
             next_out += 1;
         }
     }
+    sim.stats = stepper.stats;
     Ok(sim)
 }
 

@@ -227,7 +227,8 @@ impl Row<'_> {
         if allowed.contains(&v) {
             Ok(v)
         } else {
-            let reason = format!("{what} must be one of {allowed:?}");
+            let allowed: Vec<String> = allowed.iter().map(f64::to_string).collect();
+            let reason = format!("{what} must be one of {}", allowed.join(", "));
             Err(self.err(
                 c,
                 DataErrorKind::Unsupported {

@@ -196,6 +196,8 @@ impl CarTBCellParams {
     pub fn kill_rate(&self, c: f64) -> f64 {
         if c <= 0.0 {
             0.0
+        } else if self.h == 1.0 {
+            self.kmax * c / (self.ec50 + c)
         } else {
             self.kmax / (1.0 + (self.ec50 / c).powf(self.h))
         }
@@ -203,7 +205,7 @@ impl CarTBCellParams {
 }
 
 /// Model 2: CAR-T expansion/contraction/persistence coupled to CD19+ B-cell depletion and
-/// naive-first repopulation. See the [module docs](self) for the equations.
+/// naive-first repopulation. See the [module docs](crate::models::cart_bcell) for the equations.
 ///
 /// States, in order: `E`, `M` (copies/µg), `Z` (fraction), `P`, `T1..Tn` (fraction of
 /// pre-treatment pool), `N`, `S`, `D` (cells/µL). Outputs: `transgene` (copies/µg);

@@ -104,7 +104,7 @@ impl CellularKineticsParams {
 }
 
 /// Model 1: piecewise expansion / bi-exponential contraction and persistence of CAR-T
-/// transgene (Stein 2019; optional lag of Ogasawara 2021). See the [module docs](self).
+/// transgene (Stein 2019; optional lag of Ogasawara 2021). See the [module docs](crate::models::cellular_kinetics).
 ///
 /// States `E`, `M` (copies/µg); output `transgene` (copies/µg). The level does not depend
 /// on the dose amount (`cmax` is a parameter), so the model takes only the infusion at

@@ -5,8 +5,8 @@
 //! - [`CarTBCell`] (model 2): CAR-T kinetics coupled to CD19+ B-cell depletion and naive-first
 //!   repopulation through a marrow precursor pool and maturation transit.
 
-mod cart_bcell;
-mod cellular_kinetics;
+pub mod cart_bcell;
+pub mod cellular_kinetics;
 
 pub use cart_bcell::{BCellBaseline, CarTBCell, CarTBCellParams};
 pub use cellular_kinetics::{CellularKinetics, CellularKineticsParams};
