@@ -31,6 +31,9 @@ pub enum Domain {
         /// Smallest allowed value.
         min: i64,
     },
+    /// Any finite real number that is a constant of the model, never estimated (for example
+    /// a known assay conversion factor).
+    Fixed,
 }
 
 impl Domain {
@@ -47,7 +50,7 @@ impl Domain {
             return Err("value is not finite".into());
         }
         let ok = match *self {
-            Domain::Real => true,
+            Domain::Real | Domain::Fixed => true,
             Domain::Positive => value > 0.0,
             Domain::NonNegative => value >= 0.0,
             Domain::Fraction => (0.0..=1.0).contains(&value),
@@ -70,7 +73,20 @@ impl Domain {
             Domain::Fraction => "in [0, 1]".into(),
             Domain::GreaterThan(b) => format!("> {b}"),
             Domain::Integer { min } => format!("a whole number >= {min}"),
+            Domain::Fixed => "a finite real number (fixed, never estimated)".into(),
         }
+    }
+
+    /// Whether a parameter with this domain may be estimated (not `Integer` or `Fixed`).
+    ///
+    /// ```
+    /// use cart_pkpd::Domain;
+    /// assert!(Domain::Positive.estimable());
+    /// assert!(!Domain::Integer { min: 0 }.estimable());
+    /// assert!(!Domain::Fixed.estimable());
+    /// ```
+    pub fn estimable(&self) -> bool {
+        !matches!(self, Domain::Integer { .. } | Domain::Fixed)
     }
 }
 
