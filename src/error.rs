@@ -96,6 +96,69 @@ pub enum Error {
         model: String,
     },
 
+    /// A parameter that cannot be estimated (structural integer or fixed constant).
+    #[error("parameter `{name}` cannot be estimated: {reason}")]
+    NotEstimable {
+        /// Parameter name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The same parameter (or residual error model) is listed twice.
+    #[error("{name} is listed more than once")]
+    DuplicateEstimate {
+        /// What is duplicated.
+        name: String,
+    },
+
+    /// Observations of an analyte for which no residual error model was given.
+    #[error(
+        "observations of `{analyte}` need a residual error model (add one, or remove those records)"
+    )]
+    MissingErrorModel {
+        /// Analyte name.
+        analyte: String,
+    },
+
+    /// A residual error model is given for an analyte the subject has no observation of.
+    #[error("subject `{subject}` has no observations of `{analyte}`, which the objective needs")]
+    NoObservations {
+        /// Subject identifier.
+        subject: String,
+        /// Analyte name.
+        analyte: String,
+    },
+
+    /// Every observation entering the likelihood is censored: nothing can be estimated.
+    #[error("every observation of subject `{subject}` is censored (below LLOQ): nothing to fit")]
+    AllCensored {
+        /// Subject identifier.
+        subject: String,
+    },
+
+    /// Fit settings that cannot work.
+    #[error("invalid fit options: {reason}")]
+    InvalidFitOptions {
+        /// Why.
+        reason: String,
+    },
+
+    /// No start of the optimisation converged; no estimate is reported.
+    #[error(
+        "fit of subject `{subject}` did not converge from any of {starts} starts (best −2LL {best_minus_two_ll}): {reason}"
+    )]
+    NotConverged {
+        /// Subject identifier.
+        subject: String,
+        /// Number of starts tried.
+        starts: usize,
+        /// Lowest −2 log-likelihood reached.
+        best_minus_two_ll: f64,
+        /// Termination status of the best start.
+        reason: String,
+    },
+
     /// A problem in input data, located as precisely as possible.
     #[error("{location}: {kind}")]
     Data {
@@ -234,6 +297,9 @@ pub enum DataErrorKind {
     /// The data set has no subjects.
     #[error("data set has no subjects")]
     EmptyDataset,
+    /// A quantified observation ≤ 0 under a log-scale residual error model.
+    #[error("value {0} must be > 0 for a log-additive residual error model")]
+    NonPositiveForLogScale(f64),
     /// Two subjects share an identifier.
     #[error("two subjects share this ID")]
     DuplicateSubject,

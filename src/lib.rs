@@ -32,15 +32,20 @@
 pub mod data;
 pub mod dose;
 pub mod error;
+pub mod error_model;
+pub mod fit;
 pub mod model;
 pub mod models;
 pub mod nca;
+pub mod normal;
 pub mod params;
 pub mod simulate;
+pub mod synthetic;
 
 pub use data::{Dataset, Observation, Subject};
 pub use dose::Dose;
 pub use error::{DataErrorKind, DataLocation, Error, Result};
+pub use error_model::ErrorModel;
 pub use model::{DoseInput, Model, OutputSpec};
 pub use params::{Domain, ParamSpec, Parameters};
 pub use simulate::{Simulation, SolverOptions, SolverStats, simulate, simulate_closed_form};

@@ -1,0 +1,398 @@
+//! Individual fits: maximum likelihood estimates of a subset of a model's parameters from
+//! one subject's data, with censored (M3) observations and uncertainty.
+//!
+//! The pieces, kept apart as in argmin: a [`FitSpec`] says what to estimate (model
+//! parameters by name, residual error models per analyte); an [`Objective`] is the −2
+//! log-likelihood of one subject's data under that specification (an argmin problem);
+//! [`FitOptions`] choose the optimiser ([`Method`]), starts, seed and tolerances; and
+//! [`fit_subject`] runs the seeded multi-start optimisation, the covariance step and the
+//! diagnostics, returning a [`FitResult`].
+//!
+//! Positive parameters are estimated on the log scale, fractions on the logit scale
+//! ([`Scale`]); results are reported on the natural scale. Standard errors come from the
+//! observed Fisher information (Hessian of −2LL at the optimum, central differences),
+//! carried to the natural scale by the delta method. The reported OFV follows NONMEM:
+//! −2LL without the `ln 2π` constants; AIC and BIC use the full −2LL.
+//!
+//! ```
+//! use cart_pkpd::fit::{fit_subject, FitOptions, FitSpec};
+//! use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
+//! use cart_pkpd::{ErrorModel, Parameters, Subject};
+//!
+//! let truth = CellularKineticsParams::stein_2019();
+//! let mut b = Subject::builder("P01").dose(0.0, 10.0);
+//! for (t, wobble) in [(4.0, 1.1), (7.0, 0.9), (9.0, 1.05), (14.0, 0.95), (21.0, 1.1), (28.0, 0.9),
+//!                     (60.0, 1.05), (90.0, 0.92), (180.0, 1.08), (365.0, 0.97)] {
+//!     b = b.observe(t, "transgene", truth.transgene(t) * wobble);
+//! }
+//! let subject = b.build()?;
+//! let spec = FitSpec::new(truth.with("cmax", 10_000.0)?)
+//!     .estimate(&["cmax", "alpha", "beta"])
+//!     .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 });
+//! let fit = fit_subject(&CellularKinetics, &subject, &spec, &FitOptions::default())?;
+//! let cmax = fit.estimate("cmax").unwrap();
+//! assert!((cmax.value / 24_000.0 - 1.0).abs() < 0.1);
+//! println!("{fit}");
+//! # Ok::<(), cart_pkpd::Error>(())
+//! ```
+
+mod covariance;
+mod objective;
+mod optimize;
+mod result;
+mod scale;
+
+pub use objective::{Objective, Slot, Target};
+pub use result::{Estimate, FitResult, FitWarning, Prediction, StartSummary};
+pub use scale::Scale;
+
+use crate::data::Subject;
+use crate::error::{Error, Result};
+use crate::error_model::ErrorModel;
+use crate::model::Model;
+use crate::normal::Z_975;
+use crate::params::Parameters;
+use crate::simulate::SolverOptions;
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Method {
+    /// Nelder–Mead simplex with restarts (derivative-free; robust to the small jumps of an
+    /// adaptive ODE solution). The default.
+    NelderMead,
+    /// L-BFGS with central finite-difference gradients and Moré–Thuente line search.
+    Lbfgs,
+}
+
+/// How observations below their LLOQ enter the likelihood.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Censoring {
+    /// Beal's M3: `P(y < LLOQ)` under the error model. The default and the right choice.
+    #[default]
+    M3,
+    /// Drop them. Biased; offered only to compare with M3.
+    Drop,
+}
+
+/// A residual error model for one analyte, estimated or fixed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResidualSpec {
+    /// Analyte (model output) name.
+    pub analyte: String,
+    /// Error model with initial (or fixed) values.
+    pub model: ErrorModel,
+    /// Whether its parameters are estimated.
+    pub estimate: bool,
+}
+
+/// What to estimate: initial values of every model parameter, the names of those estimated
+/// (the rest stay fixed), and a residual error model for each observed analyte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSpec<M: Model> {
+    /// Every model parameter: initial values of the estimated ones, fixed values of the rest.
+    pub initial: M::Params,
+    /// Names of the estimated model parameters.
+    pub estimate: Vec<String>,
+    /// Residual error models, one per analyte in the data.
+    pub residuals: Vec<ResidualSpec>,
+}
+
+impl<M: Model> FitSpec<M> {
+    /// Starts from `initial`, estimating nothing yet.
+    pub fn new(initial: M::Params) -> Self {
+        FitSpec {
+            initial,
+            estimate: Vec::new(),
+            residuals: Vec::new(),
+        }
+    }
+
+    /// Estimates these model parameters (by name).
+    pub fn estimate(mut self, names: &[&str]) -> Self {
+        self.estimate.extend(names.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Adds an estimated residual error model for `analyte`.
+    pub fn residual(mut self, analyte: &str, model: ErrorModel) -> Self {
+        self.residuals.push(ResidualSpec {
+            analyte: analyte.to_owned(),
+            model,
+            estimate: true,
+        });
+        self
+    }
+
+    /// Adds a residual error model for `analyte` with fixed parameters.
+    pub fn residual_fixed(mut self, analyte: &str, model: ErrorModel) -> Self {
+        self.residuals.push(ResidualSpec {
+            analyte: analyte.to_owned(),
+            model,
+            estimate: false,
+        });
+        self
+    }
+}
+
+/// Settings of a fit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FitOptions {
+    /// Optimiser.
+    pub method: Method,
+    /// Number of starts (1 = the initial values only).
+    pub starts: usize,
+    /// Seed of the random starts.
+    pub seed: u64,
+    /// Half-width of the uniform perturbation of each start, on the estimation scale
+    /// (0.7 ≈ a factor of 2 either way for log-scale parameters).
+    pub spread: f64,
+    /// Largest number of optimiser iterations per start.
+    pub max_iters: u64,
+    /// Convergence tolerance on −2LL.
+    pub tolerance: f64,
+    /// Nelder–Mead: initial simplex edge on the estimation scale.
+    pub simplex_step: f64,
+    /// Nelder–Mead: largest number of restarts from the best vertex.
+    pub max_restarts: usize,
+    /// Treatment of below-LLOQ observations.
+    pub censoring: Censoring,
+    /// ODE solver settings while optimising.
+    pub solver: SolverOptions,
+    /// ODE solver settings for the covariance step (tighter: differences of −2LL over a
+    /// step of `hessian_step` must be well above the solver's error).
+    pub covariance_solver: SolverOptions,
+    /// Finite-difference step of the Hessian on the estimation scale.
+    pub hessian_step: f64,
+    /// Warn when a relative standard error exceeds this (%).
+    pub rse_warning_percent: f64,
+    /// Warn when an absolute correlation exceeds this.
+    pub correlation_warning: f64,
+}
+
+impl Default for FitOptions {
+    /// Nelder–Mead, 4 starts, seed 1, spread 0.7, 5000 iterations, tolerance 1e-4 on −2LL,
+    /// M3 censoring, ODE rtol 1e-6 while optimising and 1e-10 for the covariance step,
+    /// Hessian step 1e-3, warnings above 50% RSE and |r| > 0.95.
+    fn default() -> Self {
+        FitOptions {
+            method: Method::NelderMead,
+            starts: 4,
+            seed: 1,
+            spread: 0.7,
+            max_iters: 5000,
+            tolerance: 1e-4,
+            simplex_step: 0.3,
+            max_restarts: 6,
+            censoring: Censoring::M3,
+            solver: SolverOptions::default(),
+            covariance_solver: SolverOptions::accurate(),
+            hessian_step: 1e-3,
+            rse_warning_percent: 50.0,
+            correlation_warning: 0.95,
+        }
+    }
+}
+
+impl FitOptions {
+    fn check(&self) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(Error::InvalidFitOptions {
+                reason: reason.to_owned(),
+            })
+        };
+        if self.starts == 0 {
+            return bad("starts must be >= 1");
+        }
+        if !(self.spread.is_finite() && self.spread >= 0.0) {
+            return bad("spread must be finite and >= 0");
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return bad("tolerance must be finite and > 0");
+        }
+        if !(self.hessian_step.is_finite() && self.hessian_step > 0.0) {
+            return bad("hessian_step must be finite and > 0");
+        }
+        if !(self.simplex_step.is_finite() && self.simplex_step > 0.0) || self.max_restarts == 0 {
+            return bad("simplex_step must be > 0 and max_restarts >= 1");
+        }
+        if self.max_iters == 0 {
+            return bad("max_iters must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+/// Fits `spec` to one subject's data and returns the estimates with uncertainty.
+///
+/// Errors: bad specification or data ([`Objective::new`]), invalid options, or
+/// [`Error::NotConverged`] when no start converged (no estimate is reported then).
+pub fn fit_subject<M: Model>(
+    model: &M,
+    subject: &Subject,
+    spec: &FitSpec<M>,
+    opts: &FitOptions,
+) -> Result<FitResult> {
+    opts.check()?;
+    let objective = Objective::new(model, subject, spec, opts.censoring, opts.solver)?;
+    let theta0 = objective.initial_theta()?;
+    let outcomes = optimize::run_starts(&objective, &theta0, opts);
+    let best_start = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.converged)
+        .min_by(|a, b| a.1.minus_two_ll.total_cmp(&b.1.minus_two_ll))
+        .map(|(i, _)| i)
+        .ok_or_else(|| {
+            let best = outcomes
+                .iter()
+                .min_by(|a, b| a.minus_two_ll.total_cmp(&b.minus_two_ll))
+                .expect("at least one start");
+            Error::NotConverged {
+                subject: subject.id().to_owned(),
+                starts: outcomes.len(),
+                best_minus_two_ll: best.minus_two_ll,
+                reason: best.status.clone(),
+            }
+        })?;
+    let theta = outcomes[best_start].theta.clone();
+
+    // Covariance step with tight ODE tolerances.
+    let precise = Objective::new(model, subject, spec, opts.censoring, opts.covariance_solver)?;
+    let minus_two_ll = precise.minus_two_ll(&theta)?;
+    let hess = covariance::hessian(|u| precise.cost_or_infinity(u), &theta, opts.hessian_step);
+    let cov = covariance::covariance_from_hessian(&hess);
+
+    let (params, errors) = precise.unpack(&theta)?;
+    let estimates: Vec<Estimate> = precise
+        .slots()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let u = theta[i];
+            let value = s.scale.to_natural(u);
+            let se_u = cov.as_ref().map(|c| c[(i, i)].sqrt());
+            let se = se_u.map(|v| v * s.scale.derivative(u).abs());
+            Estimate {
+                name: s.name.clone(),
+                unit: s.unit.clone(),
+                value,
+                se,
+                rse_percent: se.map(|v| 100.0 * v / value.abs()),
+                ci95: se_u.map(|v| {
+                    (
+                        s.scale.to_natural(u - Z_975 * v),
+                        s.scale.to_natural(u + Z_975 * v),
+                    )
+                }),
+                scale: s.scale,
+            }
+        })
+        .collect();
+    let correlation = cov.as_ref().map(covariance::correlation);
+    let warnings = warnings(&estimates, correlation.as_ref(), opts);
+
+    let contributions = precise.contributions(&params, &errors)?;
+    let predictions = precise
+        .observation_rows()
+        .zip(&contributions)
+        .map(
+            |((time, analyte, observed, lloq, censored, e), &(ipred, _))| Prediction {
+                time,
+                analyte: analyte.to_owned(),
+                observed,
+                ipred,
+                residual: observed - ipred,
+                iwres: errors[e].weighted_residual(observed, ipred),
+                censored,
+                lloq,
+            },
+        )
+        .collect();
+
+    let k = precise.slots().len() as f64;
+    let n = precise.n_observations();
+    let to_rows = |m: &nalgebra::DMatrix<f64>| {
+        (0..m.nrows())
+            .map(|i| m.row(i).iter().copied().collect())
+            .collect()
+    };
+    let natural = |t: &[f64]| -> Vec<f64> {
+        precise
+            .slots()
+            .iter()
+            .zip(t)
+            .map(|(s, &u)| s.scale.to_natural(u))
+            .collect()
+    };
+    Ok(FitResult {
+        model: model.name().to_owned(),
+        subject: subject.id().to_owned(),
+        method: opts.method,
+        estimates,
+        params: M::Params::names()
+            .into_iter()
+            .map(String::from)
+            .zip(params.values())
+            .collect(),
+        residual_errors: precise
+            .residual_models()
+            .iter()
+            .map(|(a, _)| a.clone())
+            .zip(errors)
+            .collect(),
+        covariance: cov.as_ref().map(to_rows),
+        correlation: correlation.as_ref().map(to_rows),
+        minus_two_ll,
+        ofv: precise.ofv_from_minus_two_ll(minus_two_ll),
+        aic: minus_two_ll + 2.0 * k,
+        bic: minus_two_ll + k * (n as f64).ln(),
+        n_observations: n,
+        n_censored: precise.n_censored(),
+        starts: outcomes
+            .iter()
+            .map(|o| StartSummary {
+                initial: natural(&o.initial),
+                minus_two_ll: o.minus_two_ll,
+                iterations: o.iterations,
+                evaluations: o.evaluations,
+                status: o.status.clone(),
+                converged: o.converged,
+            })
+            .collect(),
+        best_start,
+        evaluations: objective.evaluations() + precise.evaluations(),
+        warnings,
+        predictions,
+    })
+}
+
+fn warnings(
+    estimates: &[Estimate],
+    correlation: Option<&nalgebra::DMatrix<f64>>,
+    opts: &FitOptions,
+) -> Vec<FitWarning> {
+    let Some(r) = correlation else {
+        return vec![FitWarning::HessianNotPositiveDefinite];
+    };
+    let mut out = Vec::new();
+    for e in estimates {
+        if let Some(rse) = e.rse_percent.filter(|&v| v > opts.rse_warning_percent) {
+            out.push(FitWarning::HighRelativeStandardError {
+                name: e.name.clone(),
+                rse_percent: rse,
+            });
+        }
+    }
+    for i in 0..estimates.len() {
+        for j in 0..i {
+            if r[(i, j)].abs() > opts.correlation_warning {
+                out.push(FitWarning::HighCorrelation {
+                    first: estimates[j].name.clone(),
+                    second: estimates[i].name.clone(),
+                    correlation: r[(i, j)],
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,414 @@
+//! The objective of an individual fit: −2 log-likelihood of one subject's data.
+//!
+//! [`Objective`] is an argmin problem: it implements `CostFunction` and `Gradient` on the
+//! estimation-scale vector `θ` (model parameters first, then residual-error parameters, in
+//! the order of [`Objective::slots`]), so any argmin solver can minimise it. Points where
+//! the model cannot be evaluated (a relation between parameters violated, the ODE solver
+//! failing) cost `+∞`, which Nelder–Mead treats as "worse than anything".
+
+use super::scale::Scale;
+use super::{Censoring, FitSpec};
+use crate::data::Subject;
+use crate::dose::Dose;
+use crate::error::{Error, Result};
+use crate::error_model::ErrorModel;
+use crate::model::Model;
+use crate::params::Parameters;
+use crate::simulate::{Simulation, SolverOptions, simulate, simulate_closed_form};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// What an estimated parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Target {
+    /// A model parameter, by index in the model's parameter vector.
+    Model(usize),
+    /// A residual-error parameter: which analyte's error model, which of its parameters.
+    Residual {
+        /// Index of the residual error model (order of [`FitSpec::residuals`]).
+        error: usize,
+        /// Index of the parameter within that error model.
+        param: usize,
+    },
+}
+
+/// One estimated parameter: name, unit, what it is and its estimation scale.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Slot {
+    /// Name: the model parameter's name, or `analyte.sd` / `analyte.cv` for error parameters.
+    pub name: String,
+    /// Unit on the natural scale.
+    pub unit: String,
+    /// What the parameter is.
+    pub target: Target,
+    /// Scale it is estimated on.
+    pub scale: Scale,
+}
+
+/// One observation as the objective uses it.
+#[derive(Debug, Clone, Copy)]
+struct Obs {
+    time_index: usize,
+    output: usize,
+    error: usize,
+    value: f64,
+    lloq: Option<f64>,
+    censored: bool,
+}
+
+/// −2 log-likelihood of one subject's observations under a model and residual error models.
+pub struct Objective<'a, M: Model> {
+    model: &'a M,
+    subject: String,
+    doses: Vec<Dose>,
+    times: Vec<f64>,
+    obs: Vec<Obs>,
+    base: Vec<f64>,
+    errors: Vec<(String, ErrorModel)>,
+    slots: Vec<Slot>,
+    solver: SolverOptions,
+    closed_form: bool,
+    evaluations: AtomicU64,
+}
+
+fn error_param_unit(model: &ErrorModel, param: &str, analyte_unit: &str) -> String {
+    match (model, param) {
+        (ErrorModel::LogAdditive { .. }, _) => "ln units".into(),
+        (_, "sd") => analyte_unit.to_owned(),
+        _ => "fraction".into(),
+    }
+}
+
+impl<'a, M: Model> Objective<'a, M> {
+    /// Prepares the objective for `subject`: checks the specification against the model and
+    /// the data and decides where each observation goes.
+    ///
+    /// Errors: [`Error::UnknownParameter`], [`Error::NotEstimable`],
+    /// [`Error::DuplicateEstimate`], [`Error::ParameterOutOfDomain`] (an initial value on its
+    /// domain's boundary), [`Error::UnknownAnalyte`], [`Error::MissingErrorModel`],
+    /// [`Error::NoObservations`], [`Error::AllCensored`], [`Error::InvalidDose`].
+    pub fn new(
+        model: &'a M,
+        subject: &Subject,
+        spec: &FitSpec<M>,
+        censoring: Censoring,
+        solver: SolverOptions,
+    ) -> Result<Self> {
+        let id = subject.id();
+        let outputs = model.outputs();
+        let mut errors = Vec::new();
+        let mut slots = Vec::new();
+        for name in &spec.estimate {
+            let index = M::Params::index_of(name)?;
+            if slots.iter().any(|s: &Slot| &s.name == name) {
+                return Err(Error::DuplicateEstimate { name: name.clone() });
+            }
+            let p = M::Params::specs()[index];
+            slots.push(Slot {
+                name: name.clone(),
+                unit: p.unit.to_owned(),
+                target: Target::Model(index),
+                scale: Scale::for_domain(name, p.domain)?,
+            });
+        }
+        for (e, r) in spec.residuals.iter().enumerate() {
+            let output = model.output_index(&r.analyte)?;
+            r.model.validate()?;
+            if errors.iter().any(|(a, _)| a == &r.analyte) {
+                return Err(Error::DuplicateEstimate {
+                    name: format!("residual error of `{}`", r.analyte),
+                });
+            }
+            errors.push((r.analyte.clone(), r.model));
+            if r.estimate {
+                for (k, pname) in r.model.param_names().iter().enumerate() {
+                    slots.push(Slot {
+                        name: format!("{}.{pname}", r.analyte),
+                        unit: error_param_unit(&r.model, pname, outputs[output].unit),
+                        target: Target::Residual { error: e, param: k },
+                        scale: Scale::Log,
+                    });
+                }
+            }
+        }
+
+        let mut obs = Vec::new();
+        let mut times: Vec<f64> = Vec::new();
+        for o in subject.observations() {
+            let output = model
+                .output_index(&o.analyte)
+                .map_err(|_| Error::UnknownAnalyte {
+                    name: o.analyte.clone(),
+                    subject: Some(id.to_owned()),
+                    known: outputs
+                        .iter()
+                        .map(|x| x.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let error = errors
+                .iter()
+                .position(|(a, _)| a == &o.analyte)
+                .ok_or_else(|| Error::MissingErrorModel {
+                    analyte: o.analyte.clone(),
+                })?;
+            if o.censored && censoring == Censoring::Drop {
+                continue;
+            }
+            if !o.censored && errors[error].1.is_log_scale() && o.value <= 0.0 {
+                return Err(Error::data(
+                    Some(id),
+                    Some("DV"),
+                    crate::error::DataErrorKind::NonPositiveForLogScale(o.value),
+                ));
+            }
+            if times.last() != Some(&o.time) {
+                times.push(o.time);
+            }
+            obs.push(Obs {
+                time_index: times.len() - 1,
+                output,
+                error,
+                value: o.value,
+                lloq: o.lloq,
+                censored: o.censored,
+            });
+        }
+        for (analyte, _) in &errors {
+            if !subject.observations().iter().any(|o| &o.analyte == analyte) {
+                return Err(Error::NoObservations {
+                    subject: id.to_owned(),
+                    analyte: analyte.clone(),
+                });
+            }
+        }
+        if obs.iter().all(|o| o.censored) {
+            return Err(Error::AllCensored {
+                subject: id.to_owned(),
+            });
+        }
+        let closed_form = {
+            let mut y = vec![0.0; outputs.len()];
+            model
+                .closed_form(0.0, &spec.initial, subject.doses(), &mut y)
+                .is_ok()
+        };
+        let objective = Objective {
+            model,
+            subject: id.to_owned(),
+            doses: subject.doses().to_vec(),
+            times,
+            obs,
+            base: spec.initial.values(),
+            errors,
+            slots,
+            solver,
+            closed_form,
+            evaluations: AtomicU64::new(0),
+        };
+        // fail now, not inside the optimiser, if the doses do not fit the model
+        objective.predict(&spec.initial)?;
+        Ok(objective)
+    }
+
+    /// The estimated parameters, in `θ` order.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// The subject's identifier.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Number of observations that enter the likelihood (quantified + censored).
+    pub fn n_observations(&self) -> usize {
+        self.obs.len()
+    }
+
+    /// Number of censored observations that enter the likelihood.
+    pub fn n_censored(&self) -> usize {
+        self.obs.iter().filter(|o| o.censored).count()
+    }
+
+    /// Number of cost-function evaluations so far.
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations.load(Ordering::Relaxed)
+    }
+
+    /// Residual error models at the initial (or fixed) values, by analyte.
+    pub fn residual_models(&self) -> &[(String, ErrorModel)] {
+        &self.errors
+    }
+
+    /// `θ` at the initial values of the specification.
+    pub fn initial_theta(&self) -> Result<Vec<f64>> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let x = match s.target {
+                    Target::Model(i) => self.base[i],
+                    Target::Residual { error, param } => self.errors[error].1.values()[param],
+                };
+                s.scale.to_estimation(&s.name, x)
+            })
+            .collect()
+    }
+
+    /// Model parameters and error models at `θ` (validated).
+    pub fn unpack(&self, theta: &[f64]) -> Result<(M::Params, Vec<ErrorModel>)> {
+        if theta.len() != self.slots.len() {
+            return Err(Error::ParameterCount {
+                expected: self.slots.len(),
+                got: theta.len(),
+            });
+        }
+        let mut values = self.base.clone();
+        let mut err_values: Vec<Vec<f64>> = self.errors.iter().map(|(_, m)| m.values()).collect();
+        for (s, &u) in self.slots.iter().zip(theta) {
+            let x = s.scale.to_natural(u);
+            match s.target {
+                Target::Model(i) => values[i] = x,
+                Target::Residual { error, param } => err_values[error][param] = x,
+            }
+        }
+        let params = M::Params::from_values(&values)?;
+        let errors = self
+            .errors
+            .iter()
+            .zip(&err_values)
+            .map(|((_, m), v)| m.with_values(v))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((params, errors))
+    }
+
+    /// Model outputs at the observation times.
+    pub fn predict(&self, params: &M::Params) -> Result<Simulation> {
+        if self.closed_form {
+            simulate_closed_form(self.model, params, &self.doses, &self.times)
+        } else {
+            simulate(self.model, params, &self.doses, &self.times, &self.solver)
+        }
+    }
+
+    /// Per-observation `(prediction, −2 ln L contribution)` at given parameters.
+    pub(crate) fn contributions(
+        &self,
+        params: &M::Params,
+        errors: &[ErrorModel],
+    ) -> Result<Vec<(f64, f64)>> {
+        let sim = self.predict(params)?;
+        Ok(self
+            .obs
+            .iter()
+            .map(|o| {
+                let pred = sim.values[o.output][o.time_index];
+                let m = &errors[o.error];
+                let c = match (o.censored, o.lloq) {
+                    (true, Some(lloq)) => m.minus_two_ll_censored(lloq, pred),
+                    _ => m.minus_two_ll(o.value, pred),
+                };
+                (pred, c)
+            })
+            .collect())
+    }
+
+    /// −2 log-likelihood at given model parameters and residual error models (one per
+    /// residual specification, in order), including the `ln 2π` constants.
+    pub fn minus_two_ll_at(&self, params: &M::Params, errors: &[ErrorModel]) -> Result<f64> {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        Ok(self
+            .contributions(params, errors)?
+            .iter()
+            .map(|c| c.1)
+            .sum())
+    }
+
+    /// −2 log-likelihood at `θ` (estimation scale).
+    pub fn minus_two_ll(&self, theta: &[f64]) -> Result<f64> {
+        let (params, errors) = self.unpack(theta)?;
+        self.minus_two_ll_at(&params, &errors)
+    }
+
+    /// The NONMEM objective-function value from −2 log-likelihood: the `ln 2π` of each
+    /// quantified observation removed.
+    pub fn ofv_from_minus_two_ll(&self, m2ll: f64) -> f64 {
+        m2ll - (self.obs.len() - self.n_censored()) as f64 * LN_2PI
+    }
+
+    /// `+∞` where the model cannot be evaluated, else −2LL.
+    pub(crate) fn cost_or_infinity(&self, theta: &[f64]) -> f64 {
+        match self.minus_two_ll(theta) {
+            Ok(v) if !v.is_nan() => v,
+            _ => f64::INFINITY,
+        }
+    }
+
+    /// Observation rows for diagnostics: (time, analyte, value, lloq, censored, error index).
+    pub(crate) fn observation_rows(
+        &self,
+    ) -> impl Iterator<Item = (f64, &str, f64, Option<f64>, bool, usize)> {
+        self.obs.iter().map(|o| {
+            (
+                self.times[o.time_index],
+                self.errors[o.error].0.as_str(),
+                o.value,
+                o.lloq,
+                o.censored,
+                o.error,
+            )
+        })
+    }
+}
+
+/// Central finite-difference step on the estimation scale.
+pub(crate) const FD_STEP: f64 = 1e-4;
+
+impl<M: Model> argmin::core::CostFunction for Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.cost_or_infinity(theta))
+    }
+}
+
+impl<M: Model> argmin::core::Gradient for Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    /// Central differences with step 1e-4 on the estimation scale.
+    fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        let mut x = theta.clone();
+        let mut g = vec![0.0; theta.len()];
+        for i in 0..theta.len() {
+            x[i] = theta[i] + FD_STEP;
+            let up = self.cost_or_infinity(&x);
+            x[i] = theta[i] - FD_STEP;
+            let down = self.cost_or_infinity(&x);
+            x[i] = theta[i];
+            g[i] = (up - down) / (2.0 * FD_STEP);
+        }
+        Ok(g)
+    }
+}
+
+/// So that an [`Executor`](argmin::core::Executor) can borrow the objective.
+impl<M: Model> argmin::core::CostFunction for &Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        (*self).cost(theta)
+    }
+}
+
+impl<M: Model> argmin::core::Gradient for &Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        (*self).gradient(theta)
+    }
+}

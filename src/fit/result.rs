@@ -1,0 +1,246 @@
+//! The result of an individual fit: estimates with uncertainty, objective values, the
+//! optimisation's history, warnings and per-observation diagnostics.
+
+use super::Method;
+use super::scale::Scale;
+use crate::error::Result;
+use crate::error_model::ErrorModel;
+use crate::params::Parameters;
+use std::fmt;
+use std::io::Write;
+
+/// One estimated parameter on its natural scale.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Estimate {
+    /// Parameter name (`analyte.sd` / `analyte.cv` for residual error parameters).
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Estimate.
+    pub value: f64,
+    /// Standard error (delta method from the estimation scale); `None` without a covariance.
+    pub se: Option<f64>,
+    /// Relative standard error, `100·SE/|value|` (%).
+    pub rse_percent: Option<f64>,
+    /// 95% confidence interval: the limits on the estimation scale, transformed back (so it
+    /// stays inside the parameter's domain and is asymmetric for log-scale parameters).
+    pub ci95: Option<(f64, f64)>,
+    /// Scale the parameter was estimated on.
+    pub scale: Scale,
+}
+
+/// What one start of the multi-start optimisation reached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StartSummary {
+    /// Initial values, natural scale, in the order of [`FitResult::estimates`].
+    pub initial: Vec<f64>,
+    /// −2LL reached.
+    pub minus_two_ll: f64,
+    /// Optimiser iterations.
+    pub iterations: u64,
+    /// Objective-function evaluations (including finite-difference gradients).
+    pub evaluations: u64,
+    /// Termination status as the optimiser reported it.
+    pub status: String,
+    /// Whether this start converged.
+    pub converged: bool,
+}
+
+/// Something the user should look at before trusting the estimates.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum FitWarning {
+    /// The Hessian of −2LL is not positive definite at the optimum: no standard errors.
+    HessianNotPositiveDefinite,
+    /// A parameter's relative standard error exceeds the threshold: poorly identified.
+    HighRelativeStandardError {
+        /// Parameter name.
+        name: String,
+        /// RSE (%).
+        rse_percent: f64,
+    },
+    /// Two estimates are nearly collinear.
+    HighCorrelation {
+        /// First parameter.
+        first: String,
+        /// Second parameter.
+        second: String,
+        /// Correlation on the estimation scale.
+        correlation: f64,
+    },
+}
+
+impl fmt::Display for FitWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FitWarning::HessianNotPositiveDefinite => {
+                write!(f, "Hessian not positive definite: no standard errors")
+            }
+            FitWarning::HighRelativeStandardError { name, rse_percent } => {
+                write!(f, "`{name}` poorly identified: RSE {rse_percent:.0}%")
+            }
+            FitWarning::HighCorrelation {
+                first,
+                second,
+                correlation,
+            } => write!(
+                f,
+                "`{first}` and `{second}` highly correlated: r = {correlation:.3}"
+            ),
+        }
+    }
+}
+
+/// One observation with its individual prediction and residuals.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prediction {
+    /// Time of the observation.
+    pub time: f64,
+    /// Analyte.
+    pub analyte: String,
+    /// Observed value (the LLOQ for a censored observation).
+    pub observed: f64,
+    /// Individual prediction (IPRED) at the estimates.
+    pub ipred: f64,
+    /// `observed − ipred`, on the natural scale.
+    pub residual: f64,
+    /// Individual weighted residual (IWRES) on the error model's scale; for a censored
+    /// observation, at the LLOQ (read it as a bound, not a residual).
+    pub iwres: f64,
+    /// Whether the observation is below its LLOQ.
+    pub censored: bool,
+    /// LLOQ, if any.
+    pub lloq: Option<f64>,
+}
+
+/// The result of [`fit_subject`](super::fit_subject).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FitResult {
+    /// Model name.
+    pub model: String,
+    /// Subject identifier.
+    pub subject: String,
+    /// Optimiser used.
+    pub method: Method,
+    /// Estimated parameters (model parameters, then residual error parameters).
+    pub estimates: Vec<Estimate>,
+    /// Every model parameter at the estimates (estimated and fixed), name and value.
+    pub params: Vec<(String, f64)>,
+    /// Residual error models at the estimates, by analyte.
+    pub residual_errors: Vec<(String, ErrorModel)>,
+    /// Covariance of the estimates on the estimation scale (`None` if the Hessian is not
+    /// positive definite).
+    pub covariance: Option<Vec<Vec<f64>>>,
+    /// Correlation of the estimates on the estimation scale.
+    pub correlation: Option<Vec<Vec<f64>>>,
+    /// −2 log-likelihood at the estimates, including `ln 2π` constants.
+    pub minus_two_ll: f64,
+    /// Objective-function value as NONMEM reports it: −2LL without the `ln 2π` constants.
+    pub ofv: f64,
+    /// Akaike information criterion, `−2LL + 2k`.
+    pub aic: f64,
+    /// Bayesian information criterion, `−2LL + k·ln n`.
+    pub bic: f64,
+    /// Observations in the likelihood (`n`).
+    pub n_observations: usize,
+    /// Of which censored (M3).
+    pub n_censored: usize,
+    /// Every start of the optimisation.
+    pub starts: Vec<StartSummary>,
+    /// Index of the start whose optimum is reported.
+    pub best_start: usize,
+    /// Objective evaluations in all, including the covariance step.
+    pub evaluations: u64,
+    /// What to look at before trusting the estimates.
+    pub warnings: Vec<FitWarning>,
+    /// Per-observation predictions and residuals.
+    pub predictions: Vec<Prediction>,
+}
+
+impl FitResult {
+    /// One estimate by name.
+    pub fn estimate(&self, name: &str) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.name == name)
+    }
+
+    /// The model parameters at the estimates as the model's parameter struct.
+    pub fn parameters<P: Parameters>(&self) -> Result<P> {
+        let values: Vec<f64> = self.params.iter().map(|p| p.1).collect();
+        P::from_values(&values)
+    }
+
+    /// Writes the per-observation diagnostics as CSV:
+    /// `time,analyte,observed,ipred,residual,iwres,censored,lloq`.
+    pub fn write_predictions_csv<W: Write>(&self, writer: W) -> Result<()> {
+        let mut w = csv::Writer::from_writer(writer);
+        w.write_record([
+            "time", "analyte", "observed", "ipred", "residual", "iwres", "censored", "lloq",
+        ])?;
+        for p in &self.predictions {
+            w.write_record([
+                p.time.to_string(),
+                p.analyte.clone(),
+                p.observed.to_string(),
+                p.ipred.to_string(),
+                p.residual.to_string(),
+                p.iwres.to_string(),
+                u8::from(p.censored).to_string(),
+                p.lloq.map_or_else(|| ".".into(), |v| v.to_string()),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+/// The estimates table, NONMEM-style.
+impl fmt::Display for FitResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n_conv = self.starts.iter().filter(|s| s.converged).count();
+        writeln!(
+            f,
+            "Model `{}`, subject `{}`, {:?}",
+            self.model, self.subject, self.method
+        )?;
+        writeln!(
+            f,
+            "{} observations ({} censored, M3); {} of {} starts converged, best = start {}; {} evaluations",
+            self.n_observations,
+            self.n_censored,
+            n_conv,
+            self.starts.len(),
+            self.best_start,
+            self.evaluations
+        )?;
+        writeln!(
+            f,
+            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}",
+            self.ofv, self.minus_two_ll, self.aic, self.bic
+        )?;
+        writeln!(
+            f,
+            "{:<16} {:>13} {:>12} {:>8} {:>27}  unit",
+            "parameter", "estimate", "SE", "RSE%", "95% CI"
+        )?;
+        let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.5}"));
+        for e in &self.estimates {
+            let ci = e
+                .ci95
+                .map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"));
+            writeln!(
+                f,
+                "{:<16} {:>13.6} {:>12} {:>8} {:>27}  {}",
+                e.name,
+                e.value,
+                num(e.se),
+                e.rse_percent
+                    .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
+                ci,
+                e.unit
+            )?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
