@@ -261,6 +261,12 @@ pub fn fit_subject<M: Model>(
     let minus_two_ll = precise.minus_two_ll(&theta)?;
     let hess = covariance::hessian(|u| precise.cost_or_infinity(u), &theta, opts.hessian_step);
     let cov = covariance::covariance_from_hessian(&hess);
+    let kinks = covariance::non_smooth(
+        |u| precise.cost_or_infinity(u),
+        &theta,
+        opts.hessian_step,
+        &hess,
+    );
 
     let (params, errors) = precise.unpack(&theta)?;
     let estimates: Vec<Estimate> = precise
@@ -289,7 +295,10 @@ pub fn fit_subject<M: Model>(
         })
         .collect();
     let correlation = cov.as_ref().map(covariance::correlation);
-    let warnings = warnings(&estimates, correlation.as_ref(), opts);
+    let mut warnings = warnings(&estimates, correlation.as_ref(), opts);
+    warnings.extend(kinks.iter().map(|&i| FitWarning::NonSmoothLikelihood {
+        name: estimates[i].name.clone(),
+    }));
 
     let contributions = precise.contributions(&params, &errors)?;
     let predictions = precise

@@ -58,6 +58,12 @@ pub enum FitWarning {
         /// RSE (%).
         rse_percent: f64,
     },
+    /// −2LL is not smooth in this parameter at the optimum (for example a change point such
+    /// as model 1's `tmax` landing on a sampling time): its SE and CI are not reliable.
+    NonSmoothLikelihood {
+        /// Parameter name.
+        name: String,
+    },
     /// Two estimates are nearly collinear.
     HighCorrelation {
         /// First parameter.
@@ -78,6 +84,10 @@ impl fmt::Display for FitWarning {
             FitWarning::HighRelativeStandardError { name, rse_percent } => {
                 write!(f, "`{name}` poorly identified: RSE {rse_percent:.0}%")
             }
+            FitWarning::NonSmoothLikelihood { name } => write!(
+                f,
+                "-2LL is not smooth in `{name}` at the optimum: its SE and CI are not reliable"
+            ),
             FitWarning::HighCorrelation {
                 first,
                 second,
