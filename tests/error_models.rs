@@ -2,7 +2,7 @@
 //! likelihoods and sampling against their definitions.
 
 // Reference values are quoted to the 20 digits mpmath printed; f64 keeps what it can.
-#![allow(clippy::excessive_precision)]
+#![allow(clippy::excessive_precision, clippy::approx_constant)]
 
 use approx::assert_relative_eq;
 use cart_pkpd::ErrorModel;
