@@ -11,6 +11,9 @@
 //!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells).
 //! - [`simulate()`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
 //! - [`nca`]: peak, depletion and reappearance times of a profile.
+//! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
+//!   censoring, standard errors and confidence intervals.
+//! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.
 //! - [`data`]: subjects and data sets, built in code or read from NONMEM-style CSV.
 //!
 //! Time is in days from the CAR-T infusion (day 0); doses are in 10^6 CAR+ T cells.

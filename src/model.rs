@@ -52,6 +52,12 @@ pub trait Model: Send + Sync {
     /// transit-compartment count).
     fn state_names(&self, params: &Self::Params) -> Vec<String>;
 
+    /// Number of states. Default: the length of [`state_names`](Model::state_names); override
+    /// it to avoid allocating the names in every simulation.
+    fn n_states(&self, params: &Self::Params) -> usize {
+        self.state_names(params).len()
+    }
+
     /// The outputs (analytes), in output-vector order.
     fn outputs(&self) -> &[OutputSpec];
 

@@ -377,7 +377,7 @@ pub fn simulate<M: Model>(
     opts.check()?;
     check_times(times)?;
     let doses = resolve_doses(model, params, doses)?;
-    let n_states = model.state_names(params).len();
+    let n_states = model.n_states(params);
     let mut x = vec![0.0; n_states];
     model.initial_state(params, &mut x);
     let mut y = vec![0.0; model.outputs().len()];

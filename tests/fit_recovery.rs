@@ -137,7 +137,7 @@ fn model1_run(times: &[f64], lloq: f64, censoring: Censoring, n: usize) -> Recov
 
 /// Stein 2019 typical values, SD 0.56 on ln transgene, LLOQ 5 copies/µg, the trial's 13
 /// sampling days. With 13 points for 6 parameters, Wald intervals undercover (measured
-/// 0.69–0.89); "most" replicates must still be covered, and all must converge.
+/// 0.70–0.89); "most" replicates must still be covered, and all must converge.
 #[test]
 fn model1_recovery_at_the_trial_design() {
     let n = 200;

@@ -169,6 +169,10 @@ fn transit_count_sets_the_state_layout_and_delays_return() {
         let p = CarTBCellParams::default().with("n_transit", n).unwrap();
         CarTBCell.state_names(&p)
     };
+    for n in [0.0, 1.0, 3.0, 9.0] {
+        let p = CarTBCellParams::default().with("n_transit", n).unwrap();
+        assert_eq!(CarTBCell.n_states(&p), names(n).len());
+    }
     assert_eq!(names(0.0), ["E", "M", "Z", "P", "N", "S", "D"]);
     assert_eq!(names(2.0), ["E", "M", "Z", "P", "T1", "T2", "N", "S", "D"]);
     // With the same mean transit time, more compartments give a sharper delay: B cells are

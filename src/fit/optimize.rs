@@ -112,7 +112,7 @@ fn nelder_mead<M: Model>(
             simplex.push(v);
         }
         let solver = NelderMead::new(simplex)
-            .with_sd_tolerance(opts.tolerance * 1e-1)
+            .with_sd_tolerance(opts.tolerance)
             .map_err(argmin_failure)?;
         let res = Executor::new(objective, solver)
             .configure(|s| s.max_iters(opts.max_iters.saturating_sub(iterations)))

@@ -278,6 +278,10 @@ impl Model for CarTBCell {
         names
     }
 
+    fn n_states(&self, p: &Self::Params) -> usize {
+        7 + p.transit_count()
+    }
+
     fn outputs(&self) -> &[OutputSpec] {
         OUTPUTS
     }

@@ -110,6 +110,11 @@ impl CellularKineticsParams {
 /// on the dose amount (`cmax` is a parameter), so the model takes only the infusion at
 /// day 0, whose amount does not enter; a dose at any other time is an error.
 ///
+/// `tmax` is a change point: the likelihood of data has a kink in `tmax` at every sampling
+/// time. When a fitted `tmax` lands on one, the fit warns
+/// [`NonSmoothLikelihood`](crate::fit::FitWarning::NonSmoothLikelihood) and its Wald
+/// interval is not to be trusted (see `tests/fit_recovery.rs`).
+///
 /// ```
 /// use cart_pkpd::{models::{CellularKinetics, CellularKineticsParams}, simulate, Dose, SolverOptions};
 /// let p = CellularKineticsParams::stein_2019();
@@ -136,6 +141,10 @@ impl Model for CellularKinetics {
 
     fn state_names(&self, _: &Self::Params) -> Vec<String> {
         vec!["E".into(), "M".into()]
+    }
+
+    fn n_states(&self, _: &Self::Params) -> usize {
+        2
     }
 
     fn outputs(&self) -> &[OutputSpec] {

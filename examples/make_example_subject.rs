@@ -1,0 +1,52 @@
+//! Writes `data/example_subject.csv`: one subject simulated by the library, for the
+//! `fit_subject` example. Model 2 (`CarTBCellParams::default()`), dose level 1
+//! (10 × 10^6 CAR+ T cells), the trial's sampling days, log-additive residual error and
+//! assay LLOQs as documented in `data/README.md`; seed 2025.
+//!
+//! Run: `cargo run --release --example make_example_subject`
+
+use cart_pkpd::models::{CarTBCell, CarTBCellParams};
+use cart_pkpd::synthetic::{Sampling, simulate_subject};
+use cart_pkpd::{Dataset, Dose, ErrorModel, SolverOptions};
+use rand::SeedableRng;
+
+fn main() -> cart_pkpd::Result<()> {
+    let transgene_days = [
+        0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
+    ];
+    let b_cell_days = [0.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0];
+    let design = [
+        Sampling::new(
+            "transgene",
+            &transgene_days,
+            ErrorModel::LogAdditive { sd: 0.4 },
+            Some(5.0),
+        ),
+        Sampling::new(
+            "b_cells",
+            &b_cell_days,
+            ErrorModel::LogAdditive { sd: 0.25 },
+            Some(1.0),
+        ),
+        Sampling::new(
+            "naive_b",
+            &b_cell_days,
+            ErrorModel::LogAdditive { sd: 0.3 },
+            Some(1.0),
+        ),
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2025);
+    let subject = simulate_subject(
+        &CarTBCell,
+        &CarTBCellParams::default(),
+        "SIM-DL1-01",
+        &[Dose::bolus(0.0, 10.0)],
+        &design,
+        &SolverOptions::accurate(),
+        &mut rng,
+    )?;
+    let path = "data/example_subject.csv";
+    Dataset::new(vec![subject])?.write_csv(path)?;
+    println!("wrote {path}");
+    Ok(())
+}
