@@ -6,16 +6,14 @@
 
 use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::synthetic::{Sampling, simulate_subject};
+use cart_pkpd::synthetic::{
+    Sampling, TRIAL_B_CELL_DAYS as B_CELL_DAYS, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS,
+    simulate_subject,
+};
 use cart_pkpd::{Dose, ErrorModel, Model, SolverOptions, Subject};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use std::hint::black_box;
-
-const TRANSGENE_DAYS: [f64; 13] = [
-    0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
-];
-const B_CELL_DAYS: [f64; 9] = [0.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0];
 
 fn subject<M: Model>(model: &M, params: &M::Params, design: &[Sampling]) -> Subject {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);

@@ -4,12 +4,9 @@
 //! Run: `cargo run --release --example dose_levels`
 
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
+use cart_pkpd::synthetic::TRIAL_TRANSGENE_DAYS as VISITS;
 use cart_pkpd::{Dose, SolverOptions, nca, simulate};
 
-/// Visit days of the trial's sampling schedule (transgene).
-const VISITS: [f64; 13] = [
-    0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
-];
 /// B-cell LLOQ of a high-sensitivity flow panel (cells/µL).
 const B_CELL_LLOQ: f64 = 1.0;
 

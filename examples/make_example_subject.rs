@@ -6,31 +6,27 @@
 //! Run: `cargo run --release --example make_example_subject`
 
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::synthetic::{Sampling, simulate_subject};
+use cart_pkpd::synthetic::{Sampling, TRIAL_B_CELL_DAYS, TRIAL_TRANSGENE_DAYS, simulate_subject};
 use cart_pkpd::{Dataset, Dose, ErrorModel, SolverOptions};
 use rand::SeedableRng;
 
 fn main() -> cart_pkpd::Result<()> {
-    let transgene_days = [
-        0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
-    ];
-    let b_cell_days = [0.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0];
     let design = [
         Sampling::new(
             "transgene",
-            &transgene_days,
+            &TRIAL_TRANSGENE_DAYS,
             ErrorModel::LogAdditive { sd: 0.4 },
             Some(5.0),
         ),
         Sampling::new(
             "b_cells",
-            &b_cell_days,
+            &TRIAL_B_CELL_DAYS,
             ErrorModel::LogAdditive { sd: 0.25 },
             Some(1.0),
         ),
         Sampling::new(
             "naive_b",
-            &b_cell_days,
+            &TRIAL_B_CELL_DAYS,
             ErrorModel::LogAdditive { sd: 0.3 },
             Some(1.0),
         ),

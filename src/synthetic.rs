@@ -9,6 +9,16 @@ use crate::model::Model;
 use crate::simulate::{SolverOptions, simulate};
 use rand::Rng;
 
+/// Transgene sampling days of the trial's design (days from infusion; day 0 is the day of
+/// infusion).
+pub const TRIAL_TRANSGENE_DAYS: [f64; 13] = [
+    0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
+];
+
+/// B-cell (flow cytometry) sampling days of the trial's design; the screening sample is
+/// placed at day 0.
+pub const TRIAL_B_CELL_DAYS: [f64; 9] = [0.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0];
+
 /// How one analyte is sampled and measured.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampling {
