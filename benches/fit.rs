@@ -7,8 +7,7 @@
 use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::synthetic::{
-    Sampling, TRIAL_B_CELL_DAYS as B_CELL_DAYS, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS,
-    simulate_subject,
+    Sampling, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, simulate_subject, trial_design,
 };
 use cart_pkpd::{Dose, ErrorModel, Model, SolverOptions, Subject};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -51,20 +50,7 @@ fn model1(c: &mut Criterion) {
 
 fn model2(c: &mut Criterion) {
     let truth = CarTBCellParams::default();
-    let design = [
-        Sampling::new(
-            "transgene",
-            &TRANSGENE_DAYS,
-            ErrorModel::LogAdditive { sd: 0.4 },
-            Some(5.0),
-        ),
-        Sampling::new(
-            "b_cells",
-            &B_CELL_DAYS,
-            ErrorModel::LogAdditive { sd: 0.25 },
-            Some(1.0),
-        ),
-    ];
+    let design = trial_design();
     let s = subject(&CarTBCell, &truth, &design);
     let spec = FitSpec::new(truth)
         .estimate(&["rho", "alpha", "beta", "kmax", "kp"])

@@ -6,31 +6,18 @@
 //! Run: `cargo run --release --example make_example_subject`
 
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::synthetic::{Sampling, TRIAL_B_CELL_DAYS, TRIAL_TRANSGENE_DAYS, simulate_subject};
+use cart_pkpd::synthetic::{Sampling, TRIAL_B_CELL_DAYS, simulate_subject, trial_design};
 use cart_pkpd::{Dataset, Dose, ErrorModel, SolverOptions};
 use rand::SeedableRng;
 
 fn main() -> cart_pkpd::Result<()> {
-    let design = [
-        Sampling::new(
-            "transgene",
-            &TRIAL_TRANSGENE_DAYS,
-            ErrorModel::LogAdditive { sd: 0.4 },
-            Some(5.0),
-        ),
-        Sampling::new(
-            "b_cells",
-            &TRIAL_B_CELL_DAYS,
-            ErrorModel::LogAdditive { sd: 0.25 },
-            Some(1.0),
-        ),
-        Sampling::new(
-            "naive_b",
-            &TRIAL_B_CELL_DAYS,
-            ErrorModel::LogAdditive { sd: 0.3 },
-            Some(1.0),
-        ),
-    ];
+    let mut design = trial_design();
+    design.push(Sampling::new(
+        "naive_b",
+        &TRIAL_B_CELL_DAYS,
+        ErrorModel::LogAdditive { sd: 0.3 },
+        Some(1.0),
+    ));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2025);
     let subject = simulate_subject(
         &CarTBCell,

@@ -44,6 +44,34 @@ impl Sampling {
     }
 }
 
+/// The trial's sampling design with illustrative assay characteristics: transgene (ddPCR)
+/// on [`TRIAL_TRANSGENE_DAYS`], log-additive SD 0.4, LLOQ 5 copies/µg; CD19+ B cells
+/// (flow cytometry) on [`TRIAL_B_CELL_DAYS`], log-additive SD 0.25, LLOQ 1 cell/µL. The
+/// SDs and LLOQs are chosen for this project (typical of the assays, not reported by the
+/// trial).
+///
+/// ```
+/// let design = cart_pkpd::synthetic::trial_design();
+/// assert_eq!(design[0].analyte, "transgene");
+/// assert_eq!(design[1].lloq, Some(1.0));
+/// ```
+pub fn trial_design() -> Vec<Sampling> {
+    vec![
+        Sampling::new(
+            "transgene",
+            &TRIAL_TRANSGENE_DAYS,
+            ErrorModel::LogAdditive { sd: 0.4 },
+            Some(5.0),
+        ),
+        Sampling::new(
+            "b_cells",
+            &TRIAL_B_CELL_DAYS,
+            ErrorModel::LogAdditive { sd: 0.25 },
+            Some(1.0),
+        ),
+    ]
+}
+
 /// Simulates one subject's observed data: doses, then every analyte of `design` at its
 /// times, with error drawn from `rng` and censoring at the LLOQ.
 ///

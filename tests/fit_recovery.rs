@@ -6,8 +6,7 @@
 use cart_pkpd::fit::{Censoring, FitOptions, FitSpec, FitWarning, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::synthetic::{
-    Sampling, TRIAL_B_CELL_DAYS as B_CELL_DAYS, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS,
-    simulate_subject,
+    Sampling, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, simulate_subject, trial_design,
 };
 use cart_pkpd::{Dose, ErrorModel, Model, Parameters, SolverOptions};
 use rand::SeedableRng;
@@ -210,20 +209,7 @@ fn model2_joint_recovery_at_the_trial_design() {
     let names = ["rho", "alpha", "beta", "kmax", "kp"];
     let mut true_values: Vec<f64> = names.iter().map(|n| truth.get(n).unwrap()).collect();
     true_values.extend([0.4, 0.25]);
-    let design = [
-        Sampling::new(
-            "transgene",
-            &TRANSGENE_DAYS,
-            ErrorModel::LogAdditive { sd: 0.4 },
-            Some(5.0),
-        ),
-        Sampling::new(
-            "b_cells",
-            &B_CELL_DAYS,
-            ErrorModel::LogAdditive { sd: 0.25 },
-            Some(1.0),
-        ),
-    ];
+    let design = trial_design();
     let spec = FitSpec::new(truth.clone())
         .estimate(&names)
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 })
