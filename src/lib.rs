@@ -10,7 +10,8 @@
 //! - [`models`]: the built-in models, [`CellularKinetics`](models::CellularKinetics) (Stein
 //!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells).
 //! - [`simulate()`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
-//! - [`nca`]: peak, depletion and reappearance times of a profile.
+//! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC0–28d, Clast; B-cell nadir,
+//!   depletion, reappearance, naive share); [`summary`]: quantiles with BLQ handling.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
 //!   censoring, standard errors and confidence intervals.
 //! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.
@@ -43,6 +44,7 @@ pub mod nca;
 pub mod normal;
 pub mod params;
 pub mod simulate;
+pub mod summary;
 pub mod synthetic;
 
 pub use data::{Dataset, Observation, Subject};

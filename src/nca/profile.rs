@@ -1,8 +1,5 @@
-//! Non-compartmental summaries of a profile: peak, depletion and reappearance times.
-//!
-//! Conventions of `MODEL.md`: Cmax and Tmax are the observed peak and its time (the first
-//! time the maximum is reached); the day of depletion is the first time a value falls below
-//! the LLOQ; the day of reappearance is the first time at or above the LLOQ after depletion.
+//! Summaries of one profile given as times and values: peak, AUC, depletion and
+//! reappearance times.
 
 use crate::error::{Error, Result};
 
@@ -17,7 +14,7 @@ pub struct Peak {
 
 /// Checks that a profile is well formed: equal lengths, not empty, finite values, sorted
 /// times.
-fn check_profile(times: &[f64], values: &[f64]) -> Result<()> {
+pub(crate) fn check_profile(times: &[f64], values: &[f64]) -> Result<()> {
     let bad = |reason: String| Err(Error::InvalidTimes { reason });
     if times.len() != values.len() {
         return bad(format!("{} times but {} values", times.len(), values.len()));
@@ -90,4 +87,50 @@ pub fn reappearance_time(times: &[f64], values: &[f64], lloq: f64) -> Result<Opt
         .zip(values)
         .find(|&(&t, &v)| t > depleted && v >= lloq)
         .map(|(&t, _)| t))
+}
+
+/// Area under the curve from the first time to `t_end` by linear-up/log-down trapezoids:
+/// a log trapezoid `(c1 − c2)·Δt / ln(c1/c2)` where the level falls and both values are
+/// positive, a linear one `(c1 + c2)·Δt/2` otherwise. A `t_end` between two times is reached by
+/// interpolating the same way (log-linear when falling); a `t_end` after the last time is
+/// `None` (no extrapolation).
+///
+/// ```
+/// use cart_pkpd::nca::auc_linear_up_log_down;
+/// // rising 0 → 10 over 1 d (linear: 5), falling 10 → 5 over 1 d (log: 5/ln 2)
+/// let auc = auc_linear_up_log_down(&[0.0, 1.0, 2.0], &[0.0, 10.0, 5.0], 2.0).unwrap().unwrap();
+/// assert!((auc - (5.0 + 5.0 / 2f64.ln())).abs() < 1e-12);
+/// ```
+pub fn auc_linear_up_log_down(times: &[f64], values: &[f64], t_end: f64) -> Result<Option<f64>> {
+    check_profile(times, values)?;
+    if t_end < times[0] || t_end > times[times.len() - 1] {
+        return Ok(None);
+    }
+    let mut auc = 0.0;
+    for i in 1..times.len() {
+        let (t1, t2, c1, c2) = (times[i - 1], times[i], values[i - 1], values[i]);
+        if t1 >= t_end {
+            break;
+        }
+        let log_down = c2 < c1 && c2 > 0.0 && c1 > 0.0;
+        // the end of this piece: t2, or t_end inside it
+        let (t2, c2) = if t2 > t_end {
+            let f = (t_end - t1) / (t2 - t1);
+            let c = if log_down {
+                c1 * (c2 / c1).powf(f)
+            } else {
+                c1 + f * (c2 - c1)
+            };
+            (t_end, c)
+        } else {
+            (t2, c2)
+        };
+        let dt = t2 - t1;
+        auc += if log_down && c2 < c1 {
+            (c1 - c2) * dt / (c1 / c2).ln()
+        } else {
+            0.5 * (c1 + c2) * dt
+        };
+    }
+    Ok(Some(auc))
 }
