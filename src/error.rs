@@ -137,6 +137,14 @@ pub enum Error {
         subject: String,
     },
 
+    /// A between-subject covariance matrix Ω that cannot be used (wrong size, not
+    /// symmetric, not positive definite, or not estimable from the data given).
+    #[error("invalid Ω: {reason}")]
+    InvalidOmega {
+        /// Why.
+        reason: String,
+    },
+
     /// Fit settings that cannot work.
     #[error("invalid fit options: {reason}")]
     InvalidFitOptions {

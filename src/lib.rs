@@ -14,6 +14,8 @@
 //!   depletion, reappearance, naive share); [`summary`]: quantiles with BLQ handling.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
 //!   censoring, standard errors and confidence intervals.
+//! - [`population`]: typical values, between-subject variability (full Ω), virtual
+//!   cohorts simulated in parallel.
 //! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.
 //! - [`data`]: subjects and data sets, built in code or read from NONMEM-style CSV.
 //!
@@ -43,6 +45,7 @@ pub mod models;
 pub mod nca;
 pub mod normal;
 pub mod params;
+pub mod population;
 pub mod simulate;
 pub mod summary;
 pub mod synthetic;
