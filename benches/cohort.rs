@@ -16,10 +16,19 @@ const TIMES: [f64; 20] = [
 fn cohort(c: &mut Criterion) {
     let pop = PopulationModel::<CarTBCell>::diagonal(
         CarTBCellParams::default(),
-        &[("rho", 0.01), ("alpha", 0.09), ("beta", 0.09), ("kmax", 0.09), ("kp", 0.09)],
+        &[
+            ("rho", 0.01),
+            ("alpha", 0.09),
+            ("beta", 0.09),
+            ("kmax", 0.09),
+            ("kp", 0.09),
+        ],
     )
     .unwrap();
-    let groups = [Group::infusion("DL1", 10.0, 500), Group::infusion("DL2", 25.0, 500)];
+    let groups = [
+        Group::infusion("DL1", 10.0, 500),
+        Group::infusion("DL2", 25.0, 500),
+    ];
     let opts = SolverOptions::default();
     eprintln!("threads: {}", rayon::current_num_threads());
     let mut group = c.benchmark_group("cohort_model2");

@@ -145,6 +145,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A study design that cannot be simulated.
+    #[error("invalid design: {reason}")]
+    InvalidDesign {
+        /// Why.
+        reason: String,
+    },
+
     /// Fit settings that cannot work.
     #[error("invalid fit options: {reason}")]
     InvalidFitOptions {

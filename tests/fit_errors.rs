@@ -61,6 +61,10 @@ fn observations_without_an_error_model_or_unknown_to_the_model() {
     assert!(
         matches!(fit_err(&CarTBCell, &s, &spec, &FitOptions::default()), Error::MissingErrorModel { analyte } if analyte == "b_cells")
     );
+    // leaving them out must be said explicitly, and then works
+    let ignoring = spec.clone().ignore(&["b_cells"]);
+    let fit = fit_subject(&CarTBCell, &s, &ignoring, &FitOptions::default()).unwrap();
+    assert_eq!(fit.n_observations, 1);
     let s = Subject::builder("E4")
         .observe(7.0, "transgene", 2e4)
         .observe(7.0, "b_cells", 3.0)

@@ -213,10 +213,10 @@ impl Subject {
     }
 
     /// Observations of one analyte, in time order.
-    pub fn observations_of<'a>(
+    pub fn observations_of<'a, 'b>(
         &'a self,
-        analyte: &'a str,
-    ) -> impl Iterator<Item = &'a Observation> {
+        analyte: &'b str,
+    ) -> impl Iterator<Item = &'a Observation> + use<'a, 'b> {
         self.observations
             .iter()
             .filter(move |o| o.analyte == analyte)

@@ -95,6 +95,8 @@ pub struct FitSpec<M: Model> {
     pub estimate: Vec<String>,
     /// Residual error models, one per analyte in the data.
     pub residuals: Vec<ResidualSpec>,
+    /// Analytes in the data that the fit leaves out on purpose.
+    pub ignored: Vec<String>,
 }
 
 impl<M: Model> FitSpec<M> {
@@ -104,6 +106,7 @@ impl<M: Model> FitSpec<M> {
             initial,
             estimate: Vec::new(),
             residuals: Vec::new(),
+            ignored: Vec::new(),
         }
     }
 
@@ -120,6 +123,13 @@ impl<M: Model> FitSpec<M> {
             model,
             estimate: true,
         });
+        self
+    }
+
+    /// Leaves the observations of these analytes out of the fit. Without this, an analyte in
+    /// the data that has no residual error model is an error, never dropped silently.
+    pub fn ignore(mut self, analytes: &[&str]) -> Self {
+        self.ignored.extend(analytes.iter().map(|s| s.to_string()));
         self
     }
 
@@ -373,6 +383,22 @@ pub fn fit_subject<M: Model>(
         warnings,
         predictions,
     })
+}
+
+/// Fits every subject with the same specification, subjects in parallel (rayon); one
+/// result per subject, in input order. Each fit is the same as [`fit_subject`] would give
+/// (its random starts depend only on the options' seed), whatever the number of threads.
+pub fn fit_subjects<M: Model>(
+    model: &M,
+    subjects: &[&Subject],
+    spec: &FitSpec<M>,
+    opts: &FitOptions,
+) -> Vec<Result<FitResult>> {
+    use rayon::prelude::*;
+    subjects
+        .par_iter()
+        .map(|s| fit_subject(model, s, spec, opts))
+        .collect()
 }
 
 fn warnings(

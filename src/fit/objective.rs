@@ -136,6 +136,9 @@ impl<'a, M: Model> Objective<'a, M> {
         let mut obs = Vec::new();
         let mut times: Vec<f64> = Vec::new();
         for o in subject.observations() {
+            if spec.ignored.contains(&o.analyte) {
+                continue;
+            }
             let output = model
                 .output_index(&o.analyte)
                 .map_err(|_| Error::UnknownAnalyte {

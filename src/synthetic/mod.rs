@@ -1,5 +1,11 @@
 //! Simulated observed data: model predictions at a sampling design, with residual error
-//! drawn from the error model and values below the LLOQ censored, as an assay reports them.
+//! drawn from the error model and values below the LLOQ censored, as an assay reports them;
+//! for one subject ([`simulate_subject`]) or a whole trial-like cohort
+//! ([`simulate_cohort_dataset`]).
+
+mod cohort;
+
+pub use cohort::{CohortDesign, DoseLevel, simulate_cohort_dataset};
 
 use crate::data::{Observation, Subject};
 use crate::dose::Dose;

@@ -1,0 +1,520 @@
+//! Reproduces Figure 2 of the BMS-986353 (CD19 NEX-T) SLE phase 1 report (ACR Convergence
+//! 2025, abstract 1529): (A) median transgene profiles by dose level, (B) peripheral B-cell
+//! concentration and phenotype over time.
+//!
+//! Run: `cargo run --release --example figure2 [data.csv]` (default `data/cohort.csv`, a
+//! simulated cohort with the trial's design; any file in the library's CSV format with a
+//! `DL` covariate works). Writes `out/figure2.svg`, `out/figure2_table.csv` (the medians
+//! and bands behind the figure) and `out/figure2_nca.csv` (NCA by dose level).
+//!
+//! Steps, all library functions: observed medians per visit (BLQ-aware), NCA per subject
+//! and by dose level, an individual fit of model 2 to every subject (transgene + B cells),
+//! a standard two-stage population from the converged fits, and 1,000 virtual subjects per
+//! dose level for the model median and 90% prediction band.
+
+use cart_pkpd::data::CsvOptions;
+use cart_pkpd::fit::{FitOptions, FitResult, FitSpec, fit_subjects};
+use cart_pkpd::models::{CarTBCell, CarTBCellParams};
+use cart_pkpd::nca::{b_cell_nca, transgene_nca};
+use cart_pkpd::population::{Group, PopulationModel, simulate_cohort};
+use cart_pkpd::summary::{
+    Composition, Reported, TimeSummary, describe, observed_composition, simulated_composition,
+    summarize_observations, summarize_simulations,
+};
+use cart_pkpd::{Dataset, ErrorModel, SolverOptions, Subject};
+use plotters::prelude::*;
+use std::error::Error;
+use std::fmt::Write as _;
+
+const ESTIMATED: [&str; 5] = ["rho", "alpha", "beta", "kmax", "kp"];
+const VIRTUAL_PER_GROUP: usize = 1000;
+const BAND: [f64; 2] = [0.05, 0.95];
+const COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+const PHENOTYPE_COLORS: [RGBColor; 3] = [
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+];
+
+/// A dose level: label, dose, its subjects, and everything computed for it.
+struct Level<'a> {
+    label: String,
+    subjects: Vec<&'a Subject>,
+    observed: [Vec<TimeSummary>; 2],
+    model: [Vec<TimeSummary>; 2],
+    composition: Vec<Composition>,
+    model_composition: Vec<Composition>,
+}
+
+fn lloq_of(data: &Dataset, analyte: &str) -> Option<f64> {
+    data.subjects()
+        .iter()
+        .flat_map(|s| s.observations_of(analyte))
+        .find_map(|o| o.lloq)
+}
+
+/// Model output times: daily to day 28, every 3 days after, and every visit day.
+fn model_times(visits: &[f64]) -> Vec<f64> {
+    let mut t: Vec<f64> = (0..=28).map(f64::from).collect();
+    t.extend((1..=112).map(|i| 28.0 + 3.0 * f64::from(i)));
+    t.extend_from_slice(visits);
+    t.push(365.0);
+    t.sort_by(f64::total_cmp);
+    t.dedup();
+    t
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "data/cohort.csv".into());
+    let data = Dataset::read_csv(&path, &CsvOptions::for_model(&CarTBCell))?;
+    let lloq = [
+        lloq_of(&data, "transgene").unwrap_or(5.0),
+        lloq_of(&data, "b_cells").unwrap_or(1.0),
+    ];
+    let analytes = ["transgene", "b_cells"];
+
+    // Individual fits (all subjects in parallel) with the residual error fixed at the
+    // assays' (sparse subjects cannot estimate it), then a two-stage population from the
+    // subjects whose parameters are identified (fits without warnings).
+    let spec = FitSpec::new(CarTBCellParams::default())
+        .estimate(&ESTIMATED)
+        .residual_fixed("transgene", ErrorModel::LogAdditive { sd: 0.4 })
+        .residual_fixed("b_cells", ErrorModel::LogAdditive { sd: 0.25 })
+        .ignore(&["naive_b", "memory_b", "dn_b"]); // the phenotype is summarised, not fitted
+    let all: Vec<&Subject> = data.subjects().iter().collect();
+    let fits = fit_subjects(
+        &CarTBCell,
+        &all,
+        &spec,
+        &FitOptions {
+            starts: 2,
+            ..FitOptions::default()
+        },
+    );
+    let mut identified: Vec<&FitResult> = Vec::new();
+    for (s, f) in all.iter().zip(&fits) {
+        match f {
+            Ok(fit) if fit.warnings.is_empty() => identified.push(fit),
+            Ok(fit) => println!(
+                "subject {}: not used for the population ({})",
+                s.id(),
+                fit.warnings[0]
+            ),
+            Err(e) => println!("subject {}: not used for the population ({e})", s.id()),
+        }
+    }
+    let population = PopulationModel::<CarTBCell>::standard_two_stage(
+        CarTBCellParams::default(),
+        &identified,
+        &ESTIMATED,
+    )?;
+    println!(
+        "Individual fits: {} of {} converged, {} identified; two-stage typical values:",
+        fits.iter().filter(|f| f.is_ok()).count(),
+        fits.len(),
+        identified.len()
+    );
+    for (name, omega) in ESTIMATED.iter().zip(population.omega().diagonal().iter()) {
+        let v = cart_pkpd::Parameters::get(population.typical(), name)?;
+        println!(
+            "  {name:<6} {v:>10.4}   BSV {:>5.1}% CV",
+            100.0 * omega.exp_m1().sqrt()
+        );
+    }
+
+    // Dose levels from the DL covariate (or the dose amount).
+    let mut levels: Vec<(f64, f64, Vec<&Subject>)> = Vec::new();
+    for s in data.subjects() {
+        let dose = s.doses().first().map_or(0.0, |d| d.amount);
+        let key = s.covariate("DL").unwrap_or(dose);
+        match levels.iter_mut().find(|l| l.0 == key) {
+            Some(l) => l.2.push(s),
+            None => levels.push((key, dose, vec![s])),
+        }
+    }
+    levels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let groups: Vec<Group> = levels
+        .iter()
+        .map(|(k, dose, _)| Group::infusion(&format!("DL{k}"), *dose, VIRTUAL_PER_GROUP))
+        .collect();
+    let visits: Vec<f64> = data
+        .subjects()
+        .iter()
+        .flat_map(|s| s.observations().iter().map(|o| o.time))
+        .collect();
+    let times = model_times(&visits);
+    let cohort = simulate_cohort(
+        &CarTBCell,
+        &population,
+        &groups,
+        &times,
+        &SolverOptions::default(),
+        1,
+    )?;
+
+    let mut built = Vec::new();
+    for (g, (key, dose, subjects)) in levels.iter().enumerate() {
+        let sims = cohort.simulations(g);
+        let summarize = |i: usize| summarize_simulations(&sims, analytes[i], &BAND, Some(lloq[i]));
+        let raw = |i: usize| summarize_simulations(&sims, analytes[i], &BAND, None);
+        built.push((
+            Level {
+                label: format!(
+                    "DL{key} ({dose} x 10^6 CAR+ T cells, n = {})",
+                    subjects.len()
+                ),
+                subjects: subjects.clone(),
+                observed: [
+                    summarize_observations(subjects, analytes[0], &BAND)?,
+                    summarize_observations(subjects, analytes[1], &BAND)?,
+                ],
+                model: [summarize(0)?, summarize(1)?],
+                composition: observed_composition(subjects),
+                model_composition: simulated_composition(&sims, lloq[1])?,
+            },
+            [raw(0)?, raw(1)?],
+        ));
+    }
+
+    std::fs::create_dir_all("out")?;
+    let table = write_table(&built, &analytes)?;
+    std::fs::write("out/figure2_table.csv", &table)?;
+    let nca = nca_table(&built)?;
+    std::fs::write("out/figure2_nca.csv", &nca)?;
+    draw(&built, &lloq, "out/figure2.svg")?;
+    println!("wrote out/figure2.svg, out/figure2_table.csv, out/figure2_nca.csv");
+    Ok(())
+}
+
+/// Observed and model medians per visit and dose level; prints them and returns the CSV.
+fn write_table(
+    levels: &[(Level, [Vec<TimeSummary>; 2])],
+    analytes: &[&str; 2],
+) -> Result<String, Box<dyn Error>> {
+    let mut csv = String::from("dose_level,analyte,day,source,n,n_below_lloq,median,p05,p95\n");
+    for (level, _) in levels {
+        println!("\n{}", level.label);
+        println!(
+            "{:>5} | {:>22} {:>10} | {:>22} {:>10} | {:>7}",
+            "day", "transgene obs (n)", "model", "B cells obs (n)", "model", "naive%"
+        );
+        for (i, analyte) in analytes.iter().enumerate() {
+            for (source, rows) in [("observed", &level.observed[i]), ("model", &level.model[i])] {
+                for r in rows {
+                    let q = |k: usize| r.quantiles[k].1.to_string();
+                    writeln!(
+                        csv,
+                        "{},{analyte},{},{source},{},{},{},{},{}",
+                        level.label.split(' ').next().unwrap_or(""),
+                        r.time,
+                        r.n,
+                        r.n_below_lloq,
+                        r.median,
+                        q(0),
+                        q(1)
+                    )?;
+                }
+            }
+        }
+        let model_at = |i: usize, t: f64| {
+            level.model[i]
+                .iter()
+                .find(|r| r.time == t)
+                .map_or("-".to_owned(), |r| r.median.to_string())
+        };
+        let mut days: Vec<f64> = level.observed.iter().flatten().map(|r| r.time).collect();
+        days.sort_by(f64::total_cmp);
+        days.dedup();
+        for t in days {
+            let obs = |i: usize| {
+                level.observed[i]
+                    .iter()
+                    .find(|r| r.time == t)
+                    .map_or("-".to_owned(), |r| format!("{} ({})", r.median, r.n))
+            };
+            let naive = level
+                .composition
+                .iter()
+                .find(|c| c.time == t)
+                .map_or("-".to_owned(), |c| format!("{:.1}", c.naive_pct));
+            println!(
+                "{t:>5} | {:>22} {:>10} | {:>22} {:>10} | {naive:>7}",
+                obs(0),
+                model_at(0, t),
+                obs(1),
+                model_at(1, t)
+            );
+        }
+    }
+    Ok(csv)
+}
+
+/// NCA per subject, summarised by dose level; prints it and returns the CSV.
+fn nca_table(levels: &[(Level, [Vec<TimeSummary>; 2])]) -> Result<String, Box<dyn Error>> {
+    let mut csv =
+        String::from("dose_level,metric,n,median,min,max,geometric_mean,geometric_cv_percent\n");
+    println!("\nNCA by dose level (observed data)");
+    println!(
+        "{:<6} {:<24} {:>3} {:>10} {:>21} {:>10} {:>7}",
+        "level", "metric", "n", "median", "range", "geo mean", "CV%"
+    );
+    for (level, _) in levels {
+        let pk: Vec<_> = level
+            .subjects
+            .iter()
+            .filter_map(|s| transgene_nca(s, "transgene", 28.0).ok().flatten())
+            .collect();
+        let pd: Vec<_> = level
+            .subjects
+            .iter()
+            .filter_map(|s| b_cell_nca(s, 180.0).ok())
+            .collect();
+        let metrics: Vec<(&str, Vec<f64>)> = vec![
+            ("Cmax (copies/ug)", pk.iter().map(|n| n.cmax).collect()),
+            ("Tmax (d)", pk.iter().map(|n| n.tmax).collect()),
+            (
+                "AUC0-28d (copies/ug*d)",
+                pk.iter().filter_map(|n| n.auc).collect(),
+            ),
+            ("Clast (copies/ug)", pk.iter().map(|n| n.clast).collect()),
+            ("Tlast (d)", pk.iter().map(|n| n.tlast).collect()),
+            (
+                "B-cell depletion day",
+                pd.iter().filter_map(|n| n.depletion_day).collect(),
+            ),
+            (
+                "B-cell reappearance day",
+                pd.iter().filter_map(|n| n.reappearance_day).collect(),
+            ),
+            (
+                "naive % at reappearance",
+                pd.iter()
+                    .filter_map(|n| n.naive_pct_at_reappearance)
+                    .collect(),
+            ),
+            (
+                "naive % at month 6",
+                pd.iter().filter_map(|n| n.naive_pct_month6).collect(),
+            ),
+        ];
+        let short = level.label.split(' ').next().unwrap_or("");
+        for (name, values) in metrics {
+            let Some(d) = describe(&values) else {
+                println!("{short:<6} {name:<24} {:>3} {:>10}", 0, "-");
+                continue;
+            };
+            let geo = |v: Option<f64>, p: usize| v.map_or("-".to_owned(), |x| format!("{x:.p$}"));
+            let with_geo = name.starts_with("Cmax") || name.starts_with("AUC");
+            let (gm, cv) = if with_geo {
+                (geo(d.geometric_mean, 1), geo(d.geometric_cv_percent, 1))
+            } else {
+                ("".into(), "".into())
+            };
+            println!(
+                "{short:<6} {name:<24} {:>3} {:>10.1} {:>21} {gm:>10} {cv:>7}",
+                d.n,
+                d.median,
+                format!("{:.1}-{:.1}", d.min, d.max)
+            );
+            writeln!(
+                csv,
+                "{short},{name},{},{},{},{},{gm},{cv}",
+                d.n, d.median, d.min, d.max
+            )?;
+        }
+    }
+    Ok(csv)
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Panel A or B: observed medians (points; open at the LLOQ when the median is BLQ), model
+/// median (line) and 90% band, LLOQ (dashed), log y axis.
+fn profile_panel(
+    area: &Area,
+    title: &str,
+    unit: &str,
+    y_range: (f64, f64),
+    lloq: f64,
+    which: usize,
+    levels: &[(Level, [Vec<TimeSummary>; 2])],
+) -> Result<(), Box<dyn Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..370f64, (y_range.0..y_range.1).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("Days after infusion")
+        .y_desc(unit)
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .draw()?;
+    let clip = |v: f64| v.clamp(y_range.0, y_range.1);
+    for (g, (level, raw)) in levels.iter().enumerate() {
+        let color = COLORS[g % 2];
+        let band: Vec<(f64, f64)> = raw[which]
+            .iter()
+            .map(|r| (r.time, clip(r.quantiles[1].1.value().unwrap_or(y_range.0))))
+            .chain(
+                raw[which]
+                    .iter()
+                    .rev()
+                    .map(|r| (r.time, clip(r.quantiles[0].1.value().unwrap_or(y_range.0)))),
+            )
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.18))))?;
+        let median = raw[which]
+            .iter()
+            .map(|r| (r.time, clip(r.median.value().unwrap_or(y_range.0))));
+        chart
+            .draw_series(LineSeries::new(median, color.stroke_width(2)))?
+            .label(format!(
+                "{} model median, 90% PI",
+                level.label.split(' ').next().unwrap_or("")
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        let observed: Vec<&TimeSummary> = level.observed[which].iter().collect();
+        chart
+            .draw_series(observed.iter().filter_map(|r| {
+                r.median
+                    .value()
+                    .map(|v| Circle::new((r.time, clip(v)), 5, color.filled()))
+            }))?
+            .label(format!(
+                "{} observed median",
+                level.label.split(' ').next().unwrap_or("")
+            ))
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+        chart.draw_series(
+            observed
+                .iter()
+                .filter(|r| r.median == Reported::BelowLloq)
+                .map(|r| Circle::new((r.time, lloq), 5, color.stroke_width(2))),
+        )?;
+    }
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, lloq), (370.0, lloq)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))?
+        .label("LLOQ (open symbol: median below LLOQ)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
+/// Stacked bars of the observed phenotype composition per visit, with the model's naive %.
+fn composition_panel(area: &Area, level: &Level) -> Result<(), Box<dyn Error>> {
+    let visits = &level.composition;
+    let n = visits.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("B  Phenotype, {}", level.label), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..100f64)?;
+    let labels: Vec<String> = visits
+        .iter()
+        .map(|c| format!("d{} (n={})", c.time, c.n))
+        .collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x| labels.get(x.round() as usize).cloned().unwrap_or_default())
+        .x_desc("Visit (subjects with quantifiable B cells)")
+        .y_desc("% of CD19+ B cells")
+        .draw()?;
+    for (k, name) in ["naive", "memory", "double negative"].iter().enumerate() {
+        let color = PHENOTYPE_COLORS[k];
+        chart
+            .draw_series(visits.iter().enumerate().map(|(i, c)| {
+                let shares = [c.naive_pct, c.memory_pct, c.dn_pct];
+                let lo: f64 = shares[..k].iter().sum();
+                let x = i as f64;
+                Rectangle::new([(x - 0.35, lo), (x + 0.35, lo + shares[k])], color.filled())
+            }))?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+    }
+    let model: Vec<(f64, f64)> = visits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            level
+                .model_composition
+                .iter()
+                .find(|m| m.time == c.time)
+                .map(|m| (i as f64, m.naive_pct))
+        })
+        .collect();
+    chart
+        .draw_series(
+            model
+                .iter()
+                .map(|&(x, y)| Cross::new((x, y), 6, BLACK.stroke_width(2))),
+        )?
+        .label("model naive % (pooled)")
+        .legend(|(x, y)| Cross::new((x + 7, y), 5, BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
+fn draw(
+    levels: &[(Level, [Vec<TimeSummary>; 2])],
+    lloq: &[f64; 2],
+    path: &str,
+) -> Result<(), Box<dyn Error>> {
+    let root = SVGBackend::new(path, (1500, 1100)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        "Figure 2 (reproduction): BMS-986353 in SLE - transgene PK and B-cell PD by dose level",
+        ("sans-serif", 24),
+    )?;
+    let (top, bottom) = root.split_vertically(560);
+    let (a, b) = top.split_horizontally(750);
+    profile_panel(
+        &a,
+        "A  Median transgene (ddPCR)",
+        "Transgene, copies/ug gDNA",
+        (1.0, 3e5),
+        lloq[0],
+        0,
+        levels,
+    )?;
+    profile_panel(
+        &b,
+        "B  Peripheral CD19+ B cells (flow cytometry)",
+        "B cells/uL",
+        (1e-3, 2e3),
+        lloq[1],
+        1,
+        levels,
+    )?;
+    let panels = bottom.split_evenly((1, levels.len().max(1)));
+    for (area, (level, _)) in panels.iter().zip(levels) {
+        composition_panel(area, level)?;
+    }
+    root.present()?;
+    Ok(())
+}
