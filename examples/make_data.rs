@@ -5,6 +5,9 @@
 //!   `CarTBCellParams::default()` with the between-subject variability below; seed 2025.
 //! - `data/example_subject.csv`: one subject at dose level 1 with the typical parameters,
 //!   transgene, B cells and naive B cells; seed 2025.
+//! - `data/theoph_nonmem.csv`: the classic Theophylline data (`data/theoph.csv`, 12
+//!   subjects, oral dose in mg/kg, concentration in mg/L, time in h) in the library's
+//!   format: a dose into `depot` at time 0, `concentration` observations, covariate `WT`.
 //!
 //! Run: `cargo run --release --example make_data`
 
@@ -64,5 +67,36 @@ fn main() -> cart_pkpd::Result<()> {
     )?;
     Dataset::new(vec![subject])?.write_csv("data/example_subject.csv")?;
     println!("wrote data/example_subject.csv");
+
+    theophylline()?.write_csv("data/theoph_nonmem.csv")?;
+    println!("wrote data/theoph_nonmem.csv");
     Ok(())
+}
+
+/// Reads `data/theoph.csv` (columns Subject, Wt, Dose, Time, conc) into a data set.
+fn theophylline() -> cart_pkpd::Result<Dataset> {
+    let mut reader = csv::Reader::from_path("data/theoph.csv")?;
+    let mut subjects: Vec<(String, cart_pkpd::data::SubjectBuilder)> = Vec::new();
+    for row in reader.records() {
+        let row = row?;
+        let num = |i: usize| row[i].parse::<f64>().expect("theoph.csv holds numbers");
+        let id = row[0].to_owned();
+        if subjects.last().is_none_or(|(last, _)| *last != id) {
+            let builder = cart_pkpd::Subject::builder(&id)
+                .covariate("WT", num(1))
+                .dose_event(Dose::bolus(0.0, num(2)).into_state("depot"));
+            subjects.push((id, builder));
+        }
+        let (_, builder) = subjects.pop().expect("pushed above");
+        subjects.push((
+            row[0].to_owned(),
+            builder.observe(num(3), "concentration", num(4)),
+        ));
+    }
+    Dataset::new(
+        subjects
+            .into_iter()
+            .map(|(_, b)| b.build())
+            .collect::<cart_pkpd::Result<Vec<_>>>()?,
+    )
 }

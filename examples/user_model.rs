@@ -105,7 +105,7 @@ impl Model for OneCompartmentOral {
     }
 }
 
-#[allow(dead_code)] // the test suite includes this file without calling main
+#[allow(dead_code)] // tests and the population example include this file without calling main
 fn main() -> cart_pkpd::Result<()> {
     let params = OneCompartmentParams::new(1.5, 0.08, 2.8)?;
     let doses = [Dose::bolus(0.0, 320.0), Dose::bolus(12.0, 320.0)];

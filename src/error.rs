@@ -145,6 +145,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A covariate the model needs is missing for a subject.
+    #[error(
+        "subject `{subject}` has no value of covariate `{covariate}`, which a covariate effect needs"
+    )]
+    CovariateMissing {
+        /// Subject identifier.
+        subject: String,
+        /// Covariate name.
+        covariate: String,
+    },
+
     /// A study design that cannot be simulated.
     #[error("invalid design: {reason}")]
     InvalidDesign {

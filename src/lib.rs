@@ -14,6 +14,7 @@
 //!   depletion, reappearance, naive share); [`summary`]: quantiles with BLQ handling.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
 //!   censoring, standard errors and confidence intervals.
+//! - [`nlme`]: population (nonlinear mixed-effects) estimation by FOCE-I.
 //! - [`population`]: typical values, between-subject variability (full Ω), virtual
 //!   cohorts simulated in parallel.
 //! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.
@@ -43,6 +44,7 @@ pub mod fit;
 pub mod model;
 pub mod models;
 pub mod nca;
+pub mod nlme;
 pub mod normal;
 pub mod params;
 pub mod population;

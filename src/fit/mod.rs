@@ -36,9 +36,9 @@
 //! # Ok::<(), cart_pkpd::Error>(())
 //! ```
 
-mod covariance;
+pub(crate) mod covariance;
 mod objective;
-mod optimize;
+pub(crate) mod optimize;
 mod result;
 mod scale;
 

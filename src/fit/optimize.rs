@@ -56,7 +56,7 @@ pub(crate) fn run_starts<M: Model>(
         .map(|initial| {
             let before = objective.evaluations();
             let mut outcome = match opts.method {
-                Method::NelderMead => nelder_mead(objective, &initial, opts),
+                Method::NelderMead => nelder_mead(objective, &initial, opts.into()),
                 Method::Lbfgs => lbfgs(objective, &initial, opts),
             }
             .unwrap_or_else(|e| StartOutcome {
@@ -84,19 +84,44 @@ fn reason_text(status: &TerminationStatus) -> (String, bool) {
     }
 }
 
-fn argmin_failure(e: argmin::core::Error) -> Error {
+pub(crate) fn argmin_failure(e: argmin::core::Error) -> Error {
     Error::InvalidFitOptions {
         reason: format!("optimiser failed: {e}"),
     }
 }
 
-fn nelder_mead<M: Model>(
-    objective: &Objective<'_, M>,
+/// Settings of the restarted Nelder–Mead search.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NelderMeadSettings {
+    pub simplex_step: f64,
+    pub max_restarts: usize,
+    pub tolerance: f64,
+    pub max_iters: u64,
+}
+
+impl From<&FitOptions> for NelderMeadSettings {
+    fn from(o: &FitOptions) -> Self {
+        NelderMeadSettings {
+            simplex_step: o.simplex_step,
+            max_restarts: o.max_restarts,
+            tolerance: o.tolerance,
+            max_iters: o.max_iters,
+        }
+    }
+}
+
+/// Nelder–Mead from `initial`, restarted from the best vertex with a fresh (halved)
+/// simplex until a restart improves the cost by less than the tolerance.
+pub(crate) fn nelder_mead<P>(
+    problem: P,
     initial: &[f64],
-    opts: &FitOptions,
-) -> Result<StartOutcome> {
+    opts: NelderMeadSettings,
+) -> Result<StartOutcome>
+where
+    P: CostFunction<Param = Vec<f64>, Output = f64> + Copy,
+{
     let mut theta = initial.to_vec();
-    let mut best = objective.cost_or_infinity(&theta);
+    let mut best = problem.cost(&theta).map_err(argmin_failure)?;
     if !best.is_finite() {
         return Err(Error::InvalidFitOptions {
             reason: "the model cannot be evaluated at this start".into(),
@@ -114,7 +139,7 @@ fn nelder_mead<M: Model>(
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(opts.tolerance)
             .map_err(argmin_failure)?;
-        let res = Executor::new(objective, solver)
+        let res = Executor::new(problem, solver)
             .configure(|s| s.max_iters(opts.max_iters.saturating_sub(iterations)))
             .run()
             .map_err(argmin_failure)?;
