@@ -1,0 +1,79 @@
+//! Speed of population (FOCE-I) fits: Theophylline (12 subjects, one-compartment oral,
+//! IIV on ka and CL, covariance step included) and a 19-subject model 1 cohort with the
+//! trial's design (4 typical values, IIV on cmax and alpha, M3 censoring).
+//!
+//! Run: `cargo bench --bench population`
+
+#[allow(dead_code)]
+#[path = "../examples/user_model.rs"]
+mod user_model;
+
+use cart_pkpd::data::CsvOptions;
+use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
+use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::population::PopulationModel;
+use cart_pkpd::synthetic::{CohortDesign, Sampling, TRIAL_TRANSGENE_DAYS, simulate_cohort_dataset};
+use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
+use criterion::{Criterion, criterion_group, criterion_main};
+use user_model::{OneCompartmentOral, OneCompartmentParams};
+
+fn theophylline(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/theoph_nonmem.csv");
+    let data = Dataset::read_csv(path, &CsvOptions::for_model(&OneCompartmentOral)).unwrap();
+    let spec = PopulationSpec::new(OneCompartmentParams::new(1.5, 0.08, 0.04).unwrap())
+        .estimate(&["ka", "ke", "cl"])
+        .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
+        .residual("concentration", ErrorModel::Additive { sd: 1.0 });
+    let opts = PopulationOptions::default();
+    let fit = fit_population(&OneCompartmentOral, &data, &spec, &opts).unwrap();
+    eprintln!(
+        "theophylline: {} objective evaluations, {} iterations",
+        fit.evaluations, fit.iterations
+    );
+    let mut group = c.benchmark_group("population_fit");
+    group.sample_size(10);
+    group.bench_function("theophylline_foce_i", |b| {
+        b.iter(|| fit_population(&OneCompartmentOral, &data, &spec, &opts).unwrap())
+    });
+    let pop = PopulationModel::<CellularKinetics>::diagonal(
+        CellularKineticsParams::stein_2019(),
+        &[("cmax", 0.25), ("alpha", 0.09)],
+    )
+    .unwrap();
+    let mut design = CohortDesign::bms986353_sle();
+    design.follow_up_days = vec![365.0; 19];
+    design.sampling = vec![Sampling::new(
+        "transgene",
+        &TRIAL_TRANSGENE_DAYS,
+        ErrorModel::LogAdditive { sd: 0.4 },
+        Some(5.0),
+    )];
+    design.phenotype_sd = None;
+    let cohort = simulate_cohort_dataset(
+        &CellularKinetics,
+        &pop,
+        &design,
+        &SolverOptions::default(),
+        100,
+    )
+    .unwrap();
+    let start = CellularKineticsParams::stein_2019()
+        .with_all(&[("cmax", 15_000.0), ("alpha", 0.2)])
+        .unwrap();
+    let spec1 = PopulationSpec::new(start)
+        .estimate(&["cmax", "alpha", "fb", "beta"])
+        .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
+        .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 });
+    let fit = fit_population(&CellularKinetics, &cohort, &spec1, &opts).unwrap();
+    eprintln!(
+        "model 1 cohort: {} objective evaluations, {} iterations",
+        fit.evaluations, fit.iterations
+    );
+    group.bench_function("model1_19_subjects_foce_i", |b| {
+        b.iter(|| fit_population(&CellularKinetics, &cohort, &spec1, &opts).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, theophylline);
+criterion_main!(benches);
