@@ -85,6 +85,25 @@ pub struct ResidualSpec {
     pub estimate: bool,
 }
 
+impl ResidualSpec {
+    /// A residual error model whose parameters are estimated.
+    pub fn estimated(analyte: &str, model: ErrorModel) -> Self {
+        ResidualSpec {
+            analyte: analyte.to_owned(),
+            model,
+            estimate: true,
+        }
+    }
+
+    /// A residual error model with fixed parameters.
+    pub fn fixed(analyte: &str, model: ErrorModel) -> Self {
+        ResidualSpec {
+            estimate: false,
+            ..Self::estimated(analyte, model)
+        }
+    }
+}
+
 /// What to estimate: initial values of every model parameter, the names of those estimated
 /// (the rest stay fixed), and a residual error model for each observed analyte.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,11 +137,7 @@ impl<M: Model> FitSpec<M> {
 
     /// Adds an estimated residual error model for `analyte`.
     pub fn residual(mut self, analyte: &str, model: ErrorModel) -> Self {
-        self.residuals.push(ResidualSpec {
-            analyte: analyte.to_owned(),
-            model,
-            estimate: true,
-        });
+        self.residuals.push(ResidualSpec::estimated(analyte, model));
         self
     }
 
@@ -135,11 +150,7 @@ impl<M: Model> FitSpec<M> {
 
     /// Adds a residual error model for `analyte` with fixed parameters.
     pub fn residual_fixed(mut self, analyte: &str, model: ErrorModel) -> Self {
-        self.residuals.push(ResidualSpec {
-            analyte: analyte.to_owned(),
-            model,
-            estimate: false,
-        });
+        self.residuals.push(ResidualSpec::fixed(analyte, model));
         self
     }
 }

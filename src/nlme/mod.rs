@@ -160,11 +160,7 @@ impl<M: Model> PopulationSpec<M> {
 
     /// Adds an estimated residual error model for `analyte`.
     pub fn residual(mut self, analyte: &str, model: crate::ErrorModel) -> Self {
-        self.residuals.push(ResidualSpec {
-            analyte: analyte.to_owned(),
-            model,
-            estimate: true,
-        });
+        self.residuals.push(ResidualSpec::estimated(analyte, model));
         self
     }
 
