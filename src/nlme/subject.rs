@@ -152,15 +152,21 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
             .observation_rows()
             .map(|r| (r.4, r.5))
             .collect();
-        let transformed_at = |eta: &[f64]| -> Result<Vec<f64>> {
-            let p = self.params(shared, eta)?;
-            let c = self.objective.contributions(&p, &shared.errors)?;
-            Ok(c.iter()
+        let transform = |c: &[(f64, f64)]| -> Vec<f64> {
+            c.iter()
                 .zip(&rows)
                 .map(|(&(pred, _), &(_, e))| shared.errors[e].transform(pred))
-                .collect())
+                .collect()
         };
-        let transformed = transformed_at(&eta)?;
+        let transformed_at = |eta: &[f64]| -> Result<Vec<f64>> {
+            let p = self.params(shared, eta)?;
+            Ok(transform(
+                &self.objective.contributions(&p, &shared.errors)?,
+            ))
+        };
+        let params = self.params(shared, &eta)?;
+        let preds = self.objective.contributions(&params, &shared.errors)?;
+        let transformed = transform(&preds);
         let k = eta.len();
         let mut g = DMatrix::zeros(transformed.len(), k);
         let mut x = eta.clone();
@@ -176,8 +182,6 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
         }
         // Ω⁻¹ + GᵀV⁻¹G over quantified observations, + ½ H of the censored terms.
         let mut m = shared.omega_inv.clone();
-        let params = self.params(shared, &eta)?;
-        let preds = self.objective.contributions(&params, &shared.errors)?;
         for (j, &(censored, e)) in rows.iter().enumerate() {
             if !censored {
                 let v = shared.errors[e].sd(preds[j].0).powi(2);
