@@ -115,6 +115,11 @@ impl ErrorModel {
         if self.is_log_scale() { v.ln() } else { v }
     }
 
+    /// The inverse of [`transform`](Self::transform).
+    pub(crate) fn untransform(&self, q: f64) -> f64 {
+        if self.is_log_scale() { q.exp() } else { q }
+    }
+
     /// SD of the residual at prediction `pred`, on the model's scale.
     pub fn sd(&self, pred: f64) -> f64 {
         match *self {

@@ -37,6 +37,7 @@
 //! ```
 
 pub(crate) mod covariance;
+pub(crate) mod marquardt;
 mod objective;
 pub(crate) mod optimize;
 mod result;

@@ -48,13 +48,27 @@ pub struct Slot {
 
 /// One observation as the objective uses it.
 #[derive(Debug, Clone, Copy)]
-struct Obs {
+pub(crate) struct Obs {
     time_index: usize,
     output: usize,
-    error: usize,
+    /// Index of the residual error model.
+    pub error: usize,
     value: f64,
     lloq: Option<f64>,
-    censored: bool,
+    /// Below the LLOQ (M3).
+    pub censored: bool,
+}
+
+impl Obs {
+    /// `−2 ln L` of this observation given the prediction `pred`: the density for a
+    /// quantified value, `P(y < LLOQ)` for a censored one.
+    pub(crate) fn term(&self, errors: &[ErrorModel], pred: f64) -> f64 {
+        let m = &errors[self.error];
+        match (self.censored, self.lloq) {
+            (true, Some(lloq)) => m.minus_two_ll_censored(lloq, pred),
+            _ => m.minus_two_ll(self.value, pred),
+        }
+    }
 }
 
 /// −2 log-likelihood of one subject's observations under a model and residual error models.
@@ -307,12 +321,7 @@ impl<'a, M: Model> Objective<'a, M> {
             .iter()
             .map(|o| {
                 let pred = sim.values[o.output][o.time_index];
-                let m = &errors[o.error];
-                let c = match (o.censored, o.lloq) {
-                    (true, Some(lloq)) => m.minus_two_ll_censored(lloq, pred),
-                    _ => m.minus_two_ll(o.value, pred),
-                };
-                (pred, c)
+                (pred, o.term(errors, pred))
             })
             .collect())
     }
@@ -346,6 +355,11 @@ impl<'a, M: Model> Objective<'a, M> {
             Ok(v) if !v.is_nan() => v,
             _ => f64::INFINITY,
         }
+    }
+
+    /// The observations, in data order.
+    pub(crate) fn observations(&self) -> &[Obs] {
+        &self.obs
     }
 
     /// Observation rows for diagnostics: (time, analyte, value, lloq, censored, error index).

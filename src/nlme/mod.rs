@@ -8,13 +8,15 @@
 //!
 //! The objective is the first-order conditional estimation with interaction (FOCE-I)
 //! approximation of −2 log-likelihood: for each subject the empirical Bayes estimate `η̂_i`
-//! (inner problem, argmin L-BFGS, subjects in parallel with rayon) and the Laplace
+//! (inner problem, Levenberg–Marquardt steps driven by argmin, subjects in parallel with
+//! rayon) and the Laplace
 //! approximation with the first-order (Gauss–Newton) Hessian at `η̂_i`, residual variances
 //! evaluated at `η̂_i`; censored observations enter that Hessian exactly (the Laplacian
 //! form). The outer problem over `θ, β, Ω, σ` is minimised by argmin Nelder–Mead with
 //! restarts; standard errors come from the Hessian of the objective (covariance step). The
 //! reported OFV follows NONMEM (−2LL without `ln 2π` constants).
 
+mod ebe;
 mod params;
 mod result;
 mod subject;
