@@ -1,15 +1,18 @@
 //! Speed of population (FOCE-I) fits: Theophylline (12 subjects, one-compartment oral,
 //! IIV on ka and CL, covariance step included) and a 19-subject model 1 cohort with the
-//! trial's design (4 typical values, IIV on cmax and alpha, M3 censoring).
+//! trial's design (4 typical values, IIV on cmax and alpha, M3 censoring); and model 2 on
+//! the shipped cohort (`data/cohort.csv`: 19 subjects, transgene and B cells, 5 typical
+//! values, IIV on gamma, alpha and kmax, two residual SDs, M3; no covariance step), the fit
+//! behind `figure2 --foce`, tens of seconds per fit.
 //!
-//! Run: `cargo bench --bench population`
+//! Run: `cargo bench --bench population` (`-- model2` for the model 2 fit alone)
 
 #[allow(dead_code)]
 #[path = "../examples/user_model.rs"]
 mod user_model;
 
 use cart_pkpd::data::CsvOptions;
-use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
+use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::PopulationModel;
 use cart_pkpd::synthetic::{CohortDesign, Sampling, TRIAL_TRANSGENE_DAYS, simulate_cohort_dataset};
@@ -75,5 +78,32 @@ fn theophylline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, theophylline);
+fn model2_cohort(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/cohort.csv");
+    let data = Dataset::read_csv(path, &CsvOptions::for_model(&CarTBCell)).unwrap();
+    let spec = PopulationSpec::new(CarTBCellParams::default())
+        .estimate(&["rho", "alpha", "beta", "kmax", "kp"])
+        .random_diagonal(&[("gamma", 0.2), ("alpha", 0.1), ("kmax", 0.1)])
+        .residual("transgene", ErrorModel::LogAdditive { sd: 0.4 })
+        .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 })
+        .ignore(&["naive_b", "memory_b", "dn_b"]);
+    let opts = PopulationOptions {
+        covariance: false,
+        solver: SolverOptions::default(),
+        ..PopulationOptions::default()
+    };
+    let fit = fit_population(&CarTBCell, &data, &spec, &opts).unwrap();
+    eprintln!(
+        "model 2 cohort: {} objective evaluations, {} iterations",
+        fit.evaluations, fit.iterations
+    );
+    let mut group = c.benchmark_group("population_fit");
+    group.sample_size(10);
+    group.bench_function("model2_19_subjects_foce_i", |b| {
+        b.iter(|| fit_population(&CarTBCell, &data, &spec, &opts).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, theophylline, model2_cohort);
 criterion_main!(benches);

@@ -1,0 +1,86 @@
+//! Shared by the population recovery tests: tallies estimates of known parameters across
+//! seeded replicates.
+
+use cart_pkpd::nlme::PopulationFit;
+
+/// Mean relative bias and 95% CI coverage per parameter over replicates.
+pub struct Tally {
+    names: Vec<String>,
+    truth: Vec<f64>,
+    bias: Vec<f64>,
+    covered: Vec<usize>,
+    fits: usize,
+}
+
+impl Tally {
+    /// Parameters in the order of a fit's θ, then Ω, then σ.
+    pub fn new(names: Vec<String>, truth: Vec<f64>) -> Self {
+        let n = names.len();
+        Tally {
+            names,
+            truth,
+            bias: vec![0.0; n],
+            covered: vec![0; n],
+            fits: 0,
+        }
+    }
+
+    /// Adds one fit: relative error of each estimate, and whether its 95% CI (Wald, on the
+    /// variance scale for Ω) holds the truth.
+    pub fn record(&mut self, fit: &PopulationFit) {
+        let estimates: Vec<(f64, Option<(f64, f64)>)> = fit
+            .theta
+            .iter()
+            .map(|e| (e.value, e.ci95))
+            .chain(fit.omega.iter().map(|o| {
+                (
+                    o.value,
+                    o.se.map(|s| (o.value - 1.96 * s, o.value + 1.96 * s)),
+                )
+            }))
+            .chain(fit.sigma.iter().map(|e| (e.value, e.ci95)))
+            .collect();
+        assert_eq!(estimates.len(), self.names.len(), "parameter count");
+        for (i, (value, ci)) in estimates.into_iter().enumerate() {
+            let t = self.truth[i];
+            self.bias[i] += value / t - 1.0;
+            self.covered[i] += usize::from(ci.is_some_and(|(lo, hi)| lo <= t && t <= hi));
+        }
+        self.fits += 1;
+    }
+
+    /// Mean relative bias of parameter `i`.
+    pub fn bias(&self, i: usize) -> f64 {
+        self.bias[i] / self.fits as f64
+    }
+
+    /// Prints the table and asserts the criteria: |bias| < `typical_limit` for the
+    /// first `n_typical` parameters, < `omega_limit` for the next `n_omega`.
+    pub fn check(&self, n_typical: usize, n_omega: usize, typical_limit: f64, omega_limit: f64) {
+        for i in 0..self.names.len() {
+            eprintln!(
+                "{:<14} truth {:>10.4}  mean relative bias {:+.3}  CI coverage {:.2}",
+                self.names[i],
+                self.truth[i],
+                self.bias(i),
+                self.covered[i] as f64 / self.fits as f64
+            );
+        }
+        for i in 0..n_typical {
+            assert!(
+                self.bias(i).abs() < typical_limit,
+                "{}: {}",
+                self.names[i],
+                self.bias(i)
+            );
+        }
+        for i in n_typical..n_typical + n_omega {
+            assert!(
+                self.bias(i).abs() < omega_limit,
+                "{}: {}",
+                self.names[i],
+                self.bias(i)
+            );
+        }
+    }
+}
