@@ -18,7 +18,8 @@ const OMEGA: [(&str, f64); 3] = [("gamma", 0.25), ("alpha", 0.09), ("kmax", 0.09
 
 /// 13 + 6 subjects, full follow-up, transgene and B cells with the trial's sampling and
 /// LLOQs (M3): mean relative bias of typical values within 20% and of Ω variances within
-/// 50% (the criteria); bias and CI coverage printed.
+/// 50% (the criteria) over the converged fits, at least 80% of fits converged; bias
+/// and CI coverage printed.
 #[test]
 #[ignore = "about 50 s per replicate"]
 fn model2_population_parameters_are_recovered() {
@@ -57,6 +58,7 @@ fn model2_population_parameters_are_recovered() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let mut failed = 0;
     for rep in 0..n {
         let data = simulate_cohort_dataset(
             &CarTBCell,
@@ -67,7 +69,14 @@ fn model2_population_parameters_are_recovered() {
         )
         .unwrap();
         let t = std::time::Instant::now();
-        let fit = fit_population(&CarTBCell, &data, &spec, &opts).unwrap();
+        let fit = match fit_population(&CarTBCell, &data, &spec, &opts) {
+            Ok(fit) => fit,
+            Err(e) => {
+                eprintln!("replicate {rep}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
         eprintln!(
             "replicate {rep}: {:.0} s, {} evaluations, OFV {:.3}, warnings {:?}",
             t.elapsed().as_secs_f64(),
@@ -77,5 +86,7 @@ fn model2_population_parameters_are_recovered() {
         );
         tally.record(&fit);
     }
+    eprintln!("{failed} of {n} fits did not converge");
+    assert!(failed * 5 <= n, "{failed} of {n} fits did not converge");
     tally.check(TYPICAL.len(), OMEGA.len(), 0.20, 0.50);
 }

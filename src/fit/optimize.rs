@@ -111,7 +111,8 @@ impl From<&FitOptions> for NelderMeadSettings {
 }
 
 /// Nelder–Mead from `initial`, restarted from the best vertex with a fresh (halved)
-/// simplex until a restart improves the cost by less than the tolerance.
+/// simplex until a restart improves the cost by less than the tolerance. One run is at
+/// most `100·(dim + 1)` iterations: a simplex that has not converged by then restarts.
 pub(crate) fn nelder_mead<P>(
     problem: P,
     initial: &[f64],
@@ -139,13 +140,20 @@ where
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(opts.tolerance)
             .map_err(argmin_failure)?;
+        let remaining = opts.max_iters.saturating_sub(iterations);
+        let run_limit = remaining.min(100 * (theta.len() as u64 + 1));
         let res = Executor::new(problem, solver)
-            .configure(|s| s.max_iters(opts.max_iters.saturating_sub(iterations)))
+            .configure(|s| s.max_iters(run_limit))
             .run()
             .map_err(argmin_failure)?;
         let state = res.state();
         iterations += state.get_iter();
-        let (text, ok) = reason_text(state.get_termination_status());
+        let (text, mut ok) = reason_text(state.get_termination_status());
+        if !ok && run_limit < remaining && state.get_iter() >= run_limit {
+            // a simplex that stalls (its values never agree to the tolerance, e.g. on a
+            // slightly noisy objective) is restarted rather than run to the budget
+            ok = true;
+        }
         status = text;
         let new_best = state.get_best_cost();
         let improved = best - new_best;

@@ -227,12 +227,11 @@ impl<M: Model> Foce<'_, M> {
             .ok_or_else(|| Error::InvalidOmega {
                 reason: "Ω became singular during estimation".into(),
             })?;
-        let ln_det_omega = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
         Ok(Shared {
             layout: &self.layout,
             phi,
             omega_inv: chol.inverse(),
-            ln_det_omega,
+            omega_factor: chol.l(),
             errors: self.layout.residuals(phi)?,
         })
     }

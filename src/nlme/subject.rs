@@ -6,7 +6,9 @@
 //! Laplace approximation `l(η̂) + ln|Ω| + ln|H/2|` with `H/2 ≈ Ω⁻¹ + GᵀV⁻¹G + ½·H_cens`:
 //! `G = ∂f/∂η` at `η̂` for the quantified observations (on the error model's scale), `V`
 //! their residual variances at `η̂` (the interaction), and `H_cens` the exact Hessian of the
-//! censored (M3) terms, for which the first-order linearization does not apply.
+//! censored (M3) terms, for which the first-order linearization does not apply. With
+//! `Ω = LLᵀ`, `ln|Ω| + ln|H/2|` is computed as `ln|I + Lᵀ(GᵀV⁻¹G + ½·H_cens)L|`, which has
+//! no cancellation when a variance is small.
 
 use super::ebe::MapProblem;
 use super::params::Layout;
@@ -24,7 +26,8 @@ pub(crate) struct Shared<'l> {
     pub layout: &'l Layout,
     pub phi: &'l [f64],
     pub omega_inv: DMatrix<f64>,
-    pub ln_det_omega: f64,
+    /// Cholesky factor `L` of `Ω = LLᵀ`.
+    pub omega_factor: DMatrix<f64>,
     pub errors: Vec<ErrorModel>,
 }
 
@@ -65,8 +68,10 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
         let eta = lin.eta;
         let l_hat = map.l(&eta);
         let observations = self.objective.observations();
-        // Ω⁻¹ + GᵀV⁻¹G over quantified observations, + ½ H of the censored terms.
-        let mut m = shared.omega_inv.clone();
+        // A = GᵀV⁻¹G over quantified observations + ½ H of the censored terms; then
+        // ln|Ω| + ln|Ω⁻¹ + A| = ln|I + LᵀAL|, which stays accurate as a variance → 0.
+        let k = eta.len();
+        let mut m = DMatrix::zeros(k, k);
         for (j, o) in observations.iter().enumerate() {
             if !o.censored {
                 let v = shared.errors[o.error].sd(lin.predictions[j]).powi(2);
@@ -88,13 +93,14 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
             };
             m += hessian(censored_terms, &eta, 1e-4) * 0.5;
         }
-        let ln_det_m = m
+        let l = &shared.omega_factor;
+        let ln_det_m = (DMatrix::identity(k, k) + l.transpose() * m * l)
             .cholesky()
             .map(|c| 2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>())
             .unwrap_or(f64::INFINITY);
         Ok(Contribution {
             eta,
-            minus_two_ll: l_hat + shared.ln_det_omega + ln_det_m,
+            minus_two_ll: l_hat + ln_det_m,
             transformed: lin.transformed,
             g: lin.g,
         })
