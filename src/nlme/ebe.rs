@@ -33,6 +33,8 @@ const MAX_ITERS: u64 = 100;
 #[derive(Debug, Clone)]
 pub(crate) struct Linearization {
     pub eta: Vec<f64>,
+    /// `l(η)`.
+    pub l: f64,
     /// Predictions (model units), per observation.
     pub predictions: Vec<f64>,
     /// Predictions on the error model's scale.
@@ -109,11 +111,13 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         if let Some(last) = self.last.borrow().as_ref().filter(|l| l.eta == eta) {
             return Ok(last.clone());
         }
-        let evaluated = self.evaluated.borrow().clone();
-        let predictions = if evaluated.0 == eta {
-            evaluated.1
-        } else {
-            self.predictions(eta)?
+        let cached = {
+            let e = self.evaluated.borrow();
+            (e.0 == eta).then(|| e.1.clone())
+        };
+        let predictions = match cached {
+            Some(p) => p,
+            None => self.predictions(eta)?,
         };
         let transformed = self.transform(&predictions);
         let k = eta.len();
@@ -130,7 +134,9 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             }
         }
         let omega_inv = &self.shared.omega_inv;
-        let mut gradient = omega_inv * DVector::from_column_slice(eta) * 2.0;
+        let e = DVector::from_column_slice(eta);
+        let mut l = (e.transpose() * omega_inv * &e)[(0, 0)];
+        let mut gradient = omega_inv * e * 2.0;
         let mut hessian = omega_inv * 2.0;
         let errors = &self.shared.errors;
         for (j, o) in self.subject.objective.observations().iter().enumerate() {
@@ -153,12 +159,14 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
                     reason: format!("the likelihood of observation {j} is not finite at η"),
                 });
             }
+            l += o.term(errors, predictions[j]);
             let gj = g.row(j).transpose();
             gradient += &gj * slope;
             hessian += &gj * gj.transpose() * weight;
         }
         let lin = Linearization {
             eta: eta.to_vec(),
+            l,
             predictions,
             transformed,
             g,

@@ -66,7 +66,6 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
             e.clone_from(&lin.eta);
         }
         let eta = lin.eta;
-        let l_hat = map.l(&eta);
         let observations = self.objective.observations();
         // A = GᵀV⁻¹G over quantified observations + ½ H of the censored terms; then
         // ln|Ω| + ln|Ω⁻¹ + A| = ln|I + LᵀAL|, which stays accurate as a variance → 0.
@@ -100,7 +99,7 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
             .unwrap_or(f64::INFINITY);
         Ok(Contribution {
             eta,
-            minus_two_ll: l_hat + ln_det_m,
+            minus_two_ll: lin.l + ln_det_m,
             transformed: lin.transformed,
             g: lin.g,
         })
