@@ -39,7 +39,6 @@ fn model2_population_parameters_are_recovered() {
     .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 });
     let opts = PopulationOptions {
         solver: SolverOptions::default(),
-        max_iters: 6000,
         ..PopulationOptions::default()
     };
     let names: Vec<String> = TYPICAL

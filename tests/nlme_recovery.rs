@@ -226,4 +226,40 @@ fn bad_population_input_is_a_typed_error() {
         fit_population(&CellularKinetics, &data, &twice, &opts),
         Err(Error::DuplicateEstimate { .. })
     ));
+    // options out of their domain, each named in the error
+    for (bad, name) in [
+        (
+            PopulationOptions {
+                gradient_step: 0.0,
+                ..PopulationOptions::default()
+            },
+            "gradient_step",
+        ),
+        (
+            PopulationOptions {
+                tolerance: f64::NAN,
+                ..PopulationOptions::default()
+            },
+            "tolerance",
+        ),
+        (
+            PopulationOptions {
+                hessian_step: -1e-3,
+                ..PopulationOptions::default()
+            },
+            "hessian_step",
+        ),
+        (
+            PopulationOptions {
+                max_iters: 0,
+                ..PopulationOptions::default()
+            },
+            "max_iters",
+        ),
+    ] {
+        match fit_population(&CellularKinetics, &data, &spec(), &bad) {
+            Err(Error::InvalidFitOptions { reason }) => assert!(reason.contains(name), "{reason}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

@@ -36,6 +36,7 @@
 //! # Ok::<(), cart_pkpd::Error>(())
 //! ```
 
+pub(crate) mod bfgs;
 pub(crate) mod covariance;
 pub(crate) mod marquardt;
 mod objective;
@@ -215,6 +216,17 @@ impl Default for FitOptions {
     }
 }
 
+/// `Err(InvalidFitOptions)` naming the setting unless `value` is finite and `> 0`.
+pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidFitOptions {
+            reason: format!("{name} must be finite and > 0, got {value}"),
+        })
+    }
+}
+
 impl FitOptions {
     fn check(&self) -> Result<()> {
         let bad = |reason: &str| {
@@ -228,14 +240,11 @@ impl FitOptions {
         if !(self.spread.is_finite() && self.spread >= 0.0) {
             return bad("spread must be finite and >= 0");
         }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return bad("tolerance must be finite and > 0");
-        }
-        if !(self.hessian_step.is_finite() && self.hessian_step > 0.0) {
-            return bad("hessian_step must be finite and > 0");
-        }
-        if !(self.simplex_step.is_finite() && self.simplex_step > 0.0) || self.max_restarts == 0 {
-            return bad("simplex_step must be > 0 and max_restarts >= 1");
+        check_positive("tolerance", self.tolerance)?;
+        check_positive("hessian_step", self.hessian_step)?;
+        check_positive("simplex_step", self.simplex_step)?;
+        if self.max_restarts == 0 {
+            return bad("max_restarts must be >= 1");
         }
         if self.max_iters == 0 {
             return bad("max_iters must be >= 1");

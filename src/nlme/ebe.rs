@@ -35,14 +35,13 @@ pub(crate) struct Linearization {
     pub eta: Vec<f64>,
     /// `l(η)`.
     pub l: f64,
-    /// Predictions (model units), per observation.
-    pub predictions: Vec<f64>,
     /// Predictions on the error model's scale.
     pub transformed: Vec<f64>,
     /// `∂q/∂η`, observations × random effects.
     pub g: DMatrix<f64>,
+    /// The data part of the Fisher-scoring Hessian, `Σ_j w_j·G_jᵀG_j`.
+    pub information: DMatrix<f64>,
     gradient: Vec<f64>,
-    hessian: DMatrix<f64>,
 }
 
 /// `l(η)` of one subject at the shared population parameters: an argmin problem.
@@ -137,7 +136,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let e = DVector::from_column_slice(eta);
         let mut l = (e.transpose() * omega_inv * &e)[(0, 0)];
         let mut gradient = omega_inv * e * 2.0;
-        let mut hessian = omega_inv * 2.0;
+        let mut information = DMatrix::zeros(k, k);
         let errors = &self.shared.errors;
         for (j, o) in self.subject.objective.observations().iter().enumerate() {
             let m = &errors[o.error];
@@ -162,16 +161,15 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             l += o.term(errors, predictions[j]);
             let gj = g.row(j).transpose();
             gradient += &gj * slope;
-            hessian += &gj * gj.transpose() * weight;
+            information += &gj * gj.transpose() * weight;
         }
         let lin = Linearization {
             eta: eta.to_vec(),
             l,
-            predictions,
             transformed,
             g,
+            information,
             gradient: gradient.iter().copied().collect(),
-            hessian,
         };
         *self.last.borrow_mut() = Some(lin.clone());
         Ok(lin)
@@ -229,6 +227,7 @@ impl<M: Model> Hessian for &MapProblem<'_, '_, M> {
     type Param = Vec<f64>;
     type Hessian = DMatrix<f64>;
     fn hessian(&self, eta: &Vec<f64>) -> std::result::Result<DMatrix<f64>, argmin::core::Error> {
-        Ok(self.linearize(eta).map_err(argmin_error)?.hessian)
+        let lin = self.linearize(eta).map_err(argmin_error)?;
+        Ok(&self.shared.omega_inv * 2.0 + lin.information)
     }
 }

@@ -11,10 +11,13 @@
 //! (inner problem, Levenberg–Marquardt steps driven by argmin, subjects in parallel with
 //! rayon) and the Laplace
 //! approximation with the first-order (Gauss–Newton) Hessian at `η̂_i`, residual variances
-//! evaluated at `η̂_i`; censored observations enter that Hessian exactly (the Laplacian
-//! form). The outer problem over `θ, β, Ω, σ` is minimised by argmin Nelder–Mead with
-//! restarts; standard errors come from the Hessian of the objective (covariance step). The
-//! reported OFV follows NONMEM (−2LL without `ln 2π` constants).
+//! evaluated at `η̂_i`; censored observations enter that Hessian through the exact curvature
+//! of their M3 term (the Laplacian form). The outer problem over `θ, β, Ω, σ` is minimised
+//! by BFGS on finite-difference gradients (argmin [`Solver`](argmin::core::Solver), as
+//! NONMEM's variable-metric search), with restarted Nelder–Mead as the fallback or, by
+//! [`OuterMethod::NelderMead`], the only method; standard errors come from the Hessian of
+//! the objective (covariance step). The reported OFV follows NONMEM (−2LL without `ln 2π`
+//! constants).
 
 mod ebe;
 mod params;
@@ -25,10 +28,12 @@ pub use result::{OmegaEstimate, PopulationFit, PopulationPrediction, SubjectEsti
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::fit::optimize::{NelderMeadSettings, nelder_mead};
-use crate::fit::{Censoring, FitSpec, Objective, ResidualSpec};
+use crate::fit::bfgs::Bfgs;
+use crate::fit::optimize::{NelderMeadSettings, StartOutcome, argmin_failure, nelder_mead};
+use crate::fit::{Censoring, FitSpec, Objective, ResidualSpec, check_positive};
 use crate::model::Model;
 use crate::simulate::SolverOptions;
+use argmin::core::{Executor, State, TerminationReason, TerminationStatus};
 use nalgebra::DMatrix;
 use params::Layout;
 use rayon::prelude::*;
@@ -173,13 +178,30 @@ impl<M: Model> PopulationSpec<M> {
     }
 }
 
+/// The optimiser of the outer problem (over `θ, β, Ω, σ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OuterMethod {
+    /// BFGS on central finite-difference gradients (as NONMEM's variable-metric search),
+    /// with every subject's EBE search started from its EBE at the current point, and
+    /// restarted Nelder–Mead from the best point if BFGS stalls.
+    QuasiNewton,
+    /// Restarted Nelder–Mead only (no gradients; slower, but indifferent to a noisy
+    /// objective).
+    NelderMead,
+}
+
 /// Settings of a population fit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PopulationOptions {
-    /// Convergence tolerance on the objective.
+    /// Outer optimiser.
+    pub method: OuterMethod,
+    /// Convergence tolerance on the objective (predicted decrease for BFGS, spread of the
+    /// simplex values for Nelder–Mead).
     pub tolerance: f64,
-    /// Largest number of outer Nelder–Mead iterations.
+    /// Largest number of outer iterations.
     pub max_iters: u64,
+    /// Finite-difference step of the outer gradient (estimation scale).
+    pub gradient_step: f64,
     /// Initial simplex edge on the outer (estimation) scale.
     pub simplex_step: f64,
     /// Largest number of Nelder–Mead restarts.
@@ -195,12 +217,14 @@ pub struct PopulationOptions {
 }
 
 impl Default for PopulationOptions {
-    /// Tolerance 1e-4, 3000 iterations, simplex 0.2, 8 restarts, M3, covariance step with
-    /// step 1e-3, ODE rtol 1e-8.
+    /// BFGS, tolerance 1e-4, 3000 iterations, gradient step 1e-3, simplex 0.2, 8 restarts,
+    /// M3, covariance step with step 1e-3, ODE rtol 1e-8.
     fn default() -> Self {
         PopulationOptions {
+            method: OuterMethod::QuasiNewton,
             tolerance: 1e-4,
             max_iters: 3000,
+            gradient_step: 1e-3,
             simplex_step: 0.2,
             max_restarts: 8,
             censoring: Censoring::M3,
@@ -211,14 +235,41 @@ impl Default for PopulationOptions {
     }
 }
 
+impl PopulationOptions {
+    fn check(&self) -> Result<()> {
+        check_positive("tolerance", self.tolerance)?;
+        check_positive("gradient_step", self.gradient_step)?;
+        check_positive("simplex_step", self.simplex_step)?;
+        check_positive("hessian_step", self.hessian_step)?;
+        if self.max_iters == 0 || self.max_restarts == 0 {
+            return Err(Error::InvalidFitOptions {
+                reason: "max_iters and max_restarts must be >= 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The FOCE-I objective of a data set: an argmin problem over `φ`.
 struct Foce<'a, M: Model> {
     layout: Layout,
     subjects: Vec<SubjectProblem<'a, M>>,
     evaluations: AtomicU64,
+    gradient_step: f64,
 }
 
 impl<M: Model> Foce<'_, M> {
+    /// Every subject's last EBE (the start of its next inner search).
+    fn etas(&self) -> Vec<Vec<f64>> {
+        self.subjects.iter().map(|s| s.start()).collect()
+    }
+
+    fn set_etas(&self, etas: &[Vec<f64>]) {
+        for (s, e) in self.subjects.iter().zip(etas) {
+            s.set_start(e);
+        }
+    }
+
     fn shared<'l>(&'l self, phi: &'l [f64]) -> Result<Shared<'l>> {
         let omega = self.layout.omega(phi);
         let chol = omega
@@ -264,10 +315,89 @@ impl<M: Model> argmin::core::CostFunction for &Foce<'_, M> {
     }
 }
 
+/// Central differences of −2LL; every perturbed evaluation starts the EBE searches from
+/// the EBEs at `φ` (so the difference sees the change of `φ`, not of the starts), and a
+/// side where the model cannot be evaluated gives way to a one-sided difference.
+impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        let base_etas = self.etas();
+        let h = self.gradient_step;
+        let at = |x: &[f64]| {
+            self.set_etas(&base_etas);
+            self.minus_two_ll(x)
+        };
+        let centre = at(phi);
+        let mut x = phi.clone();
+        let mut g = Vec::with_capacity(phi.len());
+        for i in 0..phi.len() {
+            x[i] = phi[i] + h;
+            let up = at(&x);
+            x[i] = phi[i] - h;
+            let down = at(&x);
+            x[i] = phi[i];
+            g.push(match (up.is_finite(), down.is_finite()) {
+                (true, true) => (up - down) / (2.0 * h),
+                (true, false) => (up - centre) / h,
+                (false, true) => (centre - down) / h,
+                (false, false) => {
+                    return Err(argmin::core::Error::msg(format!(
+                        "the objective cannot be evaluated on either side of φ[{i}]"
+                    )));
+                }
+            });
+        }
+        self.set_etas(&base_etas);
+        Ok(g)
+    }
+}
+
+/// BFGS from `phi0`, then restarted Nelder–Mead from its best point unless it converged.
+fn quasi_newton<M: Model>(
+    foce: &Foce<'_, M>,
+    phi0: &[f64],
+    settings: NelderMeadSettings,
+) -> Result<StartOutcome> {
+    let run = Executor::new(foce, Bfgs::new(settings.tolerance, 1.0))
+        .configure(|s| s.param(phi0.to_vec()).max_iters(settings.max_iters))
+        .run()
+        .map_err(argmin_failure)?;
+    let state = run.state();
+    let phi = state
+        .get_best_param()
+        .cloned()
+        .unwrap_or_else(|| phi0.to_vec());
+    let iterations = state.get_iter();
+    if state.get_termination_status()
+        == &TerminationStatus::Terminated(TerminationReason::SolverConverged)
+    {
+        return Ok(StartOutcome {
+            initial: phi0.to_vec(),
+            minus_two_ll: foce.minus_two_ll(&phi),
+            theta: phi,
+            iterations,
+            evaluations: 0,
+            status: "converged".into(),
+            converged: true,
+        });
+    }
+    let polish = NelderMeadSettings {
+        simplex_step: settings.simplex_step * 0.25,
+        max_iters: settings.max_iters.saturating_sub(iterations),
+        ..settings
+    };
+    let mut outcome = nelder_mead(foce, &phi, polish)?;
+    outcome.initial = phi0.to_vec();
+    outcome.iterations += iterations;
+    Ok(outcome)
+}
+
 /// Fits a population model to every subject of `data` by FOCE-I.
 ///
 /// Errors: bad specification (unknown or duplicate names, non-estimable parameters, an
-/// initial Ω that is not symmetric positive definite), a subject without observations of
+/// initial Ω that is not symmetric positive definite), invalid options (a step or
+/// tolerance that is not finite and positive, no iterations), a subject without observations of
 /// an analyte the fit needs, a covariate missing for a subject, or
 /// [`Error::NotConverged`].
 pub fn fit_population<M: Model>(
@@ -276,6 +406,7 @@ pub fn fit_population<M: Model>(
     spec: &PopulationSpec<M>,
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
+    opts.check()?;
     let layout = Layout::new(spec)?;
     let phi0 = layout.initial(&spec.omega)?;
     let fit_spec = FitSpec {
@@ -299,6 +430,7 @@ pub fn fit_population<M: Model>(
         layout,
         subjects,
         evaluations: AtomicU64::new(0),
+        gradient_step: opts.gradient_step,
     };
     let settings = NelderMeadSettings {
         simplex_step: opts.simplex_step,
@@ -306,7 +438,10 @@ pub fn fit_population<M: Model>(
         tolerance: opts.tolerance,
         max_iters: opts.max_iters,
     };
-    let outcome = nelder_mead(&foce, &phi0, settings)?;
+    let outcome = match opts.method {
+        OuterMethod::QuasiNewton => quasi_newton(&foce, &phi0, settings)?,
+        OuterMethod::NelderMead => nelder_mead(&foce, &phi0, settings)?,
+    };
     if !outcome.converged {
         return Err(Error::NotConverged {
             subject: "(population)".into(),

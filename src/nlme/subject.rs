@@ -3,19 +3,21 @@
 //!
 //! With `l(η) = −2 ln p(y | η) + ηᵀΩ⁻¹η` (the MAP objective, `ln 2π` constants included),
 //! the EBE is `η̂ = argmin l`, and the subject's contribution to −2 log-likelihood is the
-//! Laplace approximation `l(η̂) + ln|Ω| + ln|H/2|` with `H/2 ≈ Ω⁻¹ + GᵀV⁻¹G + ½·H_cens`:
-//! `G = ∂f/∂η` at `η̂` for the quantified observations (on the error model's scale), `V`
-//! their residual variances at `η̂` (the interaction), and `H_cens` the exact Hessian of the
-//! censored (M3) terms, for which the first-order linearization does not apply. With
-//! `Ω = LLᵀ`, `ln|Ω| + ln|H/2|` is computed as `ln|I + Lᵀ(GᵀV⁻¹G + ½·H_cens)L|`, which has
-//! no cancellation when a variance is small.
+//! Laplace approximation `l(η̂) + ln|Ω| + ln|H/2|` with `H/2 ≈ Ω⁻¹ + A`,
+//! `A = Σ_quantified G_jᵀG_j / V_j + ½·Σ_censored t_j''·G_jᵀG_j`: `G_j = ∂q_j/∂η` at `η̂`
+//! (`q_j` the prediction on the error model's scale), `V_j` the residual variance at `η̂`
+//! (the interaction), and `t_j''` the exact curvature in `q_j` of a censored observation's
+//! M3 term `−2 ln Φ(…)`, which is not Gaussian, so that FOCE-I's `1/V_j` does not apply
+//! (the Laplacian form along the linearised model; as for quantified observations, the
+//! model's own curvature `∂²q/∂η²` is left out, which keeps `A` positive semi-definite and
+//! needs no second differences of ODE solutions). With `Ω = LLᵀ`, `ln|Ω| + ln|H/2|` is
+//! computed as `ln|I + LᵀAL|`, which has no cancellation when a variance is small.
 
 use super::ebe::MapProblem;
 use super::params::Layout;
 use crate::error::Result;
 use crate::error_model::ErrorModel;
 use crate::fit::Objective;
-use crate::fit::covariance::hessian;
 use crate::model::Model;
 use crate::params::Parameters;
 use nalgebra::DMatrix;
@@ -51,6 +53,18 @@ pub(crate) struct Contribution {
 }
 
 impl<'a, M: Model> SubjectProblem<'a, M> {
+    /// The start of the next EBE search.
+    pub fn start(&self) -> Vec<f64> {
+        self.eta.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    pub fn set_start(&self, eta: &[f64]) {
+        if let Ok(mut e) = self.eta.lock() {
+            e.clear();
+            e.extend_from_slice(eta);
+        }
+    }
+
     /// Model parameters of this subject at `η`.
     pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<M::Params> {
         M::Params::from_values(&shared.layout.individual(shared.phi, &self.covariates, eta))
@@ -59,46 +73,21 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
     /// The subject's FOCE-I contribution at the shared `φ` (and its EBE, stored for the
     /// next call).
     pub fn contribution(&self, shared: &Shared) -> Result<Contribution> {
-        let start = self.eta.lock().map(|e| e.clone()).unwrap_or_default();
         let map = MapProblem::new(self, shared);
-        let lin = map.solve(&start)?;
-        if let Ok(mut e) = self.eta.lock() {
-            e.clone_from(&lin.eta);
-        }
-        let eta = lin.eta;
-        let observations = self.objective.observations();
-        // A = GᵀV⁻¹G over quantified observations + ½ H of the censored terms; then
+        let lin = map.solve(&self.start())?;
+        self.set_start(&lin.eta);
+        // A = GᵀV⁻¹G over quantified observations + ½·Σ t''·GᵀG over censored ones (half
+        // the Fisher-scoring matrix of the EBE search); then
         // ln|Ω| + ln|Ω⁻¹ + A| = ln|I + LᵀAL|, which stays accurate as a variance → 0.
-        let k = eta.len();
-        let mut m = DMatrix::zeros(k, k);
-        for (j, o) in observations.iter().enumerate() {
-            if !o.censored {
-                let v = shared.errors[o.error].sd(lin.predictions[j]).powi(2);
-                let gj = lin.g.row(j);
-                m += gj.transpose() * gj / v;
-            }
-        }
-        if observations.iter().any(|o| o.censored) {
-            let censored_terms = |eta: &[f64]| -> f64 {
-                match map.predictions(eta) {
-                    Ok(p) => observations
-                        .iter()
-                        .zip(p)
-                        .filter(|(o, _)| o.censored)
-                        .map(|(o, p)| o.term(&shared.errors, p))
-                        .sum(),
-                    Err(_) => f64::INFINITY,
-                }
-            };
-            m += hessian(censored_terms, &eta, 1e-4) * 0.5;
-        }
+        let k = lin.eta.len();
+        let m = &lin.information * 0.5;
         let l = &shared.omega_factor;
         let ln_det_m = (DMatrix::identity(k, k) + l.transpose() * m * l)
             .cholesky()
             .map(|c| 2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>())
             .unwrap_or(f64::INFINITY);
         Ok(Contribution {
-            eta,
+            eta: lin.eta,
             minus_two_ll: lin.l + ln_det_m,
             transformed: lin.transformed,
             g: lin.g,

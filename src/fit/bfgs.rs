@@ -1,0 +1,281 @@
+//! A quasi-Newton (BFGS) solver for argmin with a backtracking line search that tolerates
+//! points where the objective cannot be evaluated, for smooth objectives whose gradient
+//! comes from finite differences (the outer problem of a population fit).
+//!
+//! From `x` with gradient `g` and inverse-Hessian approximation `B`, the direction is
+//! `d = −B·g`, shortened so that no component moves more than `max_step`. The step `α·d`
+//! starts at `α = 1` and is halved until the Armijo condition
+//! `f(x + αd) ≤ f(x) + 10⁻⁴·α·gᵀd` holds (a cost of `+∞` fails it). `B` then gets the BFGS
+//! update with `s = αd`, `y = g(x + αd) − g`, skipped when the curvature `sᵀy` is not
+//! positive; the first update rescales `B` to `(sᵀy / yᵀy)·I` (Shanno–Phua). `B` starts at
+//! `c·I` with `c` chosen so that the first step moves no component more than `0.1`.
+//!
+//! The solver stops converged when the predicted decrease `½·gᵀBg` falls below the
+//! tolerance. When no step along `d` lowers the cost, `B` is reset to a scaled identity
+//! once (a steepest-descent step); if that fails too, the solver stops with
+//! [`TerminationReason::SolverExit`], leaving the best point so far in the state.
+
+use argmin::core::{
+    CostFunction, Error, Gradient, IterState, KV, Problem, Solver, State, TerminationReason,
+    TerminationStatus,
+};
+use nalgebra::{DMatrix, DVector};
+
+type BfgsState = IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>;
+
+/// Largest number of step halvings in one line search.
+const MAX_HALVINGS: usize = 30;
+
+/// Armijo's sufficient-decrease constant.
+const ARMIJO: f64 = 1e-4;
+
+/// BFGS with a backtracking line search (argmin [`Solver`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Bfgs {
+    tolerance: f64,
+    max_step: f64,
+    predicted: f64,
+    updated: bool,
+    stalled: bool,
+}
+
+impl Bfgs {
+    /// Stops when the predicted decrease `½·gᵀBg` is below `tolerance`; no component of a
+    /// step exceeds `max_step`.
+    pub fn new(tolerance: f64, max_step: f64) -> Self {
+        Bfgs {
+            tolerance,
+            max_step,
+            predicted: f64::INFINITY,
+            updated: false,
+            stalled: false,
+        }
+    }
+}
+
+fn scaled_identity(g: &DVector<f64>, max_step: f64) -> DMatrix<f64> {
+    let largest = g.amax();
+    let c = if largest > 0.0 {
+        (0.1_f64.min(max_step) / largest).min(1.0)
+    } else {
+        1.0
+    };
+    DMatrix::identity(g.len(), g.len()) * c
+}
+
+impl<O> Solver<O, BfgsState> for Bfgs
+where
+    O: CostFunction<Param = Vec<f64>, Output = f64>
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+{
+    fn name(&self) -> &str {
+        "BFGS"
+    }
+
+    fn init(
+        &mut self,
+        problem: &mut Problem<O>,
+        state: BfgsState,
+    ) -> Result<(BfgsState, Option<KV>), Error> {
+        let x = state
+            .get_param()
+            .cloned()
+            .ok_or_else(|| Error::msg("BFGS needs an initial point"))?;
+        let cost = problem.cost(&x)?;
+        if !cost.is_finite() {
+            return Err(Error::msg("the objective is not finite at the start"));
+        }
+        let g = DVector::from_vec(problem.gradient(&x)?);
+        let b = scaled_identity(&g, self.max_step);
+        self.predicted = 0.5 * g.dot(&(&b * &g));
+        Ok((
+            state
+                .cost(cost)
+                .gradient(g.iter().copied().collect())
+                .inv_hessian(b),
+            None,
+        ))
+    }
+
+    fn next_iter(
+        &mut self,
+        problem: &mut Problem<O>,
+        mut state: BfgsState,
+    ) -> Result<(BfgsState, Option<KV>), Error> {
+        let x = DVector::from_vec(state.take_param().ok_or_else(|| Error::msg("no point"))?);
+        let g = DVector::from_vec(
+            state
+                .take_gradient()
+                .ok_or_else(|| Error::msg("no gradient"))?,
+        );
+        let mut b = state
+            .take_inv_hessian()
+            .ok_or_else(|| Error::msg("no inverse Hessian"))?;
+        let cost = state.get_cost();
+        let mut d = -(&b * &g);
+        let mut slope = g.dot(&d);
+        if slope >= 0.0 || !slope.is_finite() {
+            // B lost positive definiteness (rounding): steepest descent
+            b = scaled_identity(&g, self.max_step);
+            d = -(&b * &g);
+            slope = g.dot(&d);
+        }
+        let longest = d.amax();
+        if longest > self.max_step {
+            d *= self.max_step / longest;
+            slope = g.dot(&d);
+        }
+        let mut alpha = 1.0;
+        let mut accepted = None;
+        for _ in 0..MAX_HALVINGS {
+            let trial = &x + &d * alpha;
+            let trial_cost = problem.cost(&trial.iter().copied().collect())?;
+            if trial_cost.is_finite() && trial_cost <= cost + ARMIJO * alpha * slope {
+                accepted = Some((trial, trial_cost));
+                break;
+            }
+            alpha *= 0.5;
+        }
+        let Some((next, next_cost)) = accepted else {
+            if self.updated {
+                // retry once from steepest descent
+                self.updated = false;
+                let b = scaled_identity(&g, self.max_step);
+                return Ok((
+                    state
+                        .param(x.iter().copied().collect())
+                        .gradient(g.iter().copied().collect())
+                        .inv_hessian(b),
+                    None,
+                ));
+            }
+            self.stalled = true;
+            return Ok((
+                state
+                    .param(x.iter().copied().collect())
+                    .gradient(g.iter().copied().collect())
+                    .inv_hessian(b),
+                None,
+            ));
+        };
+        let g_next = DVector::from_vec(problem.gradient(&next.iter().copied().collect())?);
+        let s = &next - &x;
+        let y = &g_next - &g;
+        let sy = s.dot(&y);
+        if sy > 1e-12 * s.norm() * y.norm() && sy > 0.0 {
+            if !self.updated {
+                b = DMatrix::identity(x.len(), x.len()) * (sy / y.dot(&y));
+            }
+            let rho = 1.0 / sy;
+            let by = &b * &y;
+            let yby = y.dot(&by);
+            // B⁺ = B − ρ(s·(By)ᵀ + (By)·sᵀ) + (ρ²·yᵀBy + ρ)·s·sᵀ
+            b -= (&s * by.transpose() + &by * s.transpose()) * rho;
+            b += &s * s.transpose() * (rho * rho * yby + rho);
+            self.updated = true;
+        }
+        self.predicted = 0.5 * g_next.dot(&(&b * &g_next));
+        Ok((
+            state
+                .param(next.iter().copied().collect())
+                .cost(next_cost)
+                .gradient(g_next.iter().copied().collect())
+                .inv_hessian(b),
+            None,
+        ))
+    }
+
+    fn terminate(&mut self, _state: &BfgsState) -> TerminationStatus {
+        if self.predicted < self.tolerance {
+            TerminationStatus::Terminated(TerminationReason::SolverConverged)
+        } else if self.stalled {
+            TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "no step along the search direction lowers the objective".into(),
+            ))
+        } else {
+            TerminationStatus::NotTerminated
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argmin::core::Executor;
+
+    /// Rosenbrock's function with its exact gradient, `+∞` outside `x₀ > −2` (a region
+    /// where the "model" cannot be evaluated): the minimum is (1, 1).
+    struct Rosenbrock;
+    impl CostFunction for Rosenbrock {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
+            if x[0] <= -2.0 {
+                return Ok(f64::INFINITY);
+            }
+            Ok((1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2))
+        }
+    }
+    impl Gradient for Rosenbrock {
+        type Param = Vec<f64>;
+        type Gradient = Vec<f64>;
+        fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, Error> {
+            let r = x[1] - x[0] * x[0];
+            Ok(vec![-2.0 * (1.0 - x[0]) - 400.0 * x[0] * r, 200.0 * r])
+        }
+    }
+
+    #[test]
+    fn finds_the_rosenbrock_minimum_from_the_classic_start() {
+        let result = Executor::new(Rosenbrock, Bfgs::new(1e-20, 1.0))
+            .configure(|s| s.param(vec![-1.2, 1.0]).max_iters(500))
+            .run()
+            .unwrap();
+        let x = result.state().get_best_param().unwrap();
+        assert!(
+            (x[0] - 1.0).abs() < 1e-7 && (x[1] - 1.0).abs() < 1e-7,
+            "{x:?} after {} iterations",
+            result.state().get_iter()
+        );
+    }
+
+    /// A quadratic `½xᵀAx − bᵀx` is minimised at `A⁻¹b`; BFGS with exact line searches
+    /// would need `n` steps, and backtracking needs few more.
+    struct Quadratic(DMatrix<f64>, DVector<f64>);
+    impl CostFunction for Quadratic {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
+            let x = DVector::from_column_slice(x);
+            Ok(0.5 * x.dot(&(&self.0 * &x)) - self.1.dot(&x))
+        }
+    }
+    impl Gradient for Quadratic {
+        type Param = Vec<f64>;
+        type Gradient = Vec<f64>;
+        fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, Error> {
+            let x = DVector::from_column_slice(x);
+            Ok((&self.0 * x - &self.1).iter().copied().collect())
+        }
+    }
+
+    #[test]
+    fn stops_at_the_solution_of_an_ill_conditioned_quadratic() {
+        let a = DMatrix::from_row_slice(3, 3, &[100.0, 1.0, 0.0, 1.0, 10.0, 0.5, 0.0, 0.5, 1.0]);
+        let b = DVector::from_vec(vec![1.0, -2.0, 3.0]);
+        let exact = a.clone().lu().solve(&b).unwrap();
+        let result = Executor::new(Quadratic(a, b), Bfgs::new(1e-14, 1.0))
+            .configure(|s| s.param(vec![0.0; 3]).max_iters(200))
+            .run()
+            .unwrap();
+        let state = result.state();
+        assert_eq!(
+            state.get_termination_status(),
+            &TerminationStatus::Terminated(TerminationReason::SolverConverged)
+        );
+        let x = state.get_best_param().unwrap();
+        for i in 0..3 {
+            assert!((x[i] - exact[i]).abs() < 1e-6, "{x:?} vs {exact}");
+        }
+    }
+}
