@@ -15,8 +15,9 @@
 //! once (a steepest-descent step); if that fails too, the solver stops with
 //! [`TerminationReason::SolverExit`], leaving the best point so far in the state.
 
+use super::marquardt::starting_point;
 use argmin::core::{
-    CostFunction, Error, Gradient, IterState, KV, Problem, Solver, State, TerminationReason,
+    CostFunction, Error, Gradient, IterState, KV, Problem, Solver, TerminationReason,
     TerminationStatus,
 };
 use nalgebra::{DMatrix, DVector};
@@ -77,15 +78,8 @@ where
         problem: &mut Problem<O>,
         state: BfgsState,
     ) -> Result<(BfgsState, Option<KV>), Error> {
-        let x = state
-            .get_param()
-            .cloned()
-            .ok_or_else(|| Error::msg("BFGS needs an initial point"))?;
-        let cost = problem.cost(&x)?;
-        if !cost.is_finite() {
-            return Err(Error::msg("the objective is not finite at the start"));
-        }
-        let g = DVector::from_vec(problem.gradient(&x)?);
+        let (_, cost, g) = starting_point(problem, &state)?;
+        let g = DVector::from_vec(g);
         let b = scaled_identity(&g, self.max_step);
         self.predicted = 0.5 * g.dot(&(&b * &g));
         Ok((
@@ -137,19 +131,14 @@ where
             alpha *= 0.5;
         }
         let Some((next, next_cost)) = accepted else {
-            if self.updated {
+            let b = if self.updated {
                 // retry once from steepest descent
                 self.updated = false;
-                let b = scaled_identity(&g, self.max_step);
-                return Ok((
-                    state
-                        .param(x.iter().copied().collect())
-                        .gradient(g.iter().copied().collect())
-                        .inv_hessian(b),
-                    None,
-                ));
-            }
-            self.stalled = true;
+                scaled_identity(&g, self.max_step)
+            } else {
+                self.stalled = true;
+                b
+            };
             return Ok((
                 state
                     .param(x.iter().copied().collect())
@@ -201,29 +190,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argmin::core::Executor;
-
-    /// Rosenbrock's function with its exact gradient, `+∞` outside `x₀ > −2` (a region
-    /// where the "model" cannot be evaluated): the minimum is (1, 1).
-    struct Rosenbrock;
-    impl CostFunction for Rosenbrock {
-        type Param = Vec<f64>;
-        type Output = f64;
-        fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
-            if x[0] <= -2.0 {
-                return Ok(f64::INFINITY);
-            }
-            Ok((1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2))
-        }
-    }
-    impl Gradient for Rosenbrock {
-        type Param = Vec<f64>;
-        type Gradient = Vec<f64>;
-        fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, Error> {
-            let r = x[1] - x[0] * x[0];
-            Ok(vec![-2.0 * (1.0 - x[0]) - 400.0 * x[0] * r, 200.0 * r])
-        }
-    }
+    use crate::fit::marquardt::tests::Rosenbrock;
+    use argmin::core::{Executor, State};
 
     #[test]
     fn finds_the_rosenbrock_minimum_from_the_classic_start() {

@@ -25,6 +25,27 @@ fn decrement(h: &DMatrix<f64>, g: &[f64]) -> f64 {
     solve(h, g, 0.0).map_or(f64::INFINITY, |d| d.iter().zip(g).map(|(a, b)| a * b).sum())
 }
 
+/// The initial point of a solver's state, its (finite) cost and its gradient.
+pub(crate) fn starting_point<O>(
+    problem: &mut Problem<O>,
+    state: &IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>,
+) -> Result<(Vec<f64>, f64, Vec<f64>), Error>
+where
+    O: CostFunction<Param = Vec<f64>, Output = f64>
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+{
+    let x = state
+        .get_param()
+        .cloned()
+        .ok_or_else(|| Error::msg("the solver needs an initial point"))?;
+    let cost = problem.cost(&x)?;
+    if !cost.is_finite() {
+        return Err(Error::msg("the objective is not finite at the start"));
+    }
+    let g = problem.gradient(&x)?;
+    Ok((x, cost, g))
+}
+
 /// Levenberg–Marquardt damping of Newton steps (argmin [`Solver`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Marquardt {
@@ -69,15 +90,7 @@ where
         problem: &mut Problem<O>,
         state: MarquardtState,
     ) -> Result<(MarquardtState, Option<KV>), Error> {
-        let x = state
-            .get_param()
-            .cloned()
-            .ok_or_else(|| Error::msg("Marquardt needs an initial point"))?;
-        let cost = problem.cost(&x)?;
-        if !cost.is_finite() {
-            return Err(Error::msg("the objective is not finite at the start"));
-        }
-        let g = problem.gradient(&x)?;
+        let (x, cost, g) = starting_point(problem, &state)?;
         let h = problem.hessian(&x)?;
         self.decrement = decrement(&h, &g);
         Ok((state.cost(cost).gradient(g).hessian(h), None))
@@ -127,16 +140,20 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use argmin::core::Executor;
 
-    /// Rosenbrock's function with its exact gradient and Hessian: the minimum is (1, 1).
-    struct Rosenbrock;
+    /// Rosenbrock's function with its exact gradient and a Gauss–Newton Hessian, `+∞` for
+    /// `x₀ ≤ −2` (a region where the "model" cannot be evaluated): the minimum is (1, 1).
+    pub(crate) struct Rosenbrock;
     impl CostFunction for Rosenbrock {
         type Param = Vec<f64>;
         type Output = f64;
         fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
+            if x[0] <= -2.0 {
+                return Ok(f64::INFINITY);
+            }
             Ok((1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2))
         }
     }

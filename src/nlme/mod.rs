@@ -270,6 +270,22 @@ impl<M: Model> Foce<'_, M> {
         }
     }
 
+    /// −2LL as a function of `φ` with every EBE search started from the current EBEs, as
+    /// finite differences around the current point need (each difference then sees the
+    /// change of `φ`, not of the starts), and the function that puts those EBEs back.
+    fn around_current_etas(&self) -> (impl Fn(&[f64]) -> f64 + '_, impl Fn() + '_) {
+        let base = self.etas();
+        let restore = move || self.set_etas(&base);
+        let restore2 = restore.clone();
+        (
+            move |phi: &[f64]| {
+                restore();
+                self.minus_two_ll(phi)
+            },
+            restore2,
+        )
+    }
+
     fn shared<'l>(&'l self, phi: &'l [f64]) -> Result<Shared<'l>> {
         let omega = self.layout.omega(phi);
         let chol = omega
@@ -315,19 +331,14 @@ impl<M: Model> argmin::core::CostFunction for &Foce<'_, M> {
     }
 }
 
-/// Central differences of −2LL; every perturbed evaluation starts the EBE searches from
-/// the EBEs at `φ` (so the difference sees the change of `φ`, not of the starts), and a
-/// side where the model cannot be evaluated gives way to a one-sided difference.
+/// Central differences of −2LL from the EBEs at `φ` ([`Foce::around_current_etas`]); a side
+/// where the model cannot be evaluated gives way to a one-sided difference.
 impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let base_etas = self.etas();
         let h = self.gradient_step;
-        let at = |x: &[f64]| {
-            self.set_etas(&base_etas);
-            self.minus_two_ll(x)
-        };
+        let (at, restore) = self.around_current_etas();
         let centre = at(phi);
         let mut x = phi.clone();
         let mut g = Vec::with_capacity(phi.len());
@@ -348,7 +359,7 @@ impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
                 }
             });
         }
-        self.set_etas(&base_etas);
+        restore();
         Ok(g)
     }
 }

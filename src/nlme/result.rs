@@ -141,7 +141,9 @@ pub(super) fn assemble<M: Model>(
     let minus_two_ll: f64 = contributions.iter().map(|c| c.minus_two_ll).sum();
     let mut warnings = Vec::new();
     let cov = if opts.covariance {
-        let h = hessian(|p| foce.minus_two_ll(p), &phi, opts.hessian_step);
+        let (at, restore) = foce.around_current_etas();
+        let h = hessian(at, &phi, opts.hessian_step);
+        restore();
         let c = covariance_from_hessian(&h);
         if c.is_none() {
             warnings.push(
@@ -149,8 +151,6 @@ pub(super) fn assemble<M: Model>(
                     .to_owned(),
             );
         }
-        // the Hessian moved the warm starts: put the EBEs back at the optimum
-        foce.contributions(&phi)?;
         c
     } else {
         None
