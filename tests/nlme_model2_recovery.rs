@@ -1,4 +1,4 @@
-//! Model 2 population recovery at the trial's design across seeded replicates. About 50 s
+//! Model 2 population recovery at the trial's design across seeded replicates. About 25 s
 //! per replicate on two cores (FOCE-I re-solves 19 subjects' ODE EBEs at every outer step,
 //! plus the covariance step), so it is not part of the default test run:
 //! `cargo test --release --test nlme_model2_recovery -- --ignored --nocapture`
@@ -21,7 +21,7 @@ const OMEGA: [(&str, f64); 3] = [("gamma", 0.25), ("alpha", 0.09), ("kmax", 0.09
 /// 50% (the criteria) over the converged fits, at least 80% of fits converged; bias
 /// and CI coverage printed.
 #[test]
-#[ignore = "about 50 s per replicate"]
+#[ignore = "about 25 s per replicate"]
 fn model2_population_parameters_are_recovered() {
     let truth = CarTBCellParams::default();
     let pop = PopulationModel::<CarTBCell>::diagonal(truth.clone(), &OMEGA).unwrap();

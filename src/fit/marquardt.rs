@@ -51,16 +51,20 @@ where
 pub(crate) struct Marquardt {
     lambda: f64,
     tolerance: f64,
+    resolvable: f64,
     decrement: f64,
+    noise_floor: bool,
 }
 
 impl Marquardt {
-    /// Stops when `gᵀH⁻¹g < tolerance`.
-    pub fn new(tolerance: f64) -> Self {
+    /// Stops when `gᵀH⁻¹g < tolerance`, or when a step is refused with `gᵀH⁻¹g < resolvable`.
+    pub fn new(tolerance: f64, resolvable: f64) -> Self {
         Marquardt {
             lambda: 1e-3,
             tolerance,
+            resolvable,
             decrement: f64::INFINITY,
+            noise_floor: false,
         }
     }
 }
@@ -110,7 +114,7 @@ where
             .ok_or_else(|| Error::msg("no Hessian"))?;
         let cost = state.get_cost();
         let Some(step) = solve(&h, &g, self.lambda) else {
-            self.lambda *= 10.0;
+            self.lambda = self.lambda.max(1e-3) * 10.0;
             return Ok((state.param(x).gradient(g).hessian(h), None));
         };
         let trial: Vec<f64> = x.iter().zip(step.iter()).map(|(a, d)| a - d).collect();
@@ -125,14 +129,19 @@ where
                 None,
             ))
         } else {
-            self.lambda *= 10.0;
+            self.noise_floor = self.decrement < self.resolvable;
+            self.lambda = self.lambda.max(1e-3) * 10.0;
             Ok((state.param(x).gradient(g).hessian(h), None))
         }
     }
 
     fn terminate(&mut self, _state: &MarquardtState) -> TerminationStatus {
-        if self.decrement < self.tolerance || self.lambda > MAX_LAMBDA {
+        if self.decrement < self.tolerance || self.noise_floor {
             TerminationStatus::Terminated(TerminationReason::SolverConverged)
+        } else if self.lambda > MAX_LAMBDA {
+            TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "no step lowers the cost".into(),
+            ))
         } else {
             TerminationStatus::NotTerminated
         }
@@ -177,7 +186,7 @@ pub(crate) mod tests {
 
     #[test]
     fn finds_the_rosenbrock_minimum_from_the_classic_start() {
-        let result = Executor::new(Rosenbrock, Marquardt::new(1e-20))
+        let result = Executor::new(Rosenbrock, Marquardt::new(1e-20, 0.0))
             .configure(|s| s.param(vec![-1.2, 1.0]).max_iters(200))
             .run()
             .unwrap();

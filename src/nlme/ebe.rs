@@ -16,18 +16,27 @@ use crate::error::{Error, Result};
 use crate::fit::marquardt::Marquardt;
 use crate::fit::optimize::{NelderMeadSettings, nelder_mead};
 use crate::model::Model;
-use argmin::core::{CostFunction, Executor, Gradient, Hessian, State};
+use argmin::core::{
+    CostFunction, Executor, Gradient, Hessian, State, TerminationReason, TerminationStatus,
+};
 use nalgebra::{DMatrix, DVector};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// Step of the finite differences in `η`.
-pub(crate) const ETA_STEP: f64 = 1e-5;
+pub(crate) const ETA_STEP: f64 = 1e-3;
 
 /// Newton decrement `gᵀH⁻¹g` (in units of −2LL) at which the EBE has converged.
 const DECREMENT_TOLERANCE: f64 = 1e-10;
 
-/// Largest number of Marquardt iterations per EBE.
-const MAX_ITERS: u64 = 100;
+/// A decrement below which a refused step ends the search as converged: the decrease left
+/// is below what differences of `l` resolve (ODE solutions carry relative errors ~ rtol).
+const RESOLVABLE_DECREMENT: f64 = 1e-7;
+
+/// Fisher-scoring iterations before Newton steps take over.
+const FISHER_ITERS: u64 = 8;
+
+/// Largest number of Newton iterations per EBE.
+const MAX_ITERS: u64 = 50;
 
 /// The model linearised around `η`.
 #[derive(Debug, Clone)]
@@ -42,6 +51,10 @@ pub(crate) struct Linearization {
     /// The data part of the Fisher-scoring Hessian, `Σ_j w_j·G_jᵀG_j`.
     pub information: DMatrix<f64>,
     gradient: Vec<f64>,
+    /// `t_j'(q_j)` per observation.
+    slopes: Vec<f64>,
+    /// `q` at `η ± h·e_c` per random effect `c`.
+    sides: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
 /// `l(η)` of one subject at the shared population parameters: an argmin problem.
@@ -51,6 +64,8 @@ pub(crate) struct MapProblem<'s, 'a, M: Model> {
     last: RefCell<Option<Linearization>>,
     /// `η` and predictions of the last evaluation of `l`.
     evaluated: RefCell<(Vec<f64>, Vec<f64>)>,
+    /// Whether the Hessian includes the model's curvature (Newton) or not (Fisher scoring).
+    newton: Cell<bool>,
 }
 
 impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
@@ -60,6 +75,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             shared,
             last: RefCell::new(None),
             evaluated: RefCell::new((Vec::new(), Vec::new())),
+            newton: Cell::new(false),
         }
     }
 
@@ -105,6 +121,41 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         }
     }
 
+    /// Predictions on the error models' scales at `η` moved by `moves` (coordinate, step).
+    fn transformed_at(&self, eta: &[f64], moves: &[(usize, f64)]) -> Result<Vec<f64>> {
+        let mut x = eta.to_vec();
+        for &(c, d) in moves {
+            x[c] += d;
+        }
+        Ok(self.transform(&self.predictions(&x)?))
+    }
+
+    /// The model-curvature part of the exact Hessian of `l` at a linearisation,
+    /// `Σ_j t_j'(q_j)·∂²q_j/∂η²`, by central second differences of `q` (the diagonal from
+    /// the points the linearisation already has, `2k(k−1)` model solutions for the rest).
+    fn curvature(&self, lin: &Linearization) -> Result<DMatrix<f64>> {
+        let k = lin.eta.len();
+        let h = ETA_STEP;
+        let weighted = |q: &[f64]| -> f64 { q.iter().zip(&lin.slopes).map(|(q, s)| q * s).sum() };
+        let mut c = DMatrix::zeros(k, k);
+        let centre = weighted(&lin.transformed);
+        for a in 0..k {
+            let (up, down) = &lin.sides[a];
+            c[(a, a)] = (weighted(up) - 2.0 * centre + weighted(down)) / (h * h);
+            for b in 0..a {
+                let at = |da: f64, db: f64| -> Result<f64> {
+                    Ok(weighted(
+                        &self.transformed_at(&lin.eta, &[(a, da), (b, db)])?,
+                    ))
+                };
+                let v = (at(h, h)? - at(h, -h)? - at(-h, h)? + at(-h, -h)?) / (4.0 * h * h);
+                c[(a, b)] = v;
+                c[(b, a)] = v;
+            }
+        }
+        Ok(c)
+    }
+
     /// The linearisation at `η` (reused when `η` is the last point linearised).
     pub fn linearize(&self, eta: &[f64]) -> Result<Linearization> {
         if let Some(last) = self.last.borrow().as_ref().filter(|l| l.eta == eta) {
@@ -121,22 +172,21 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let transformed = self.transform(&predictions);
         let k = eta.len();
         let mut g = DMatrix::zeros(transformed.len(), k);
-        let mut x = eta.to_vec();
+        let mut sides = Vec::with_capacity(k);
         for c in 0..k {
-            x[c] = eta[c] + ETA_STEP;
-            let up = self.transform(&self.predictions(&x)?);
-            x[c] = eta[c] - ETA_STEP;
-            let down = self.transform(&self.predictions(&x)?);
-            x[c] = eta[c];
+            let up = self.transformed_at(eta, &[(c, ETA_STEP)])?;
+            let down = self.transformed_at(eta, &[(c, -ETA_STEP)])?;
             for r in 0..transformed.len() {
                 g[(r, c)] = (up[r] - down[r]) / (2.0 * ETA_STEP);
             }
+            sides.push((up, down));
         }
         let omega_inv = &self.shared.omega_inv;
         let e = DVector::from_column_slice(eta);
         let mut l = (e.transpose() * omega_inv * &e)[(0, 0)];
         let mut gradient = omega_inv * e * 2.0;
         let mut information = DMatrix::zeros(k, k);
+        let mut slopes = Vec::with_capacity(transformed.len());
         let errors = &self.shared.errors;
         for (j, o) in self.subject.objective.observations().iter().enumerate() {
             let m = &errors[o.error];
@@ -162,6 +212,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             let gj = g.row(j).transpose();
             gradient += &gj * slope;
             information += &gj * gj.transpose() * weight;
+            slopes.push(slope);
         }
         let lin = Linearization {
             eta: eta.to_vec(),
@@ -170,9 +221,38 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             g,
             information,
             gradient: gradient.iter().copied().collect(),
+            slopes,
+            sides,
         };
         *self.last.borrow_mut() = Some(lin.clone());
         Ok(lin)
+    }
+
+    /// Marquardt steps from `from`: Fisher scoring first; where that has not converged
+    /// after [`FISHER_ITERS`] steps (linear convergence, e.g. with large residuals or
+    /// censored data the model predicts above the LLOQ), Newton steps with the model's
+    /// curvature from where it got. `None` where the model cannot be linearised on the way.
+    fn marquardt(&self, from: &[f64]) -> Option<Vec<f64>> {
+        let mut eta = from.to_vec();
+        for (newton, iters) in [(false, FISHER_ITERS), (true, MAX_ITERS)] {
+            self.newton.set(newton);
+            let run = Executor::new(
+                self,
+                Marquardt::new(DECREMENT_TOLERANCE, RESOLVABLE_DECREMENT),
+            )
+            .configure(|s| s.param(eta.clone()).max_iters(iters))
+            .run();
+            self.newton.set(false);
+            let result = run.ok()?;
+            let state = result.state();
+            eta.clone_from(state.get_best_param()?);
+            if state.get_termination_status()
+                == &TerminationStatus::Terminated(TerminationReason::SolverConverged)
+            {
+                break;
+            }
+        }
+        Some(eta)
     }
 
     /// The EBE from `start` and the linearisation there: Marquardt steps, falling back to
@@ -180,13 +260,8 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     /// linearised along the way.
     pub fn solve(&self, start: &[f64]) -> Result<Linearization> {
         for from in [start.to_vec(), vec![0.0; start.len()]] {
-            let run = Executor::new(self, Marquardt::new(DECREMENT_TOLERANCE))
-                .configure(|s| s.param(from.clone()).max_iters(MAX_ITERS))
-                .run();
-            if let Ok(result) = run
-                && let Some(eta) = result.state().get_best_param()
-            {
-                return self.linearize(eta);
+            if let Some(eta) = self.marquardt(&from) {
+                return self.linearize(&eta);
             }
         }
         let settings = NelderMeadSettings {
@@ -228,6 +303,11 @@ impl<M: Model> Hessian for &MapProblem<'_, '_, M> {
     type Hessian = DMatrix<f64>;
     fn hessian(&self, eta: &Vec<f64>) -> std::result::Result<DMatrix<f64>, argmin::core::Error> {
         let lin = self.linearize(eta).map_err(argmin_error)?;
-        Ok(&self.shared.omega_inv * 2.0 + lin.information)
+        let fisher = &self.shared.omega_inv * 2.0 + &lin.information;
+        if self.newton.get() {
+            Ok(fisher + self.curvature(&lin).map_err(argmin_error)?)
+        } else {
+            Ok(fisher)
+        }
     }
 }

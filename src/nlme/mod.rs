@@ -218,7 +218,8 @@ pub struct PopulationOptions {
 
 impl Default for PopulationOptions {
     /// BFGS, tolerance 1e-4, 3000 iterations, gradient step 1e-3, simplex 0.2, 8 restarts,
-    /// M3, covariance step with step 1e-3, ODE rtol 1e-8.
+    /// M3, covariance step with step 3e-3 (second differences need a larger step than
+    /// first differences to stay clear of the objective's noise), ODE rtol 1e-8.
     fn default() -> Self {
         PopulationOptions {
             method: OuterMethod::QuasiNewton,
@@ -230,7 +231,7 @@ impl Default for PopulationOptions {
             censoring: Censoring::M3,
             solver: SolverOptions::default().with_tolerances(1e-8, 1e-11),
             covariance: true,
-            hessian_step: 1e-3,
+            hessian_step: 3e-3,
         }
     }
 }
@@ -258,7 +259,39 @@ struct Foce<'a, M: Model> {
     gradient_step: f64,
 }
 
-impl<M: Model> Foce<'_, M> {
+impl<'a, M: Model> Foce<'a, M> {
+    fn new(
+        model: &'a M,
+        data: &'a Dataset,
+        spec: &PopulationSpec<M>,
+        opts: &PopulationOptions,
+    ) -> Result<Self> {
+        let layout = Layout::new(spec)?;
+        let fit_spec = FitSpec {
+            initial: spec.initial.clone(),
+            estimate: Vec::new(),
+            residuals: spec.residuals.clone(),
+            ignored: spec.ignored.clone(),
+        };
+        let subjects = data
+            .subjects()
+            .iter()
+            .map(|s| {
+                Ok(SubjectProblem {
+                    objective: Objective::new(model, s, &fit_spec, opts.censoring, opts.solver)?,
+                    covariates: layout.covariate_terms(s)?,
+                    eta: Mutex::new(vec![0.0; layout.random.len()]),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Foce {
+            layout,
+            subjects,
+            evaluations: AtomicU64::new(0),
+            gradient_step: opts.gradient_step,
+        })
+    }
+
     /// Every subject's last EBE (the start of its next inner search).
     fn etas(&self) -> Vec<Vec<f64>> {
         self.subjects.iter().map(|s| s.start()).collect()
@@ -418,31 +451,8 @@ pub fn fit_population<M: Model>(
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
     opts.check()?;
-    let layout = Layout::new(spec)?;
-    let phi0 = layout.initial(&spec.omega)?;
-    let fit_spec = FitSpec {
-        initial: spec.initial.clone(),
-        estimate: Vec::new(),
-        residuals: spec.residuals.clone(),
-        ignored: spec.ignored.clone(),
-    };
-    let subjects = data
-        .subjects()
-        .iter()
-        .map(|s| {
-            Ok(SubjectProblem {
-                objective: Objective::new(model, s, &fit_spec, opts.censoring, opts.solver)?,
-                covariates: layout.covariate_terms(s)?,
-                eta: Mutex::new(vec![0.0; layout.random.len()]),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let foce = Foce {
-        layout,
-        subjects,
-        evaluations: AtomicU64::new(0),
-        gradient_step: opts.gradient_step,
-    };
+    let foce = Foce::new(model, data, spec, opts)?;
+    let phi0 = foce.layout.initial(&spec.omega)?;
     let settings = NelderMeadSettings {
         simplex_step: opts.simplex_step,
         max_restarts: opts.max_restarts,

@@ -9,6 +9,8 @@ pub struct Tally {
     truth: Vec<f64>,
     bias: Vec<f64>,
     covered: Vec<usize>,
+    /// Fits with a CI for the parameter (the covariance step can fail).
+    with_ci: Vec<usize>,
     fits: usize,
 }
 
@@ -21,6 +23,7 @@ impl Tally {
             truth,
             bias: vec![0.0; n],
             covered: vec![0; n],
+            with_ci: vec![0; n],
             fits: 0,
         }
     }
@@ -45,6 +48,7 @@ impl Tally {
             let t = self.truth[i];
             self.bias[i] += value / t - 1.0;
             self.covered[i] += usize::from(ci.is_some_and(|(lo, hi)| lo <= t && t <= hi));
+            self.with_ci[i] += usize::from(ci.is_some());
         }
         self.fits += 1;
     }
@@ -54,16 +58,23 @@ impl Tally {
         self.bias[i] / self.fits as f64
     }
 
+    /// Share of the fits with a CI whose CI holds the truth.
+    pub fn coverage(&self, i: usize) -> f64 {
+        self.covered[i] as f64 / self.with_ci[i].max(1) as f64
+    }
+
     /// Prints the table and asserts the criteria: |bias| < `typical_limit` for the
     /// first `n_typical` parameters, < `omega_limit` for the next `n_omega`.
     pub fn check(&self, n_typical: usize, n_omega: usize, typical_limit: f64, omega_limit: f64) {
         for i in 0..self.names.len() {
             eprintln!(
-                "{:<14} truth {:>10.4}  mean relative bias {:+.3}  CI coverage {:.2}",
+                "{:<14} truth {:>10.4}  mean relative bias {:+.3}  CI coverage {:.2} ({} of {} CIs)",
                 self.names[i],
                 self.truth[i],
                 self.bias(i),
-                self.covered[i] as f64 / self.fits as f64
+                self.coverage(i),
+                self.covered[i],
+                self.with_ci[i]
             );
         }
         for i in 0..n_typical {
