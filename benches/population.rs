@@ -3,7 +3,8 @@
 //! trial's design (4 typical values, IIV on cmax and alpha, M3 censoring); and model 2 on
 //! the shipped cohort (`data/cohort.csv`: 19 subjects, transgene and B cells, 5 typical
 //! values, IIV on gamma, alpha and kmax, two residual SDs, M3; no covariance step), the fit
-//! behind `figure2 --foce`, tens of seconds per fit.
+//! behind `figure2`, seconds per fit. Each benchmark's setup fit (which prints the
+//! evaluation count) runs only when the benchmark is selected.
 //!
 //! Run: `cargo bench --bench population` (`-- model2` for the model 2 fit alone)
 
@@ -13,12 +14,27 @@ mod user_model;
 
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{PopulationFit, PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::PopulationModel;
 use cart_pkpd::synthetic::{CohortDesign, Sampling, TRIAL_TRANSGENE_DAYS, simulate_cohort_dataset};
 use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
+
+/// Prints a fit's objective-function evaluation and iteration counts, once per benchmark
+/// (criterion calls a benchmark's closure several times).
+fn report(name: &str, reported: &mut bool, fit: impl FnOnce() -> cart_pkpd::Result<PopulationFit>) {
+    if std::mem::replace(reported, true) {
+        return;
+    }
+    match fit() {
+        Ok(fit) => eprintln!(
+            "{name}: {} objective evaluations, {} iterations, OFV {:.4}",
+            fit.evaluations, fit.iterations, fit.ofv
+        ),
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
 
 fn theophylline(c: &mut Criterion) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/theoph_nonmem.csv");
@@ -28,14 +44,13 @@ fn theophylline(c: &mut Criterion) {
         .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
         .residual("concentration", ErrorModel::Additive { sd: 1.0 });
     let opts = PopulationOptions::default();
-    let fit = fit_population(&OneCompartmentOral, &data, &spec, &opts).unwrap();
-    eprintln!(
-        "theophylline: {} objective evaluations, {} iterations",
-        fit.evaluations, fit.iterations
-    );
     let mut group = c.benchmark_group("population_fit");
     group.sample_size(10);
+    let mut reported = false;
     group.bench_function("theophylline_foce_i", |b| {
+        report("theophylline", &mut reported, || {
+            fit_population(&OneCompartmentOral, &data, &spec, &opts)
+        });
         b.iter(|| fit_population(&OneCompartmentOral, &data, &spec, &opts).unwrap())
     });
     let pop = PopulationModel::<CellularKinetics>::diagonal(
@@ -67,12 +82,11 @@ fn theophylline(c: &mut Criterion) {
         .estimate(&["cmax", "alpha", "fb", "beta"])
         .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 });
-    let fit = fit_population(&CellularKinetics, &cohort, &spec1, &opts).unwrap();
-    eprintln!(
-        "model 1 cohort: {} objective evaluations, {} iterations",
-        fit.evaluations, fit.iterations
-    );
+    let mut reported = false;
     group.bench_function("model1_19_subjects_foce_i", |b| {
+        report("model 1 cohort", &mut reported, || {
+            fit_population(&CellularKinetics, &cohort, &spec1, &opts)
+        });
         b.iter(|| fit_population(&CellularKinetics, &cohort, &spec1, &opts).unwrap())
     });
     group.finish();
@@ -92,14 +106,13 @@ fn model2_cohort(c: &mut Criterion) {
         solver: SolverOptions::default(),
         ..PopulationOptions::default()
     };
-    let fit = fit_population(&CarTBCell, &data, &spec, &opts).unwrap();
-    eprintln!(
-        "model 2 cohort: {} objective evaluations, {} iterations",
-        fit.evaluations, fit.iterations
-    );
     let mut group = c.benchmark_group("population_fit");
     group.sample_size(10);
+    let mut reported = false;
     group.bench_function("model2_19_subjects_foce_i", |b| {
+        report("model 2 cohort", &mut reported, || {
+            fit_population(&CarTBCell, &data, &spec, &opts)
+        });
         b.iter(|| fit_population(&CarTBCell, &data, &spec, &opts).unwrap())
     });
     group.finish();

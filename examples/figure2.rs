@@ -219,7 +219,6 @@ fn foce_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Box<dyn
         .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 })
         .ignore(&["naive_b", "memory_b", "dn_b"]);
     let options = PopulationOptions {
-        covariance: false,
         solver: SolverOptions::default(),
         ..PopulationOptions::default()
     };

@@ -64,7 +64,8 @@ impl Tally {
     }
 
     /// Prints the table and asserts the criteria: |bias| < `typical_limit` for the
-    /// first `n_typical` parameters, < `omega_limit` for the next `n_omega`.
+    /// first `n_typical` parameters, < `omega_limit` for the next `n_omega`; and CI coverage
+    /// of the typical values of at least 75%.
     pub fn check(&self, n_typical: usize, n_omega: usize, typical_limit: f64, omega_limit: f64) {
         for i in 0..self.names.len() {
             eprintln!(
@@ -83,6 +84,15 @@ impl Tally {
                 "{}: {}",
                 self.names[i],
                 self.bias(i)
+            );
+        }
+        for i in 0..n_typical {
+            // nominal 95%; with 16–20 replicates a share below 75% has probability < 2%
+            assert!(
+                self.coverage(i) >= 0.75,
+                "{}: CI coverage {}",
+                self.names[i],
+                self.coverage(i)
             );
         }
         for i in n_typical..n_typical + n_omega {
