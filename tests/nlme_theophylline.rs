@@ -7,7 +7,9 @@
 mod user_model;
 
 use cart_pkpd::data::CsvOptions;
-use cart_pkpd::nlme::{PopulationFit, PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{
+    OuterMethod, PopulationFit, PopulationOptions, PopulationSpec, fit_population,
+};
 use cart_pkpd::{Dataset, ErrorModel};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
 
@@ -16,18 +18,44 @@ fn theoph() -> Dataset {
     Dataset::read_csv(path, &CsvOptions::for_model(&OneCompartmentOral)).unwrap()
 }
 
-fn fit() -> PopulationFit {
+fn fit_with(opts: &PopulationOptions) -> PopulationFit {
     let spec = PopulationSpec::new(OneCompartmentParams::new(1.5, 0.08, 0.04).unwrap())
         .estimate(&["ka", "ke", "cl"])
         .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
         .residual("concentration", ErrorModel::Additive { sd: 1.0 });
-    fit_population(
-        &OneCompartmentOral,
-        &theoph(),
-        &spec,
-        &PopulationOptions::default(),
-    )
-    .unwrap()
+    fit_population(&OneCompartmentOral, &theoph(), &spec, opts).unwrap()
+}
+
+fn fit() -> PopulationFit {
+    fit_with(&PopulationOptions::default())
+}
+
+/// BFGS on finite-difference gradients and derivative-free Nelder–Mead share nothing but
+/// the objective: they must find the same minimum.
+#[test]
+fn both_outer_optimisers_reach_the_same_minimum() {
+    let bfgs = fit();
+    let simplex = fit_with(&PopulationOptions {
+        method: OuterMethod::NelderMead,
+        covariance: false,
+        ..PopulationOptions::default()
+    });
+    eprintln!(
+        "OFV: BFGS {:.5} ({} evaluations), Nelder–Mead {:.5} ({} evaluations)",
+        bfgs.ofv, bfgs.evaluations, simplex.ofv, simplex.evaluations
+    );
+    assert!(
+        (bfgs.ofv - simplex.ofv).abs() < 1e-3,
+        "OFV {} vs {}",
+        bfgs.ofv,
+        simplex.ofv
+    );
+    for (a, b) in bfgs.theta.iter().zip(&simplex.theta) {
+        assert!((a.value / b.value - 1.0).abs() < 2e-3, "{a:?} vs {b:?}");
+    }
+    for (a, b) in bfgs.omega.iter().zip(&simplex.omega) {
+        assert!((a.value / b.value - 1.0).abs() < 1e-2, "{a:?} vs {b:?}");
+    }
 }
 
 fn theta(fit: &PopulationFit, name: &str) -> f64 {
