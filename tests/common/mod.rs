@@ -69,7 +69,7 @@ impl Tally {
     pub fn check(&self, n_typical: usize, n_omega: usize, typical_limit: f64, omega_limit: f64) {
         for i in 0..self.names.len() {
             eprintln!(
-                "{:<14} truth {:>10.4}  mean relative bias {:+.3}  CI coverage {:.2} ({} of {} CIs)",
+                "{:<14} truth {:>10.4}  mean relative bias {:+.3}  CI coverage {:.2} ({} of {} CIs hold the truth)",
                 self.names[i],
                 self.truth[i],
                 self.bias(i),
