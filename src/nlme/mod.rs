@@ -179,6 +179,16 @@ impl<M: Model> PopulationSpec<M> {
 }
 
 /// The optimiser of the outer problem (over `θ, β, Ω, σ`).
+///
+/// ```
+/// use cart_pkpd::nlme::{OuterMethod, PopulationOptions};
+/// let derivative_free = PopulationOptions {
+///     method: OuterMethod::NelderMead,
+///     ..PopulationOptions::default()
+/// };
+/// assert_eq!(PopulationOptions::default().method, OuterMethod::QuasiNewton);
+/// # let _ = derivative_free;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OuterMethod {
     /// BFGS on central finite-difference gradients (as NONMEM's variable-metric search),
