@@ -190,6 +190,12 @@ fn diagnostics_follow_their_definitions() {
             100.0 * (1.0 - sd / o.value.sqrt()),
             max_relative = 1e-9
         );
+        // the variance's CI is Wald on ln ω²: symmetric about ln ω² with half-width
+        // 1.96·SE(ω²)/ω² (delta method)
+        let (lo, hi) = o.ci95.unwrap();
+        let half = 1.96 * o.se.unwrap() / o.value;
+        approx::assert_relative_eq!(hi.ln() - o.value.ln(), half, max_relative = 1e-9);
+        approx::assert_relative_eq!(o.value.ln() - lo.ln(), half, max_relative = 1e-9);
     }
     // IPRED is the model at the individual parameters, PRED at the typical ones
     let s = &fit.subjects[0];

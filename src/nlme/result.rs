@@ -25,6 +25,9 @@ pub struct OmegaEstimate {
     pub value: f64,
     /// Standard error.
     pub se: Option<f64>,
+    /// 95% CI: for a variance, Wald on `ln ω²` (`ω²·exp(±1.96·SE/ω²)`, never below 0 and
+    /// skewed like the variance's sampling distribution); for a covariance, `± 1.96·SE`.
+    pub ci95: Option<(f64, f64)>,
     /// For a variance of a log-normal parameter: `100·√(exp(ω²) − 1)` (%).
     pub cv_percent: Option<f64>,
     /// For a variance: η-shrinkage `100·(1 − SD(η̂)/ω)` (%), SD over subjects (n − 1).
@@ -236,6 +239,14 @@ pub(super) fn assemble<M: Model>(
                 },
                 value: var,
                 se,
+                ci95: se.map(|se| {
+                    if diag {
+                        let f = (1.96 * se / var).exp();
+                        (var / f, var * f)
+                    } else {
+                        (var - 1.96 * se, var + 1.96 * se)
+                    }
+                }),
                 cv_percent: (diag && matches!(layout.random[r].1, Scale::Log | Scale::LogAbove(_)))
                     .then(|| 100.0 * var.exp_m1().sqrt()),
                 shrinkage_percent: diag.then(|| 100.0 * (1.0 - eta_sd(r) / var.sqrt())),
@@ -380,15 +391,16 @@ impl fmt::Display for PopulationFit {
         )?;
         let opt =
             |v: Option<f64>, p: usize| v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"));
+        let interval = |ci: Option<(f64, f64)>| {
+            ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
+        };
         writeln!(
             f,
             "{:<22} {:>12} {:>10} {:>7} {:>25}",
             "THETA", "estimate", "SE", "RSE%", "95% CI"
         )?;
         for e in &self.theta {
-            let ci = e
-                .ci95
-                .map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"));
+            let ci = interval(e.ci95);
             writeln!(
                 f,
                 "{:<22} {:>12.6} {:>10} {:>7} {:>25}  {}",
@@ -402,18 +414,19 @@ impl fmt::Display for PopulationFit {
         }
         writeln!(
             f,
-            "{:<22} {:>12} {:>10} {:>7} {:>12}",
-            "OMEGA", "variance", "SE", "CV%", "shrinkage%"
+            "{:<22} {:>12} {:>10} {:>7} {:>12} {:>25}",
+            "OMEGA", "variance", "SE", "CV%", "shrinkage%", "95% CI"
         )?;
         for o in &self.omega {
             writeln!(
                 f,
-                "{:<22} {:>12.6} {:>10} {:>7} {:>12}",
+                "{:<22} {:>12.6} {:>10} {:>7} {:>12} {:>25}",
                 o.name,
                 o.value,
                 opt(o.se, 5),
                 opt(o.cv_percent, 1),
-                opt(o.shrinkage_percent, 1)
+                opt(o.shrinkage_percent, 1),
+                interval(o.ci95)
             )?;
         }
         writeln!(

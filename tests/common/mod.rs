@@ -28,19 +28,14 @@ impl Tally {
         }
     }
 
-    /// Adds one fit: relative error of each estimate, and whether its 95% CI (Wald, on the
-    /// variance scale for Ω) holds the truth.
+    /// Adds one fit: relative error of each estimate, and whether its 95% CI (Wald; on the
+    /// log scale for Ω variances) holds the truth.
     pub fn record(&mut self, fit: &PopulationFit) {
         let estimates: Vec<(f64, Option<(f64, f64)>)> = fit
             .theta
             .iter()
             .map(|e| (e.value, e.ci95))
-            .chain(fit.omega.iter().map(|o| {
-                (
-                    o.value,
-                    o.se.map(|s| (o.value - 1.96 * s, o.value + 1.96 * s)),
-                )
-            }))
+            .chain(fit.omega.iter().map(|o| (o.value, o.ci95)))
             .chain(fit.sigma.iter().map(|e| (e.value, e.ci95)))
             .collect();
         assert_eq!(estimates.len(), self.names.len(), "parameter count");
