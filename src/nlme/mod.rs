@@ -29,7 +29,7 @@ pub use result::{OmegaEstimate, PopulationFit, PopulationPrediction, SubjectEsti
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::fit::bfgs::Bfgs;
-use crate::fit::optimize::{NelderMeadSettings, StartOutcome, argmin_failure, nelder_mead};
+use crate::fit::optimize::{NelderMeadSettings, StartOutcome, nelder_mead};
 use crate::fit::{Censoring, FitSpec, Objective, ResidualSpec, check_positive};
 use crate::model::Model;
 use crate::simulate::SolverOptions;
@@ -382,7 +382,9 @@ impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
         let h = self.gradient_step;
         let (at, restore) = self.around_current_etas();
-        let centre = at(phi);
+        // −2LL at φ itself is needed only for a one-sided difference
+        let centre = std::cell::OnceCell::new();
+        let centre = || *centre.get_or_init(|| at(phi));
         let mut x = phi.clone();
         let mut g = Vec::with_capacity(phi.len());
         for i in 0..phi.len() {
@@ -393,8 +395,8 @@ impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
             x[i] = phi[i];
             g.push(match (up.is_finite(), down.is_finite()) {
                 (true, true) => (up - down) / (2.0 * h),
-                (true, false) => (up - centre) / h,
-                (false, true) => (centre - down) / h,
+                (true, false) => (up - centre()) / h,
+                (false, true) => (centre() - down) / h,
                 (false, false) => {
                     return Err(argmin::core::Error::msg(format!(
                         "the objective cannot be evaluated on either side of φ[{i}]"
@@ -415,8 +417,11 @@ fn quasi_newton<M: Model>(
 ) -> Result<StartOutcome> {
     let run = Executor::new(foce, Bfgs::new(settings.tolerance, 1.0))
         .configure(|s| s.param(phi0.to_vec()).max_iters(settings.max_iters))
-        .run()
-        .map_err(argmin_failure)?;
+        .run();
+    let Ok(run) = run else {
+        // a gradient the model cannot give anywhere near a point: derivative-free instead
+        return nelder_mead(foce, phi0, settings);
+    };
     let state = run.state();
     let phi = state
         .get_best_param()
@@ -428,7 +433,7 @@ fn quasi_newton<M: Model>(
     {
         return Ok(StartOutcome {
             initial: phi0.to_vec(),
-            minus_two_ll: foce.minus_two_ll(&phi),
+            minus_two_ll: state.get_best_cost(),
             theta: phi,
             iterations,
             evaluations: 0,
@@ -451,8 +456,8 @@ fn quasi_newton<M: Model>(
 ///
 /// Errors: bad specification (unknown or duplicate names, non-estimable parameters, an
 /// initial Ω that is not symmetric positive definite), invalid options (a step or
-/// tolerance that is not finite and positive, no iterations), a subject without observations of
-/// an analyte the fit needs, a covariate missing for a subject, or
+/// tolerance that is not finite and positive, no iterations), a subject without
+/// observations of an analyte the fit needs, a covariate missing for a subject, or
 /// [`Error::NotConverged`].
 pub fn fit_population<M: Model>(
     model: &M,
