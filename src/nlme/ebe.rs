@@ -88,7 +88,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     }
 
     /// Predictions at `η` (model units), or an error where the model cannot be evaluated.
-    pub fn predictions(&self, eta: &[f64]) -> Result<Vec<f64>> {
+    fn predictions(&self, eta: &[f64]) -> Result<Vec<f64>> {
         let params = self.subject.params(self.shared, eta)?;
         Ok(self
             .subject

@@ -400,7 +400,6 @@ impl fmt::Display for PopulationFit {
             "THETA", "estimate", "SE", "RSE%", "95% CI"
         )?;
         for e in &self.theta {
-            let ci = interval(e.ci95);
             writeln!(
                 f,
                 "{:<22} {:>12.6} {:>10} {:>7} {:>25}  {}",
@@ -408,7 +407,7 @@ impl fmt::Display for PopulationFit {
                 e.value,
                 opt(e.se, 5),
                 opt(e.rse_percent, 1),
-                ci,
+                interval(e.ci95),
                 e.unit
             )?;
         }
