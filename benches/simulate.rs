@@ -44,7 +44,7 @@ fn model1(c: &mut Criterion) {
                 black_box(&params),
                 &doses,
                 &TIMES,
-                &SolverOptions::default(),
+                &SolverOptions::default().ode(),
             )
             .unwrap()
         })

@@ -92,7 +92,7 @@ impl Model for OneCompartmentOral {
             .filter(|d| d.time <= t)
             .map(|d| {
                 let tau = t - d.time;
-                match d.target.as_deref() {
+                match d.target_name() {
                     Some("central") => d.amount / v * (-ke * tau).exp(),
                     _ if (ka - ke).abs() < 1e-12 * ka => {
                         d.amount / v * ka * tau * (-ke * tau).exp()
@@ -115,7 +115,7 @@ fn main() -> cart_pkpd::Result<()> {
         &params,
         &doses,
         &times,
-        &SolverOptions::accurate(),
+        &SolverOptions::accurate().ode(),
     )?;
     let exact = cart_pkpd::simulate_closed_form(&OneCompartmentOral, &params, &doses, &times)?;
     let (c_ode, c_exact) = (ode.get("concentration")?, exact.get("concentration")?);

@@ -53,13 +53,38 @@ pub enum Error {
         known: String,
     },
 
-    /// A dose that the model cannot take (unknown target state, a negative or non-finite
-    /// amount or time, or a dose the model does not accept).
-    #[error("invalid dose at time {time} d: {reason}")]
+    /// A dose that the model cannot take (unknown target compartment, a negative or
+    /// non-finite amount or time, a modelled rate or duration the model does not give, an
+    /// incomplete steady-state or repeated-dose record).
+    #[error("invalid dose{} at time {time}: {reason}", subject_suffix(.subject))]
     InvalidDose {
-        /// Dose time (days).
+        /// The subject whose record it is, where known.
+        subject: Option<String>,
+        /// Time of the dose record (the model's time unit).
         time: f64,
         /// Why it is invalid.
+        reason: String,
+    },
+
+    /// A steady state that cannot be computed (not reached within the iteration budget,
+    /// a lag not shorter than the dosing interval, SS = 2 on a nonlinear model).
+    #[error("steady state of model `{model}` at time {time}: {reason}")]
+    SteadyState {
+        /// Model name.
+        model: String,
+        /// Time of the steady-state dose record.
+        time: f64,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A model whose own description is inconsistent (e.g. a linear system that does not
+    /// cover its states).
+    #[error("model `{model}` is inconsistent: {reason}")]
+    InvalidModel {
+        /// Model name.
+        model: String,
+        /// What is wrong.
         reason: String,
     },
 
@@ -89,11 +114,13 @@ pub enum Error {
         reason: String,
     },
 
-    /// The model has no closed-form solution.
-    #[error("model `{model}` has no closed-form solution")]
+    /// The model has no closed-form (exact) solution for this simulation.
+    #[error("model `{model}` has no closed-form solution here: {reason}")]
     NoClosedForm {
         /// Model name.
         model: String,
+        /// Why (no closed form at all, or not for these doses).
+        reason: String,
     },
 
     /// A parameter that cannot be estimated (structural integer or fixed constant).
@@ -154,6 +181,18 @@ pub enum Error {
         subject: String,
         /// Covariate name.
         covariate: String,
+    },
+
+    /// A covariate value that a covariate effect cannot use (a category where a number is
+    /// needed, a power of a value ≤ 0).
+    #[error("subject `{subject}`, covariate `{covariate}`: {reason}")]
+    InvalidCovariate {
+        /// Subject identifier.
+        subject: String,
+        /// Covariate name.
+        covariate: String,
+        /// Why.
+        reason: String,
     },
 
     /// A study design that cannot be simulated.
@@ -260,27 +299,19 @@ pub enum DataErrorKind {
     /// A required field is missing (`.` or empty).
     #[error("value is missing")]
     MissingValue,
-    /// A time is negative (times are days from infusion, ≥ 0).
-    #[error("negative time {0}")]
-    NegativeTime(f64),
     /// A dose amount is negative.
     #[error("negative dose amount {0}")]
     NegativeDose(f64),
-    /// Records of a subject are not in time order.
-    #[error("time {time} comes after {previous}: records must be sorted by time within a subject")]
+    /// Records of a subject are not in time order (time may go back only at a reset,
+    /// EVID 3 or 4).
+    #[error(
+        "time {time} comes after {previous}: records must be sorted by time within a subject (or follow a reset)"
+    )]
     Unsorted {
         /// The earlier record's time.
         previous: f64,
         /// This record's time.
         time: f64,
-    },
-    /// Two records of a subject are the same event (same time, same kind, same analyte).
-    #[error("duplicate record at time {time} ({what})")]
-    Duplicate {
-        /// Time of the duplicated records.
-        time: f64,
-        /// What is duplicated (analyte name or "dose").
-        what: String,
     },
     /// An analyte name (or CMT number) that is not known.
     #[error("unknown analyte `{name}` (known: {known})")]
@@ -296,13 +327,13 @@ pub enum DataErrorKind {
     /// An LLOQ that is not positive.
     #[error("LLOQ must be > 0, got {0}")]
     InvalidLloq(f64),
-    /// A subject with no observations.
-    #[error("subject has no observations")]
+    /// A subject with no observations and no other-type (EVID 2) records.
+    #[error("subject has no observations (nor EVID 2 records to predict at)")]
     EmptySubject,
     /// A subject's records are split by another subject's records.
     #[error("records of this subject are not contiguous (the ID appears again after another ID)")]
     NonContiguousSubject,
-    /// A field holds a code the reader does not support (e.g. EVID = 2, CENS = −1).
+    /// A field holds a code the reader does not support (e.g. EVID = 5, SS = 3, CENS = −1).
     #[error("unsupported value `{value}`: {reason}")]
     Unsupported {
         /// The value found.
@@ -310,16 +341,16 @@ pub enum DataErrorKind {
         /// What is supported instead.
         reason: String,
     },
-    /// A covariate changes value within a subject (only baseline covariates are supported).
+    /// A NONMEM reserved column that the library does not implement (e.g. `PCMT`, `CALL`,
+    /// `CONT`, `DATE`): never read as a covariate.
     #[error(
-        "covariate changes within the subject ({first} then {other}); only baseline (per-subject) covariates are supported"
+        "NONMEM data item `{0}` is not supported (remove the column, or rename it if it is a covariate)"
     )]
-    TimeVaryingCovariate {
-        /// Value first seen.
-        first: f64,
-        /// A different value seen later.
-        other: f64,
-    },
+    UnsupportedColumn(String),
+    /// Values of one record that contradict each other or the record's kind (e.g. an
+    /// amount on an observation row, `MDV = 0` on a dose row).
+    #[error("{0}")]
+    Inconsistent(String),
     /// The data set has no subjects.
     #[error("data set has no subjects")]
     EmptyDataset,
@@ -332,6 +363,26 @@ pub enum DataErrorKind {
 }
 
 impl Error {
+    /// The same error with the subject named, where the variant has room for it.
+    pub(crate) fn in_subject(self, id: &str) -> Self {
+        match self {
+            Error::InvalidDose {
+                subject: None,
+                time,
+                reason,
+            } => Error::InvalidDose {
+                subject: Some(id.to_owned()),
+                time,
+                reason,
+            },
+            Error::Data { mut location, kind } if location.subject.is_none() => {
+                location.subject = Some(id.to_owned());
+                Error::Data { location, kind }
+            }
+            other => other,
+        }
+    }
+
     /// A data error located in code-built data (no file line).
     pub(crate) fn data(subject: Option<&str>, column: Option<&str>, kind: DataErrorKind) -> Self {
         Error::Data {

@@ -53,12 +53,15 @@ pub mod summary;
 pub mod synthetic;
 
 pub use data::{Dataset, Observation, Subject};
-pub use dose::Dose;
+pub use dose::{Compartment, Dose, DoseRate, SteadyState};
 pub use error::{DataErrorKind, DataLocation, Error, Result};
 pub use error_model::ErrorModel;
-pub use model::{DoseInput, Model, OutputSpec};
+pub use model::{CompartmentDosing, DoseInput, Model, OutputSpec};
 pub use params::{Domain, ParamSpec, Parameters};
-pub use simulate::{Simulation, SolverOptions, SolverStats, simulate, simulate_closed_form};
+pub use simulate::{
+    LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats, simulate,
+    simulate_closed_form, simulate_subject,
+};
 
 #[doc(hidden)]
 pub use serde as __serde;

@@ -8,6 +8,7 @@
 use crate::dose::Dose;
 use crate::error::{Error, Result};
 use crate::params::Parameters;
+use crate::simulate::LinearCompartments;
 
 /// Static description of one model output (an analyte that can be observed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -32,12 +33,47 @@ pub struct DoseInput {
     pub scale: f64,
 }
 
+/// Bioavailability, lag time and modelled rate or duration of doses into one compartment:
+/// NONMEM's `Fn`, `ALAGn`, `Rn` and `Dn`.
+///
+/// The default is `F = 1`, no lag, and no modelled rate or duration (a dose with
+/// `RATE = -1` or `-2` into such a compartment is an error naming the compartment).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompartmentDosing {
+    /// Fraction of each dose's amount that enters (`F`, ≥ 0; may exceed 1 for a relative
+    /// bioavailability).
+    pub bioavailability: f64,
+    /// Delay between a dose record and the dose entering (`ALAG`, ≥ 0, time units).
+    pub lag: f64,
+    /// Infusion rate for `RATE = -1` doses (`R`, > 0, dose units per time unit).
+    pub rate: Option<f64>,
+    /// Infusion duration for `RATE = -2` doses (`D`, > 0, time units).
+    pub duration: Option<f64>,
+}
+
+impl Default for CompartmentDosing {
+    fn default() -> Self {
+        CompartmentDosing {
+            bioavailability: 1.0,
+            lag: 0.0,
+            rate: None,
+            duration: None,
+        }
+    }
+}
+
 /// An ODE model with named parameters, states and outputs.
 ///
 /// Implementors provide the right-hand side `dx/dt = f(t, x, θ)`, the initial state, the
-/// outputs `y = g(t, x, θ)`, and where doses go. Optional: times where the right-hand side
-/// is discontinuous ([`breakpoints`](Model::breakpoints), the integrator restarts there) and a
-/// closed-form solution ([`closed_form`](Model::closed_form)).
+/// outputs `y = g(t, x, θ)`, and where doses go. Optional: bioavailability, lag and modelled
+/// infusion rate or duration per compartment ([`compartment_dosing`](Model::compartment_dosing)),
+/// times where the right-hand side is discontinuous ([`breakpoints`](Model::breakpoints), the
+/// integrator restarts there), and an exact solution: the linear compartment structure
+/// ([`linear_system`](Model::linear_system), solved exactly for every kind of dose) or a
+/// closed form of the outputs for bolus doses ([`closed_form`](Model::closed_form)).
+///
+/// NONMEM compartment numbers (`CMT`) are the 1-based positions in
+/// [`state_names`](Model::state_names).
 ///
 /// See `examples/user_model.rs` for a complete user-defined model (one compartment with
 /// first-order absorption).
@@ -80,20 +116,56 @@ pub trait Model: Send + Sync {
     ) -> Result<DoseInput> {
         let _ = (params, target);
         Err(Error::InvalidDose {
+            subject: None,
             time,
             reason: format!("model `{}` takes no doses", self.name()),
         })
     }
 
-    /// Times (> 0) at which the right-hand side is discontinuous; the integrator stops and
+    /// Called when a dose enters state `state` — just before a bolus is added, or when an
+    /// infusion starts — for a model whose doses do more than add an amount (model 2
+    /// applies the lymphodepletion that precedes a CAR-T infusion). Default: nothing.
+    fn on_dose(&self, params: &Self::Params, state: usize, x: &mut [f64]) {
+        let _ = (params, state, x);
+    }
+
+    /// Analytes observed in NONMEM compartments, as `(CMT, output name)` pairs: how an
+    /// observation row's `CMT` maps to an output when a data file has no analyte column
+    /// ([`CsvOptions::for_model`](crate::data::CsvOptions::for_model)). Default: none.
+    fn observed_compartments(&self) -> Vec<(u32, &'static str)> {
+        Vec::new()
+    }
+
+    /// Bioavailability `F`, lag time, and modelled rate `R` or duration `D` of doses into
+    /// state `state`. Default: [`CompartmentDosing::default`] (F = 1, no lag, none modelled).
+    fn compartment_dosing(&self, params: &Self::Params, state: usize) -> CompartmentDosing {
+        let _ = (params, state);
+        CompartmentDosing::default()
+    }
+
+    /// The model as a linear compartment system, if it is one: then it is solved exactly
+    /// (matrix exponential in closed form) for bolus and infusion doses, lag, `F`, additional
+    /// doses and steady state, and [`derivatives`](Model::derivatives) serves as its ODE
+    /// form for checking. Default: `None`.
+    fn linear_system(&self, params: &Self::Params) -> Option<LinearCompartments> {
+        let _ = params;
+        None
+    }
+
+    /// Times at which the right-hand side is discontinuous; the integrator stops and
     /// restarts there so that no step straddles a switch. Default: none.
     fn breakpoints(&self, params: &Self::Params) -> Vec<f64> {
         let _ = params;
         Vec::new()
     }
 
-    /// The outputs at time `t` from a closed-form solution, if the model has one.
-    /// Default: [`Error::NoClosedForm`].
+    /// The outputs at time `t` from a closed-form solution for bolus doses, if the model has
+    /// one. `doses` are the doses given up to `t` (in the order given; an observation
+    /// recorded before a dose at the same time does not see it), each a plain bolus already
+    /// moved by its lag time and scaled by its bioavailability, with
+    /// [`target`](Dose::target) naming the receiving state. It is used only for subjects
+    /// whose doses are all transient boluses and whose parameters do not change over time;
+    /// otherwise the ODE is solved. Default: [`Error::NoClosedForm`].
     fn closed_form(
         &self,
         t: f64,
@@ -104,6 +176,7 @@ pub trait Model: Send + Sync {
         let _ = (t, params, doses, y);
         Err(Error::NoClosedForm {
             model: self.name().to_owned(),
+            reason: "the model defines none".into(),
         })
     }
 
@@ -133,6 +206,7 @@ pub fn state_index(names: &[&str], name: &str, time: f64) -> Result<usize> {
         .iter()
         .position(|n| *n == name)
         .ok_or_else(|| Error::InvalidDose {
+            subject: None,
             time,
             reason: format!(
                 "no dosable state named `{name}` (dosable: {})",

@@ -235,10 +235,12 @@ pub fn deserialize_params<'de, P: Parameters, D: serde::Deserializer<'de>>(
 /// Declares a validated parameter struct.
 ///
 /// Each field is `name: Domain => "unit"` with a doc comment (`field as "name": ...` gives a
-/// parameter a name that is not a Rust identifier, such as the spec's `fn`); the macro generates the struct
+/// parameter a name that is not a Rust identifier, such as the spec's `fn`;
+/// `name: Domain = value => "unit"` gives it a default); the macro generates the struct
 /// (private `f64` fields), a getter per field, the [`Parameters`] impl, `Serialize` /
 /// `Deserialize` (as a `name → value` map, validated on the way in) and `new(...)`, which
-/// takes every value in declaration order and validates. Cross-parameter constraints go in an
+/// takes the value of every parameter without a default in declaration order and
+/// validates. Cross-parameter constraints go in an
 /// optional `relations(self) { ... }` block returning [`Result<()>`](crate::Result).
 ///
 /// ```
@@ -267,7 +269,7 @@ macro_rules! parameters {
         $vis:vis struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident $( as $pname:literal )? : $domain:ident $( ( $($darg:tt)* ) )? $( { $($dfield:tt)* } )? => $unit:literal
+                $field:ident $( as $pname:literal )? : $domain:ident $( ( $($darg:tt)* ) )? $( { $($dfield:tt)* } )? $( = $default:expr )? => $unit:literal
             ),+ $(,)?
         }
         $( relations($self_:ident) $rel:block )?
@@ -279,11 +281,7 @@ macro_rules! parameters {
         }
 
         impl $name {
-            /// Builds a validated parameter set from every value, in declaration order.
-            #[allow(clippy::too_many_arguments)]
-            pub fn new($( $field: f64 ),+) -> $crate::Result<Self> {
-                <Self as $crate::Parameters>::from_values(&[$( $field ),+])
-            }
+            $crate::__params_new!(@build [] [] $( $field $( = $default )? , )+);
             $(
                 $(#[doc = $doc])*
                 #[doc = concat!("\n\nUnit: ", $unit, ".")]
@@ -344,6 +342,27 @@ pub fn relation_error(name: &str, value: f64, reason: &str) -> Error {
         value,
         reason: reason.to_owned(),
     }
+}
+
+/// The `new` constructor of a [`parameters!`](crate::parameters) struct: one argument per
+/// field without a default, in declaration order; the others take their defaults.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __params_new {
+    (@build [$($arg:ident)*] [$($val:expr),*]) => {
+        /// Builds a validated parameter set from the values of the parameters without a
+        /// default, in declaration order (the others take their defaults).
+        #[allow(clippy::too_many_arguments)]
+        pub fn new($( $arg: f64 ),*) -> $crate::Result<Self> {
+            <Self as $crate::Parameters>::from_values(&[$( $val ),*])
+        }
+    };
+    (@build [$($arg:ident)*] [$($val:expr),*] $field:ident = $default:expr, $($rest:tt)*) => {
+        $crate::__params_new!(@build [$($arg)*] [$($val,)* $default] $($rest)*);
+    };
+    (@build [$($arg:ident)*] [$($val:expr),*] $field:ident, $($rest:tt)*) => {
+        $crate::__params_new!(@build [$($arg)* $field] [$($val,)* $field] $($rest)*);
+    };
 }
 
 /// The parameter name of a [`parameters!`](crate::parameters) field: its renamed literal, or

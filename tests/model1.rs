@@ -27,7 +27,7 @@ fn times_around_switches(p: &CellularKineticsParams) -> Vec<f64> {
 fn assert_ode_matches_closed_form(p: &CellularKineticsParams) {
     let times = times_around_switches(p);
     let dose = [Dose::bolus(0.0, 10.0)];
-    let opts = SolverOptions::accurate();
+    let opts = SolverOptions::accurate().ode();
     let ode = simulate(&CellularKinetics, p, &dose, &times, &opts).unwrap();
     let exact = simulate_closed_form(&CellularKinetics, p, &dose, &times).unwrap();
     let (a, b) = (
@@ -85,7 +85,7 @@ fn lag_holds_the_level_constant() {
         &p,
         &[],
         &[0.0, 1.0, 3.0, 3.27],
-        &SolverOptions::default(),
+        &SolverOptions::default().ode(),
     )
     .unwrap();
     for &c in sim.get("transgene").unwrap() {

@@ -109,7 +109,7 @@ fn a_categorical_covariate_effect_is_recovered() {
     let with = spec().covariate(CovariateModel::Categorical {
         parameter: "cmax".into(),
         covariate: "DL".into(),
-        level: 2.0,
+        level: 2.0.into(),
     });
     let fit = fit_population(
         &CellularKinetics,

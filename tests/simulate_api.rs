@@ -16,7 +16,7 @@ fn theoph_like() -> OneCompartmentParams {
 
 fn concentrations(doses: &[Dose], times: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let p = theoph_like();
-    let opts = SolverOptions::accurate();
+    let opts = SolverOptions::accurate().ode();
     let ode = simulate(&OneCompartmentOral, &p, doses, times, &opts).unwrap();
     let exact = simulate_closed_form(&OneCompartmentOral, &p, doses, times).unwrap();
     (
@@ -95,12 +95,7 @@ fn output_times_may_repeat_and_be_a_rounding_error_apart() {
 fn bad_times_are_typed_errors() {
     let p = theoph_like();
     let opts = SolverOptions::default();
-    for bad in [
-        vec![2.0, 1.0],
-        vec![-1.0, 1.0],
-        vec![f64::NAN],
-        vec![0.0, f64::INFINITY],
-    ] {
+    for bad in [vec![2.0, 1.0], vec![f64::NAN], vec![0.0, f64::INFINITY]] {
         let err = simulate(&OneCompartmentOral, &p, &[], &bad, &opts).unwrap_err();
         assert!(matches!(err, Error::InvalidTimes { .. }), "{bad:?}: {err}");
     }
@@ -111,7 +106,6 @@ fn bad_doses_are_typed_errors() {
     let p = theoph_like();
     let opts = SolverOptions::default();
     for bad in [
-        Dose::bolus(-1.0, 10.0),
         Dose::bolus(0.0, -10.0),
         Dose::bolus(f64::NAN, 10.0),
         Dose::bolus(0.0, f64::INFINITY),

@@ -1,41 +1,112 @@
-//! One subject's records: doses, observations (with LLOQ and censoring) and covariates.
+//! One subject's records — doses, observations (with LLOQ and censoring), other-type and
+//! reset events — in their order, and its covariates.
 
+use super::covariate::{CovariateSeries, CovariateValue};
 use crate::dose::Dose;
 use crate::error::{DataErrorKind, DataLocation, Error, Result};
 use std::collections::BTreeMap;
 
-/// One measured value of one analyte.
+/// One measured value of one analyte (`EVID = 0`).
 ///
 /// A censored observation (below its LLOQ) carries `censored = true` and an `lloq`; its
-/// `value` is conventionally the LLOQ itself and is not used as a measurement.
+/// `value` is conventionally the LLOQ itself and is not used as a measurement. An
+/// observation with `mdv = true` (`MDV = 1`) is predicted but left out of the likelihood.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
-    /// Time of the sample (days from infusion; ≥ 0).
+    /// Time of the sample (the model's time unit; days from infusion for the CAR-T models).
     pub time: f64,
-    /// Analyte name (a model output, e.g. `"transgene"`, `"b_cells"`).
+    /// Analyte name (a model output, e.g. `"transgene"`, `"b_cells"`, `"cp"`).
     pub analyte: String,
-    /// Measured value in the analyte's unit.
+    /// Measured value in the analyte's unit (0 when missing on an `MDV = 1` row).
     pub value: f64,
     /// Lower limit of quantification of the assay, in the analyte's unit.
     pub lloq: Option<f64>,
     /// `true` when the value is below the LLOQ (left-censored).
     pub censored: bool,
+    /// `true` for `MDV = 1`: predicted, not in the likelihood.
+    #[serde(default)]
+    pub mdv: bool,
 }
 
-/// A record in file order, as validated by [`validate_records`].
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Record {
-    Dose(Dose),
-    Observation(Observation),
+/// A record that is neither a dose nor an observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EventKind {
+    /// `EVID = 2`: a time to predict at, or where a covariate changes.
+    Other,
+    /// `EVID = 3`: the system is reset to its initial state (time may start again).
+    Reset,
 }
 
-impl Record {
-    fn time(&self) -> f64 {
+/// A record of a subject, as [`Subject::records`] yields it, in order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Record<'a> {
+    /// A dose (`EVID` 1, or 4 with [`Dose::reset`]).
+    Dose(&'a Dose),
+    /// An observation (`EVID` 0).
+    Observation(&'a Observation),
+    /// An other-type event (`EVID` 2).
+    Other {
+        /// Its time.
+        time: f64,
+    },
+    /// A reset (`EVID` 3).
+    Reset {
+        /// Its time.
+        time: f64,
+    },
+}
+
+impl Record<'_> {
+    /// The record's time.
+    pub fn time(&self) -> f64 {
         match self {
             Record::Dose(d) => d.time,
             Record::Observation(o) => o.time,
+            Record::Other { time } | Record::Reset { time } => *time,
         }
     }
+
+    /// Whether the record resets the system (EVID 3, or 4).
+    pub fn resets(&self) -> bool {
+        match self {
+            Record::Dose(d) => d.reset,
+            Record::Reset { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// A record owned, as the builder and the CSV reader collect them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OwnedRecord {
+    Dose(Dose),
+    Observation(Observation),
+    Event { time: f64, kind: EventKind },
+}
+
+impl OwnedRecord {
+    fn as_record(&self) -> Record<'_> {
+        match self {
+            OwnedRecord::Dose(d) => Record::Dose(d),
+            OwnedRecord::Observation(o) => Record::Observation(o),
+            OwnedRecord::Event {
+                time,
+                kind: EventKind::Other,
+            } => Record::Other { time: *time },
+            OwnedRecord::Event {
+                time,
+                kind: EventKind::Reset,
+            } => Record::Reset { time: *time },
+        }
+    }
+}
+
+/// Which list a record lives in, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum Slot {
+    Dose(u32),
+    Observation(u32),
+    Event(u32),
 }
 
 /// Column names used in messages and in the CSV format.
@@ -50,10 +121,15 @@ pub(crate) mod col {
 
 /// Checks one subject's records in order; `lines[i]` is the file line of `records[i]`.
 ///
-/// This is the single place where record rules live, used by the builder and the CSV
-/// reader alike: finite values, non-negative times and doses, time order, no duplicate
-/// events, an LLOQ on every censored value, at least one observation.
-pub(crate) fn validate_records(id: &str, records: &[Record], lines: &[Option<u64>]) -> Result<()> {
+/// This is the single place where record rules live, used by the builder, the CSV reader
+/// and deserialisation alike: finite values, time order (time may go back only at a reset),
+/// complete dose records, an LLOQ > 0 on every censored value, and at least one observation
+/// or EVID 2 record. It takes linear time.
+pub(crate) fn validate_records(
+    id: &str,
+    records: &[OwnedRecord],
+    lines: &[Option<u64>],
+) -> Result<()> {
     let fail = |i: Option<usize>, column: Option<&str>, kind| Error::Data {
         location: DataLocation {
             line: i.and_then(|i| lines.get(i).copied().flatten()),
@@ -62,89 +138,73 @@ pub(crate) fn validate_records(id: &str, records: &[Record], lines: &[Option<u64
         },
         kind,
     };
-    let finite = |i: usize, column: &str, v: f64| {
-        if v.is_finite() {
-            Ok(())
-        } else {
-            Err(fail(Some(i), Some(column), DataErrorKind::NonFinite))
-        }
-    };
     let mut previous = f64::NEG_INFINITY;
     for (i, rec) in records.iter().enumerate() {
+        let rec = rec.as_record();
         let t = rec.time();
-        finite(i, col::TIME, t)?;
-        if t < 0.0 {
-            return Err(fail(
-                Some(i),
-                Some(col::TIME),
-                DataErrorKind::NegativeTime(t),
-            ));
+        if !t.is_finite() {
+            return Err(fail(Some(i), Some(col::TIME), DataErrorKind::NonFinite));
         }
-        if t < previous {
+        if t < previous && !rec.resets() {
             let kind = DataErrorKind::Unsorted { previous, time: t };
             return Err(fail(Some(i), Some(col::TIME), kind));
         }
         previous = t;
         match rec {
             Record::Dose(d) => {
-                finite(i, col::AMT, d.amount)?;
+                if !d.amount.is_finite() {
+                    return Err(fail(Some(i), Some(col::AMT), DataErrorKind::NonFinite));
+                }
                 if d.amount < 0.0 {
-                    return Err(fail(
-                        Some(i),
-                        Some(col::AMT),
-                        DataErrorKind::NegativeDose(d.amount),
-                    ));
+                    let kind = DataErrorKind::NegativeDose(d.amount);
+                    return Err(fail(Some(i), Some(col::AMT), kind));
+                }
+                if let Some(reason) = d.problem() {
+                    return Err(fail(Some(i), None, DataErrorKind::Inconsistent(reason)));
                 }
             }
-            Record::Observation(o) => {
-                finite(i, col::DV, o.value)?;
-                if let Some(l) = o.lloq {
-                    if !(l.is_finite() && l > 0.0) {
-                        return Err(fail(
-                            Some(i),
-                            Some(col::LLOQ),
-                            DataErrorKind::InvalidLloq(l),
-                        ));
-                    }
-                } else if o.censored {
-                    return Err(fail(
-                        Some(i),
-                        Some(col::LLOQ),
-                        DataErrorKind::CensoredWithoutLloq,
-                    ));
-                }
-            }
-        }
-        let same_event = |other: &Record| match (rec, other) {
-            (Record::Dose(a), Record::Dose(b)) => a.time == b.time && a.target == b.target,
-            (Record::Observation(a), Record::Observation(b)) => {
-                a.time == b.time && a.analyte == b.analyte
-            }
-            _ => false,
-        };
-        let earlier_same_time = records[..i].iter().rev().take_while(|r| r.time() == t);
-        if earlier_same_time.into_iter().any(same_event) {
-            let what = match rec {
-                Record::Dose(_) => "dose".to_owned(),
-                Record::Observation(o) => format!("analyte `{}`", o.analyte),
-            };
-            return Err(fail(
-                Some(i),
-                None,
-                DataErrorKind::Duplicate { time: t, what },
-            ));
+            Record::Observation(o) => check_observation(o).map_err(|(c, k)| fail(Some(i), c, k))?,
+            Record::Other { .. } | Record::Reset { .. } => {}
         }
     }
-    if !records.iter().any(|r| matches!(r, Record::Observation(_))) {
+    let predicts = |r: &OwnedRecord| {
+        matches!(
+            r,
+            OwnedRecord::Observation(_)
+                | OwnedRecord::Event {
+                    kind: EventKind::Other,
+                    ..
+                }
+        )
+    };
+    if !records.iter().any(predicts) {
         return Err(fail(None, None, DataErrorKind::EmptySubject));
     }
     Ok(())
 }
 
-/// One subject: identifier, doses, observations and baseline covariates.
+fn check_observation(o: &Observation) -> std::result::Result<(), (Option<&str>, DataErrorKind)> {
+    if !o.value.is_finite() {
+        return Err((Some(col::DV), DataErrorKind::NonFinite));
+    }
+    match o.lloq {
+        Some(l) if !(l.is_finite() && l > 0.0) => {
+            Err((Some(col::LLOQ), DataErrorKind::InvalidLloq(l)))
+        }
+        None if o.censored => Err((Some(col::LLOQ), DataErrorKind::CensoredWithoutLloq)),
+        _ if o.censored && o.mdv => Err((
+            Some("MDV"),
+            DataErrorKind::Inconsistent("a censored observation with MDV = 1".into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One subject: identifier, records in order (doses, observations, other-type and reset
+/// events) and covariates.
 ///
 /// Built with [`Subject::builder`] or read from CSV with [`Dataset`](crate::Dataset); always
-/// validated (see [`SubjectBuilder::build`]).
+/// validated (see [`SubjectBuilder::build`](super::SubjectBuilder::build)).
 ///
 /// ```
 /// use cart_pkpd::Subject;
@@ -158,43 +218,120 @@ pub(crate) fn validate_records(id: &str, records: &[Record], lines: &[Option<u64
 /// assert_eq!(s.covariate("dose_level"), Some(1.0));
 /// # Ok::<(), cart_pkpd::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Subject {
     id: String,
     doses: Vec<Dose>,
     observations: Vec<Observation>,
-    covariates: BTreeMap<String, f64>,
+    events: Vec<(f64, EventKind)>,
+    order: Vec<Slot>,
+    covariates: BTreeMap<String, CovariateSeries>,
+}
+
+/// The serialised form, validated on the way in.
+#[derive(serde::Deserialize)]
+struct SubjectData {
+    id: String,
+    doses: Vec<Dose>,
+    observations: Vec<Observation>,
+    events: Vec<(f64, EventKind)>,
+    order: Vec<Slot>,
+    covariates: BTreeMap<String, CovariateSeries>,
+}
+
+impl<'de> serde::Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let data = SubjectData::deserialize(d)?;
+        let n = data.order.len();
+        if n != data.doses.len() + data.observations.len() + data.events.len() {
+            return Err(D::Error::custom("record order does not match the records"));
+        }
+        let mut records = Vec::with_capacity(n);
+        for slot in &data.order {
+            let rec = match *slot {
+                Slot::Dose(i) => data.doses.get(i as usize).cloned().map(OwnedRecord::Dose),
+                Slot::Observation(i) => data
+                    .observations
+                    .get(i as usize)
+                    .cloned()
+                    .map(OwnedRecord::Observation),
+                Slot::Event(i) => data
+                    .events
+                    .get(i as usize)
+                    .map(|&(time, kind)| OwnedRecord::Event { time, kind }),
+            };
+            records.push(rec.ok_or_else(|| D::Error::custom("record order out of range"))?);
+        }
+        let covariates = data
+            .covariates
+            .into_iter()
+            .map(|(k, v)| (k, v.changes().to_vec()))
+            .collect();
+        Subject::from_records(data.id, records, &vec![None; n], covariates)
+            .map_err(D::Error::custom)
+    }
 }
 
 impl Subject {
     /// Starts building a subject with this identifier.
-    pub fn builder(id: impl Into<String>) -> SubjectBuilder {
-        SubjectBuilder {
-            id: id.into(),
-            records: Vec::new(),
-            covariates: BTreeMap::new(),
-        }
+    pub fn builder(id: impl Into<String>) -> super::SubjectBuilder {
+        super::SubjectBuilder::new(id.into())
     }
 
-    /// Builds from checked parts (used by the CSV reader after validation).
+    /// Validates and assembles a subject from records in order (`lines` locate errors)
+    /// and covariate changes `(record position, value)`.
     pub(crate) fn from_records(
         id: String,
-        records: Vec<Record>,
-        covariates: BTreeMap<String, f64>,
-    ) -> Self {
-        let (mut doses, mut observations) = (Vec::new(), Vec::new());
-        for r in records {
-            match r {
-                Record::Dose(d) => doses.push(d),
-                Record::Observation(o) => observations.push(o),
+        records: Vec<OwnedRecord>,
+        lines: &[Option<u64>],
+        covariates: BTreeMap<String, Vec<(usize, CovariateValue)>>,
+    ) -> Result<Self> {
+        validate_records(&id, &records, lines)?;
+        let mut s = Subject {
+            id,
+            doses: Vec::new(),
+            observations: Vec::new(),
+            events: Vec::new(),
+            order: Vec::with_capacity(records.len()),
+            covariates: BTreeMap::new(),
+        };
+        for (name, changes) in covariates {
+            for (pos, v) in &changes {
+                if matches!(v, CovariateValue::Number(x) if !x.is_finite()) {
+                    let line = lines.get(*pos).copied().flatten();
+                    return Err(Error::Data {
+                        location: DataLocation {
+                            line,
+                            column: Some(name),
+                            subject: Some(s.id),
+                        },
+                        kind: DataErrorKind::NonFinite,
+                    });
+                }
+            }
+            if let Some(series) = CovariateSeries::from_changes(changes) {
+                s.covariates.insert(name, series);
             }
         }
-        Subject {
-            id,
-            doses,
-            observations,
-            covariates,
+        for r in records {
+            let slot = match r {
+                OwnedRecord::Dose(d) => {
+                    s.doses.push(d);
+                    Slot::Dose(s.doses.len() as u32 - 1)
+                }
+                OwnedRecord::Observation(o) => {
+                    s.observations.push(o);
+                    Slot::Observation(s.observations.len() as u32 - 1)
+                }
+                OwnedRecord::Event { time, kind } => {
+                    s.events.push((time, kind));
+                    Slot::Event(s.events.len() as u32 - 1)
+                }
+            };
+            s.order.push(slot);
         }
+        Ok(s)
     }
 
     /// The subject's identifier.
@@ -202,17 +339,17 @@ impl Subject {
         &self.id
     }
 
-    /// Doses, in time order.
+    /// Doses, in record order.
     pub fn doses(&self) -> &[Dose] {
         &self.doses
     }
 
-    /// Observations, in time order.
+    /// Observations, in record order.
     pub fn observations(&self) -> &[Observation] {
         &self.observations
     }
 
-    /// Observations of one analyte, in time order.
+    /// Observations of one analyte, in record order.
     pub fn observations_of<'a, 'b>(
         &'a self,
         analyte: &'b str,
@@ -222,99 +359,44 @@ impl Subject {
             .filter(move |o| o.analyte == analyte)
     }
 
-    /// Baseline covariates by name.
-    pub fn covariates(&self) -> &BTreeMap<String, f64> {
-        &self.covariates
+    /// Every record, in order.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = Record<'_>> + '_ {
+        self.order.iter().map(|slot| match *slot {
+            Slot::Dose(i) => Record::Dose(&self.doses[i as usize]),
+            Slot::Observation(i) => Record::Observation(&self.observations[i as usize]),
+            Slot::Event(i) => match self.events[i as usize] {
+                (time, EventKind::Other) => Record::Other { time },
+                (time, EventKind::Reset) => Record::Reset { time },
+            },
+        })
     }
 
-    /// One covariate's value, if the subject has it.
+    /// Number of records.
+    pub fn n_records(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Names of the subject's covariates, sorted.
+    pub fn covariate_names(&self) -> impl Iterator<Item = &str> {
+        self.covariates.keys().map(String::as_str)
+    }
+
+    /// A covariate's baseline (first-record) value, if it is a number.
     pub fn covariate(&self, name: &str) -> Option<f64> {
-        self.covariates.get(name).copied()
-    }
-}
-
-/// Fluent builder for a [`Subject`]; records are kept in the order they are added.
-#[derive(Debug, Clone)]
-pub struct SubjectBuilder {
-    id: String,
-    records: Vec<Record>,
-    covariates: BTreeMap<String, f64>,
-}
-
-impl SubjectBuilder {
-    /// Adds a bolus dose into the model's default dosing state (10^6 CAR+ T cells for the
-    /// CAR-T models).
-    pub fn dose(self, time: f64, amount: f64) -> Self {
-        self.dose_event(Dose::bolus(time, amount))
+        self.covariate_value(name)?.as_number()
     }
 
-    /// Adds any dose (for example one into a named state).
-    pub fn dose_event(mut self, dose: Dose) -> Self {
-        self.records.push(Record::Dose(dose));
-        self
+    /// A covariate's baseline (first-record) value.
+    pub fn covariate_value(&self, name: &str) -> Option<&CovariateValue> {
+        self.covariates.get(name).map(CovariateSeries::baseline)
     }
 
-    /// Adds a quantified observation.
-    pub fn observe(self, time: f64, analyte: &str, value: f64) -> Self {
-        self.observation(Observation {
-            time,
-            analyte: analyte.to_owned(),
-            value,
-            lloq: None,
-            censored: false,
-        })
+    /// A covariate over the subject's records (its changes), if the subject has it.
+    pub fn covariate_series(&self, name: &str) -> Option<&CovariateSeries> {
+        self.covariates.get(name)
     }
 
-    /// Adds a quantified observation from an assay with the given LLOQ.
-    pub fn observe_with_lloq(self, time: f64, analyte: &str, value: f64, lloq: f64) -> Self {
-        self.observation(Observation {
-            time,
-            analyte: analyte.to_owned(),
-            value,
-            lloq: Some(lloq),
-            censored: false,
-        })
-    }
-
-    /// Adds a below-LLOQ (censored) observation; its value is recorded as the LLOQ.
-    pub fn observe_censored(self, time: f64, analyte: &str, lloq: f64) -> Self {
-        self.observation(Observation {
-            time,
-            analyte: analyte.to_owned(),
-            value: lloq,
-            lloq: Some(lloq),
-            censored: true,
-        })
-    }
-
-    /// Adds any observation.
-    pub fn observation(mut self, obs: Observation) -> Self {
-        self.records.push(Record::Observation(obs));
-        self
-    }
-
-    /// Sets a baseline covariate (e.g. `"dose_level"`, `"weight"`).
-    pub fn covariate(mut self, name: &str, value: f64) -> Self {
-        self.covariates.insert(name.to_owned(), value);
-        self
-    }
-
-    /// Validates and builds: times finite, ≥ 0 and sorted; doses ≥ 0; no duplicate events;
-    /// censored values have an LLOQ; covariates finite; at least one observation.
-    pub fn build(self) -> Result<Subject> {
-        let lines = vec![None; self.records.len()];
-        validate_records(&self.id, &self.records, &lines)?;
-        if let Some((name, _)) = self.covariates.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::data(
-                Some(&self.id),
-                Some(name),
-                DataErrorKind::NonFinite,
-            ));
-        }
-        Ok(Subject::from_records(
-            self.id,
-            self.records,
-            self.covariates,
-        ))
+    pub(crate) fn covariate_series_mut(&mut self, name: &str) -> Option<&mut CovariateSeries> {
+        self.covariates.get_mut(name)
     }
 }

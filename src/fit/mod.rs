@@ -331,7 +331,7 @@ pub fn fit_subject<M: Model>(
         name: estimates[i].name.clone(),
     }));
 
-    let contributions = precise.contributions(&params, &errors)?;
+    let contributions = precise.contributions(std::slice::from_ref(&params), &errors)?;
     let predictions = precise
         .observation_rows()
         .zip(&contributions)

@@ -9,12 +9,12 @@
 use super::scale::Scale;
 use super::{Censoring, FitSpec};
 use crate::data::Subject;
-use crate::dose::Dose;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::model::Model;
 use crate::params::Parameters;
-use crate::simulate::{Simulation, SolverOptions, simulate, simulate_closed_form};
+use crate::simulate::plan::{Outputs, Plan};
+use crate::simulate::{SolverOptions, run_plan};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -46,10 +46,10 @@ pub struct Slot {
     pub scale: Scale,
 }
 
-/// One observation as the objective uses it.
+/// One observation as the objective uses it (the `k`-th has output slot `k`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Obs {
-    time_index: usize,
+    time: f64,
     output: usize,
     /// Index of the residual error model.
     pub error: usize,
@@ -75,14 +75,15 @@ impl Obs {
 pub struct Objective<'a, M: Model> {
     model: &'a M,
     subject: String,
-    doses: Vec<Dose>,
-    times: Vec<f64>,
+    /// The subject's timeline, with an output slot per observation in the likelihood.
+    plan: Plan,
+    /// Next value carried backward between records (else last value carried forward).
+    nocb: bool,
     obs: Vec<Obs>,
     base: Vec<f64>,
     errors: Vec<(String, ErrorModel)>,
     slots: Vec<Slot>,
     solver: SolverOptions,
-    closed_form: bool,
     evaluations: AtomicU64,
 }
 
@@ -148,9 +149,9 @@ impl<'a, M: Model> Objective<'a, M> {
         }
 
         let mut obs = Vec::new();
-        let mut times: Vec<f64> = Vec::new();
-        for o in subject.observations() {
-            if spec.ignored.contains(&o.analyte) {
+        let mut included = vec![false; subject.observations().len()];
+        for (k, o) in subject.observations().iter().enumerate() {
+            if o.mdv || spec.ignored.contains(&o.analyte) {
                 continue;
             }
             let output = model
@@ -180,11 +181,9 @@ impl<'a, M: Model> Objective<'a, M> {
                     crate::error::DataErrorKind::NonPositiveForLogScale(o.value),
                 ));
             }
-            if times.last() != Some(&o.time) {
-                times.push(o.time);
-            }
+            included[k] = true;
             obs.push(Obs {
-                time_index: times.len() - 1,
+                time: o.time,
                 output,
                 error,
                 value: o.value,
@@ -193,7 +192,11 @@ impl<'a, M: Model> Objective<'a, M> {
             });
         }
         for (analyte, _) in &errors {
-            if !subject.observations().iter().any(|o| &o.analyte == analyte) {
+            if !subject
+                .observations()
+                .iter()
+                .any(|o| &o.analyte == analyte && !o.mdv)
+            {
                 return Err(Error::NoObservations {
                     subject: id.to_owned(),
                     analyte: analyte.clone(),
@@ -205,27 +208,20 @@ impl<'a, M: Model> Objective<'a, M> {
                 subject: id.to_owned(),
             });
         }
-        let closed_form = {
-            let mut y = vec![0.0; outputs.len()];
-            model
-                .closed_form(0.0, &spec.initial, subject.doses(), &mut y)
-                .is_ok()
-        };
         let objective = Objective {
             model,
             subject: id.to_owned(),
-            doses: subject.doses().to_vec(),
-            times,
+            plan: Plan::from_subject(subject, Outputs::Observations, |k| included[k]),
+            nocb: false,
             obs,
             base: spec.initial.values(),
             errors,
             slots,
             solver,
-            closed_form,
             evaluations: AtomicU64::new(0),
         };
         // fail now, not inside the optimiser, if the doses do not fit the model
-        objective.predict(&spec.initial)?;
+        objective.predict(std::slice::from_ref(&spec.initial))?;
         Ok(objective)
     }
 
@@ -300,29 +296,54 @@ impl<'a, M: Model> Objective<'a, M> {
         Ok((params, errors))
     }
 
-    /// Model outputs at the observation times.
-    pub fn predict(&self, params: &M::Params) -> Result<Simulation> {
-        if self.closed_form {
-            simulate_closed_form(self.model, params, &self.doses, &self.times)
-        } else {
-            simulate(self.model, params, &self.doses, &self.times, &self.solver)
-        }
+    /// Parameter sets by record: record `k` of the subject uses `pieces[piece_of_record[k]]`
+    /// in [`predict`](Objective::predict) (time-varying covariates), with covariate changes
+    /// applied between records as `interpolation` says.
+    pub(crate) fn set_pieces(
+        &mut self,
+        piece_of_record: &[usize],
+        interpolation: crate::data::CovariateInterpolation,
+    ) {
+        self.plan.set_pieces(piece_of_record);
+        self.nocb = interpolation == crate::data::CovariateInterpolation::Nocb;
     }
 
-    /// Per-observation `(prediction, −2 ln L contribution)` at given parameters.
-    pub(crate) fn contributions(
-        &self,
-        params: &M::Params,
-        errors: &[ErrorModel],
-    ) -> Result<Vec<(f64, f64)>> {
-        let sim = self.predict(params)?;
+    /// Number of parameter sets [`predict`](Objective::predict) needs (1 unless covariates
+    /// change within the subject).
+    pub fn n_pieces(&self) -> usize {
+        self.plan.n_pieces()
+    }
+
+    /// Model predictions of the observations in the likelihood, in order, with one
+    /// parameter set per piece (one, unless covariates change within the subject).
+    ///
+    /// # Errors
+    /// Whatever the simulation reports ([`crate::simulate()`]), with the subject named.
+    pub fn predict(&self, pieces: &[M::Params]) -> Result<Vec<f64>> {
+        let n_out = self.model.outputs().len();
+        let (flat, _) = run_plan(self.model, pieces, &self.plan, &self.solver, self.nocb)
+            .map_err(|e| e.in_subject(&self.subject))?;
         Ok(self
             .obs
             .iter()
-            .map(|o| {
-                let pred = sim.values[o.output][o.time_index];
-                (pred, o.term(errors, pred))
-            })
+            .enumerate()
+            .map(|(k, o)| flat[k * n_out + o.output])
+            .collect())
+    }
+
+    /// Per-observation `(prediction, −2 ln L contribution)` at given parameters (one set
+    /// per piece).
+    pub(crate) fn contributions(
+        &self,
+        pieces: &[M::Params],
+        errors: &[ErrorModel],
+    ) -> Result<Vec<(f64, f64)>> {
+        let preds = self.predict(pieces)?;
+        Ok(self
+            .obs
+            .iter()
+            .zip(preds)
+            .map(|(o, pred)| (pred, o.term(errors, pred)))
             .collect())
     }
 
@@ -331,7 +352,7 @@ impl<'a, M: Model> Objective<'a, M> {
     pub fn minus_two_ll_at(&self, params: &M::Params, errors: &[ErrorModel]) -> Result<f64> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         Ok(self
-            .contributions(params, errors)?
+            .contributions(std::slice::from_ref(params), errors)?
             .iter()
             .map(|c| c.1)
             .sum())
@@ -368,7 +389,7 @@ impl<'a, M: Model> Objective<'a, M> {
     ) -> impl Iterator<Item = (f64, &str, f64, Option<f64>, bool, usize)> {
         self.obs.iter().map(|o| {
             (
-                self.times[o.time_index],
+                o.time,
                 self.errors[o.error].0.as_str(),
                 o.value,
                 o.lloq,

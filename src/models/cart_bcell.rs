@@ -20,8 +20,20 @@
 //! kns = ds·S0/N0, knd = dd·D0/N0, kin = (dn + kns + knd)·N0
 //! ```
 //!
-//! Initial state: `E = 0` until the infusion, which adds `gamma · dose` (dose in 10^6 CAR+ T
-//! cells); `M = 0`, `Z = 1`, `P = Ti = 1`, `(N, S, D) = fld · (N0, S0, D0)`.
+//! State at the infusion: `E = gamma · dose` (dose in 10^6 CAR+ T cells), `M = 0`, `Z = 1`,
+//! `P = Ti = 1`, `(N, S, D) = fld · (N0, S0, D0)`.
+//!
+//! # Before the infusion and lymphodepletion
+//! Records may precede the infusion (negative times: screening, lymphodepletion). A
+//! subject's simulation starts from the pre-treatment steady state — `E = M = 0`, `Z = 1`,
+//! `P = Ti = 1`, `(N, S, D) = (N0, S0, D0)` — which does not move while there are no CAR-T
+//! cells (`Z` is spent only while `E + M > 0`), so pre-infusion B-cell samples are
+//! predicted at the pre-treatment level `b0`. Lymphodepletion precedes a CAR-T infusion:
+//! an infusion into a system with no CAR-T cells (`E = M = 0`: the first one, or the first
+//! after a reset) first multiplies `N`, `S` and `D` by `fld`, so that the state at the
+//! infusion is the one above, whatever time the simulation started. A dose record into
+//! `LD` (the lymphodepleting chemotherapy, any amount) is accepted and changes no state:
+//! its effect is the `fld` applied with the infusion.
 
 use crate::error::Result;
 use crate::model::{DoseInput, Model, OutputSpec, state_index};
@@ -286,15 +298,28 @@ impl Model for CarTBCell {
         OUTPUTS
     }
 
+    /// The pre-treatment steady state (lymphodepletion comes with the infusion, see
+    /// [`on_dose`](Model::on_dose)).
     fn initial_state(&self, p: &Self::Params, x0: &mut [f64]) {
         let base = p.baseline();
         let n = x0.len();
         x0.fill(1.0); // Z, P and transit pools start full
         x0[0] = 0.0;
         x0[1] = 0.0;
-        x0[n - 3] = p.fld * base.n0;
-        x0[n - 2] = p.fld * base.s0;
-        x0[n - 1] = p.fld * base.d0;
+        x0[n - 3] = base.n0;
+        x0[n - 2] = base.s0;
+        x0[n - 1] = base.d0;
+    }
+
+    /// An infusion into a system without CAR-T cells follows lymphodepletion: blood B
+    /// cells are multiplied by `fld` first.
+    fn on_dose(&self, p: &Self::Params, state: usize, x: &mut [f64]) {
+        if state == 0 && x[0] == 0.0 && x[1] == 0.0 {
+            let n = x.len();
+            for b in &mut x[n - 3..] {
+                *b *= p.fld;
+            }
+        }
     }
 
     fn derivatives(&self, _: f64, x: &[f64], p: &Self::Params, dxdt: &mut [f64]) {
@@ -310,7 +335,8 @@ impl Model for CarTBCell {
 
         dxdt[0] = p.rho * g * z * e - (p.alpha + p.kmem) * e;
         dxdt[1] = p.kmem * e - p.beta * m;
-        dxdt[2] = -p.kx * g * z;
+        // proliferative capacity is spent only by CAR-T cells that are there
+        dxdt[2] = if e + m > 0.0 { -p.kx * g * z } else { 0.0 };
         dxdt[3] = p.kp * (1.0 - x[3]) - marrow_kill * x[3];
         let nt = p.transit_count();
         if nt > 0 {
@@ -340,11 +366,18 @@ impl Model for CarTBCell {
         y[7] = pct(bd);
     }
 
+    /// CAR-T infusions go to `E` (10^6 CAR+ T cells, scaled by `gamma`); a dose into `LD`
+    /// (lymphodepletion) is accepted and adds nothing (see the [module docs](crate::models::cart_bcell)).
     fn dose_input(&self, p: &Self::Params, target: Option<&str>, time: f64) -> Result<DoseInput> {
-        state_index(&["E"], target.unwrap_or("E"), time)?;
-        Ok(DoseInput {
-            state: 0,
-            scale: p.gamma,
-        })
+        match state_index(&["E", "LD"], target.unwrap_or("E"), time)? {
+            0 => Ok(DoseInput {
+                state: 0,
+                scale: p.gamma,
+            }),
+            _ => Ok(DoseInput {
+                state: 2,
+                scale: 0.0,
+            }),
+        }
     }
 }

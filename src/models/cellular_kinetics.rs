@@ -82,7 +82,8 @@ impl CellularKineticsParams {
         self.cmax / self.foldx
     }
 
-    /// Transgene level `C(t)` (copies/µg) from the closed form.
+    /// Transgene level `C(t)` (copies/µg) from the closed form; 0 before the infusion
+    /// (`t < 0`).
     ///
     /// ```
     /// use cart_pkpd::models::CellularKineticsParams;
@@ -91,7 +92,9 @@ impl CellularKineticsParams {
     /// assert!((p.transgene(9.3) - 24_000.0).abs() < 1e-9);
     /// ```
     pub fn transgene(&self, t: f64) -> f64 {
-        if t < self.tlag {
+        if t < 0.0 {
+            0.0
+        } else if t < self.tlag {
             self.c0()
         } else if t < self.tmax {
             self.c0() * (self.rho() * (t - self.tlag)).exp()
@@ -106,9 +109,11 @@ impl CellularKineticsParams {
 /// Model 1: piecewise expansion / bi-exponential contraction and persistence of CAR-T
 /// transgene (Stein 2019; optional lag of Ogasawara 2021). See the [module docs](crate::models::cellular_kinetics).
 ///
-/// States `E`, `M` (copies/µg); output `transgene` (copies/µg). The level does not depend
-/// on the dose amount (`cmax` is a parameter), so the model takes only the infusion at
-/// day 0, whose amount does not enter; a dose at any other time is an error.
+/// States `E`, `M` (copies/µg); output `transgene` (copies/µg), 0 before day 0 (records
+/// before the infusion, such as screening samples, are predicted as no transgene). The
+/// level does not depend on the dose amount (`cmax` is a parameter), so the model takes
+/// only the infusion at day 0, whose amount does not enter; a dose at any other time is an
+/// error.
 ///
 /// `tmax` is a change point: the likelihood of data has a kink in `tmax` at every sampling
 /// time. When a fitted `tmax` lands on one, the fit warns
@@ -119,7 +124,7 @@ impl CellularKineticsParams {
 /// use cart_pkpd::{models::{CellularKinetics, CellularKineticsParams}, simulate, Dose, SolverOptions};
 /// let p = CellularKineticsParams::stein_2019();
 /// let sim = simulate(&CellularKinetics, &p, &[Dose::bolus(0.0, 10.0)], &[28.0],
-///                    &SolverOptions::accurate()).unwrap();
+///                    &SolverOptions::accurate().ode()).unwrap();
 /// let c28 = sim.get("transgene").unwrap()[0];
 /// assert!((c28 / p.transgene(28.0) - 1.0).abs() < 1e-8);
 /// ```
@@ -171,13 +176,15 @@ impl Model for CellularKinetics {
         }
     }
 
-    fn output(&self, _: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
-        y[0] = x[0] + x[1];
+    /// `C = E + M`, and 0 before the infusion (`t < 0`).
+    fn output(&self, t: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
+        y[0] = if t < 0.0 { 0.0 } else { x[0] + x[1] };
     }
 
     fn dose_input(&self, _: &Self::Params, target: Option<&str>, time: f64) -> Result<DoseInput> {
         if time != 0.0 {
             return Err(Error::InvalidDose {
+                subject: None,
                 time,
                 reason: "model `cellular_kinetics` describes one infusion at day 0; \
                          use the CAR-T × B-cell model for other dosing"

@@ -19,14 +19,16 @@
 //! the objective (covariance step). The reported OFV follows NONMEM (−2LL without `ln 2π`
 //! constants).
 
+mod covariate;
 mod ebe;
 mod params;
 mod result;
 mod subject;
 
+pub use covariate::{CovariateFunction, CovariateModel};
 pub use result::{OmegaEstimate, PopulationFit, PopulationPrediction, SubjectEstimates};
 
-use crate::data::Dataset;
+use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};
 use crate::fit::bfgs::Bfgs;
 use crate::fit::optimize::{NelderMeadSettings, StartOutcome, nelder_mead};
@@ -40,63 +42,6 @@ use rayon::prelude::*;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use subject::{Contribution, Shared, SubjectProblem};
-
-/// A covariate effect on a typical value, added on the parameter's estimation scale.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum CovariateModel {
-    /// `+β` when the covariate equals `level` (a factor `exp β` on a log-scale parameter),
-    /// e.g. dose level 2 against dose level 1.
-    Categorical {
-        /// Parameter affected.
-        parameter: String,
-        /// Covariate name in the data.
-        covariate: String,
-        /// The level that gets the effect.
-        level: f64,
-    },
-    /// `+β·ln(cov/reference)`, i.e. a factor `(cov/reference)^β` (e.g. weight on clearance).
-    Power {
-        /// Parameter affected.
-        parameter: String,
-        /// Covariate name in the data.
-        covariate: String,
-        /// Reference value of the covariate.
-        reference: f64,
-    },
-}
-
-impl CovariateModel {
-    /// The parameter the effect acts on.
-    pub fn parameter(&self) -> &str {
-        match self {
-            CovariateModel::Categorical { parameter, .. }
-            | CovariateModel::Power { parameter, .. } => parameter,
-        }
-    }
-
-    /// The covariate it reads.
-    pub fn covariate(&self) -> &str {
-        match self {
-            CovariateModel::Categorical { covariate, .. }
-            | CovariateModel::Power { covariate, .. } => covariate,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            CovariateModel::Categorical {
-                parameter,
-                covariate,
-                level,
-            } => format!("{parameter}~{covariate}=={level}"),
-            CovariateModel::Power {
-                parameter,
-                covariate,
-                reference,
-            } => format!("{parameter}~({covariate}/{reference})^b"),
-        }
-    }
-}
 
 /// What a population fit estimates.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +58,8 @@ pub struct PopulationSpec<M: Model> {
     pub omega_block: bool,
     /// Covariate effects on typical values.
     pub covariates: Vec<CovariateModel>,
+    /// How covariates that change within a subject apply between records.
+    pub interpolation: CovariateInterpolation,
     /// Residual error models, per analyte.
     pub residuals: Vec<ResidualSpec>,
     /// Analytes in the data left out of the fit on purpose.
@@ -129,6 +76,7 @@ impl<M: Model> PopulationSpec<M> {
             omega: DMatrix::zeros(0, 0),
             omega_block: false,
             covariates: Vec::new(),
+            interpolation: CovariateInterpolation::Locf,
             residuals: Vec::new(),
             ignored: Vec::new(),
         }
@@ -159,9 +107,18 @@ impl<M: Model> PopulationSpec<M> {
         self
     }
 
-    /// Adds a covariate effect (its coefficient starts at 0).
+    /// Adds a covariate effect (its coefficient starts at
+    /// [`initial_coefficient`](CovariateModel::initial_coefficient), 0 for the built-in
+    /// forms).
     pub fn covariate(mut self, effect: CovariateModel) -> Self {
         self.covariates.push(effect);
+        self
+    }
+
+    /// How covariates that change within a subject apply between its records (default:
+    /// last value carried forward; [`CovariateInterpolation::Nocb`] reproduces NONMEM).
+    pub fn covariate_interpolation(mut self, interpolation: CovariateInterpolation) -> Self {
+        self.interpolation = interpolation;
         self
     }
 
@@ -287,9 +244,13 @@ impl<'a, M: Model> Foce<'a, M> {
             .subjects()
             .iter()
             .map(|s| {
+                let pieces = layout.covariate_pieces(s)?;
+                let mut objective =
+                    Objective::new(model, s, &fit_spec, opts.censoring, opts.solver)?;
+                objective.set_pieces(&pieces.piece_of_record, spec.interpolation);
                 Ok(SubjectProblem {
-                    objective: Objective::new(model, s, &fit_spec, opts.censoring, opts.solver)?,
-                    covariates: layout.covariate_terms(s)?,
+                    objective,
+                    covariates: pieces.terms,
                     eta: Mutex::new(vec![0.0; layout.random.len()]),
                 })
             })

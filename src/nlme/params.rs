@@ -3,13 +3,12 @@
 //! `φ = [θ | β | ω | σ]`:
 //! - `θ`: typical values of the estimated parameters on their estimation scale (log for
 //!   positive parameters);
-//! - `β`: covariate coefficients, added on the estimation scale: a categorical effect adds
-//!   `β` when the covariate equals its level (a factor `exp β` for log-scale parameters), a
-//!   power effect adds `β·ln(cov/ref)` (a factor `(cov/ref)^β`);
+//! - `β`: covariate coefficients (forms in [`CovariateModel`]);
 //! - `ω`: Ω, as log standard deviations (diagonal) or as its Cholesky factor with log
 //!   diagonal (block);
 //! - `σ`: log of each estimated residual-error parameter.
 
+use super::covariate::Shift;
 use super::{CovariateModel, PopulationSpec};
 use crate::data::Subject;
 use crate::error::{Error, Result};
@@ -122,7 +121,7 @@ impl Layout {
             .iter()
             .map(|&(i, s)| s.to_estimation("typical value", self.base[i]))
             .collect::<Result<_>>()?;
-        phi.extend(std::iter::repeat_n(0.0, self.covariates.len()));
+        phi.extend(self.covariates.iter().map(|c| c.2.initial_coefficient()));
         if omega.iter().any(|v| !v.is_finite()) || (omega - omega.transpose()).abs().max() > 1e-12 {
             return Err(Error::InvalidOmega {
                 reason: "initial Ω must be finite and symmetric".into(),
@@ -181,52 +180,110 @@ impl Layout {
             .collect()
     }
 
-    /// Estimation-scale values of every parameter for one subject at `η` (typical values,
-    /// covariate effects, random effects), back-transformed to the natural scale.
-    pub fn individual(&self, phi: &[f64], covariates: &[f64], eta: &[f64]) -> Vec<f64> {
+    /// Every parameter's value for one subject at `η`, with covariate terms `terms` (one
+    /// per effect): typical values, additive covariate effects on the estimation scale,
+    /// multiplicative ones on the natural scale, then `η` on the estimation scale.
+    pub fn individual(&self, phi: &[f64], terms: &[f64], eta: &[f64]) -> Vec<f64> {
         let mut values = self.base.clone();
-        let mut shift = vec![0.0; values.len()];
-        let mut scale: Vec<Option<Scale>> = vec![None; values.len()];
+        let n = values.len();
+        let mut shift = vec![0.0; n];
+        let mut factor = vec![1.0; n];
+        let mut random = vec![0.0; n];
+        let mut scale: Vec<Option<Scale>> = vec![None; n];
         for (j, &(i, s)) in self.theta.iter().enumerate() {
             values[i] = s.to_natural(phi[j]);
             scale[i] = Some(s);
         }
         let nt = self.theta.len();
-        for (j, (i, s, _)) in self.covariates.iter().enumerate() {
-            shift[*i] += phi[nt + j] * covariates[j];
+        for (j, (i, s, c)) in self.covariates.iter().enumerate() {
+            match c.shift(phi[nt + j], terms[j]) {
+                Shift::Additive(d) => shift[*i] += d,
+                Shift::Factor(f) => factor[*i] *= f,
+            }
             scale[*i] = Some(*s);
         }
         for (k, &(i, s)) in self.random.iter().enumerate() {
-            shift[i] += eta[k];
+            random[i] += eta[k];
             scale[i] = Some(s);
         }
-        for i in 0..values.len() {
-            if let Some(s) = scale[i].filter(|_| shift[i] != 0.0) {
-                let u = s.to_estimation("", values[i]).unwrap_or(f64::NAN);
-                values[i] = s.to_natural(u + shift[i]);
+        for i in 0..n {
+            let Some(s) = scale[i] else { continue };
+            if shift[i] == 0.0 && factor[i] == 1.0 && random[i] == 0.0 {
+                continue;
             }
+            let u = |x: f64| s.to_estimation("", x).unwrap_or(f64::NAN);
+            values[i] = if factor[i] == 1.0 {
+                s.to_natural(u(values[i]) + shift[i] + random[i])
+            } else {
+                let typical = s.to_natural(u(values[i]) + shift[i]) * factor[i];
+                s.to_natural(u(typical) + random[i])
+            };
         }
         values
     }
 
-    /// The covariate terms of one subject (`1`/`0` for categorical, `ln(cov/ref)` for
-    /// power); [`Error::CovariateMissing`] when the subject lacks one.
-    pub fn covariate_terms(&self, subject: &Subject) -> Result<Vec<f64>> {
-        self.covariates
-            .iter()
-            .map(|(_, _, c)| {
-                let name = c.covariate();
-                let v = subject
-                    .covariate(name)
+    /// The covariate terms of one subject, one set per distinct combination over its
+    /// records, and which set each record uses; [`Error::CovariateMissing`] when the
+    /// subject lacks a covariate, [`Error::InvalidCovariate`] for a value the form cannot
+    /// take (a category where a number is needed, a power of a value ≤ 0).
+    pub fn covariate_pieces(&self, subject: &Subject) -> Result<CovariatePieces> {
+        let n = subject.n_records();
+        let mut series = Vec::with_capacity(self.covariates.len());
+        for (_, _, c) in &self.covariates {
+            let name = c.covariate();
+            series.push(
+                subject
+                    .covariate_series(name)
                     .ok_or_else(|| Error::CovariateMissing {
                         subject: subject.id().to_owned(),
                         covariate: name.to_owned(),
-                    })?;
-                Ok(match c {
-                    CovariateModel::Categorical { level, .. } => f64::from(u8::from(v == *level)),
-                    CovariateModel::Power { reference, .. } => (v / reference).ln(),
+                    })?,
+            );
+        }
+        // records where any covariate changes start a new combination
+        let mut starts: Vec<usize> = series
+            .iter()
+            .flat_map(|s| s.changes().iter().map(|c| c.0))
+            .collect();
+        starts.push(0);
+        starts.sort_unstable();
+        starts.dedup();
+        let mut pieces = CovariatePieces {
+            terms: Vec::new(),
+            piece_of_record: vec![0; n],
+        };
+        let mut index: std::collections::HashMap<Vec<u64>, usize> = Default::default();
+        for (k, &start) in starts.iter().enumerate() {
+            let terms = self
+                .covariates
+                .iter()
+                .zip(&series)
+                .map(|((_, _, c), s)| {
+                    c.term(s.at(start))
+                        .map_err(|reason| Error::InvalidCovariate {
+                            subject: subject.id().to_owned(),
+                            covariate: c.covariate().to_owned(),
+                            reason,
+                        })
                 })
-            })
-            .collect()
+                .collect::<Result<Vec<f64>>>()?;
+            let key = terms.iter().map(|t| t.to_bits()).collect();
+            let next = pieces.terms.len();
+            let piece = *index.entry(key).or_insert(next);
+            if piece == next {
+                pieces.terms.push(terms);
+            }
+            let end = starts.get(k + 1).copied().unwrap_or(n).min(n);
+            pieces.piece_of_record[start.min(n)..end].fill(piece);
+        }
+        Ok(pieces)
     }
+}
+
+/// A subject's covariate terms: one set per distinct combination of covariate values, and
+/// which set each record uses.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CovariatePieces {
+    pub terms: Vec<Vec<f64>>,
+    pub piece_of_record: Vec<usize>,
 }

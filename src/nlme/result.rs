@@ -62,7 +62,8 @@ pub struct SubjectEstimates {
     pub subject: String,
     /// EBE of η, in [`PopulationFit::random_effects`] order.
     pub eta: Vec<f64>,
-    /// Individual parameters at the EBE.
+    /// Individual parameters at the EBE (at the subject's first record, where covariates
+    /// change over time).
     pub params: Vec<(String, f64)>,
     /// Per-observation predictions and residuals.
     pub predictions: Vec<PopulationPrediction>,
@@ -351,7 +352,7 @@ fn subject_estimates<M: Model>(
         params: M::Params::names()
             .into_iter()
             .map(String::from)
-            .zip(individual.values())
+            .zip(individual[0].values())
             .collect(),
         predictions: rows
             .iter()

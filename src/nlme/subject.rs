@@ -36,7 +36,8 @@ pub(crate) struct Shared<'l> {
 /// A subject in a population fit.
 pub(crate) struct SubjectProblem<'a, M: Model> {
     pub objective: Objective<'a, M>,
-    pub covariates: Vec<f64>,
+    /// Covariate terms per parameter set (one set unless covariates change over time).
+    pub covariates: Vec<Vec<f64>>,
     /// The last EBE, the start of the next inner optimisation.
     pub eta: Mutex<Vec<f64>>,
 }
@@ -65,9 +66,12 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
         }
     }
 
-    /// Model parameters of this subject at `η`.
-    pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<M::Params> {
-        M::Params::from_values(&shared.layout.individual(shared.phi, &self.covariates, eta))
+    /// Model parameters of this subject at `η`: one set per covariate piece.
+    pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<Vec<M::Params>> {
+        self.covariates
+            .iter()
+            .map(|terms| M::Params::from_values(&shared.layout.individual(shared.phi, terms, eta)))
+            .collect()
     }
 
     /// The subject's FOCE-I contribution at the shared `φ` (and its EBE, stored for the

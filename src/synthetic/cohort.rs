@@ -168,6 +168,7 @@ pub fn simulate_cohort_dataset<M: Model>(
                             value: if censored { lloq.unwrap_or(c) } else { c },
                             lloq,
                             censored,
+                            mdv: false,
                         });
                     }
                 }

@@ -125,6 +125,7 @@ pub fn simulate_subject<M: Model, R: Rng + ?Sized>(
                 value: if censored { d.lloq.unwrap_or(y) } else { y },
                 lloq: d.lloq,
                 censored,
+                mdv: false,
             });
         }
     }

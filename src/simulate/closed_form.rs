@@ -1,0 +1,103 @@
+//! Outputs from a model's own closed form ([`Model::closed_form`]) for subjects whose doses
+//! are all transient boluses and whose parameters do not change over time.
+//!
+//! The timeline is walked as the event engine walks it (record order, additional and
+//! lagged doses before a record at the same time, resets), but without states: at each
+//! output the closed form gets the doses given so far, each moved by its lag and scaled by
+//! its bioavailability, into a named state.
+
+use super::plan::{Plan, StepKind};
+use crate::dose::{Compartment, Dose, DoseRate, SteadyState};
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+fn no_closed_form<M: Model>(model: &M, reason: &str) -> Error {
+    Error::NoClosedForm {
+        model: model.name().to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Fills `out` (every output per slot) from the closed form, or says why it cannot.
+pub(super) fn run<M: Model>(
+    model: &M,
+    params: &[M::Params],
+    plan: &Plan,
+    out: &mut [f64],
+) -> Result<()> {
+    if plan.n_pieces() > 1 {
+        return Err(no_closed_form(model, "parameters change over time"));
+    }
+    let p = &params[0];
+    let n_out = model.outputs().len();
+    let mut y = vec![0.0; n_out];
+    let t0 = plan.steps.first().map_or(0.0, |s| s.time);
+    model.closed_form(t0, p, &[], &mut y)?;
+    if plan
+        .doses
+        .iter()
+        .any(|d| d.rate != DoseRate::Bolus || d.ss != SteadyState::No)
+    {
+        return Err(no_closed_form(
+            model,
+            "its closed form takes bolus doses only (no infusion or steady state)",
+        ));
+    }
+    let names = model.state_names(p);
+    let mut pending: Vec<Dose> = Vec::new();
+    let mut given: Vec<Dose> = Vec::new();
+    for step in &plan.steps {
+        let resets = match step.kind {
+            StepKind::Reset => true,
+            StepKind::Dose(i) => plan.doses[i].reset,
+            _ => false,
+        };
+        if resets {
+            pending.clear();
+            given.clear();
+        }
+        give_due(&mut pending, &mut given, step.time);
+        match step.kind {
+            StepKind::Dose(i) => {
+                let d = &plan.doses[i];
+                let name = match &d.target {
+                    None => None,
+                    Some(Compartment::Name(s)) => Some(s.clone()),
+                    Some(Compartment::Number(n)) => {
+                        let i = (*n as usize).wrapping_sub(1);
+                        Some(names.get(i).cloned().ok_or_else(|| Error::InvalidDose {
+                            subject: None,
+                            time: d.time,
+                            reason: format!(
+                                "CMT {n} is not a compartment of model `{}`",
+                                model.name()
+                            ),
+                        })?)
+                    }
+                };
+                let input = model.dose_input(p, name.as_deref(), d.time)?;
+                let dosing = model.compartment_dosing(p, input.state);
+                let state = names.get(input.state).cloned().unwrap_or_default();
+                for k in 0..=d.addl {
+                    let time = d.time + dosing.lag + f64::from(k) * d.ii;
+                    let amount = d.amount * dosing.bioavailability;
+                    pending.push(Dose::bolus(time, amount).into_state(&state));
+                }
+                give_due(&mut pending, &mut given, step.time);
+            }
+            StepKind::Output(slot) => {
+                model.closed_form(step.time, p, &given, &mut y)?;
+                out[slot * n_out..(slot + 1) * n_out].copy_from_slice(&y);
+            }
+            StepKind::Reset | StepKind::Mark => {}
+        }
+    }
+    Ok(())
+}
+
+/// Moves the doses entering at or before `time` from `pending` to `given`.
+fn give_due(pending: &mut Vec<Dose>, given: &mut Vec<Dose>, time: f64) {
+    pending.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let due = pending.partition_point(|d| d.time <= time);
+    given.extend(pending.drain(..due));
+}

@@ -1,0 +1,326 @@
+//! Steady-state doses (`SS = 1` and `SS = 2`).
+//!
+//! # Repeated doses
+//! The regimen — the dose every `II`, bolus or infusion of duration `D` — is taken on its
+//! own. One dosing cycle from a dose instant maps the amounts just before it, `x`, to the
+//! amounts just before the next, `Ψ(x)`; within the cycle the infusion rate is `r·n(s)`,
+//! with `n(s)` the number of the regimen's infusions running at phase `s` (more than one
+//! when `D > II`). The steady state is the fixed point `x* = Ψ(x*)`:
+//! - for a linear system solved exactly, `Ψ` is affine, `Ψ(x) = M·x + c`, and
+//!   `(I − M)·x* = c` is solved directly (`M` column by column from `n + 1` cycles);
+//! - otherwise by Newton's method on `Ψ(x) − x` from the model's initial state, with the
+//!   Jacobian of `Ψ` by forward differences (step `√rtol` relative to the amounts), until
+//!   one more cycle changes no amount by more than `max(ss_tolerance, 10·rtol)` relative
+//!   (plus `atol`); [`Error::SteadyState`] if that takes more than `ss_max_iterations`
+//!   Newton steps.
+//!
+//! With a lag `L < II`, the amounts at the record's time are those at phase `II − L` of the
+//! cycle; the record's own dose then enters at `TIME + L` (NONMEM: "steady state is computed
+//! as if there were no lag, then advanced to the point II − ALAG of the cycle"). Infusions
+//! of the regimen still running at the record's time continue to their ends.
+//!
+//! # Constant infusion (`AMT = 0`, `II = 0`)
+//! The amounts where the infusion rate balances the model, `f(x) + r = 0`: `A·x = −r` for a
+//! linear system, Newton's method on the right-hand side otherwise. As in NONMEM, the
+//! record marks the end of that infusion.
+
+use super::engine::{Engine, Infusion, Propagator, Resolved};
+use crate::dose::{Dose, DoseRate, SteadyState};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use nalgebra::{DMatrix, DVector};
+
+/// A regimen at steady state: `amount` (state units) into `state` every `ii`, as a bolus or
+/// over `duration`.
+#[derive(Debug, Clone, Copy)]
+struct Regimen {
+    state: usize,
+    amount: f64,
+    duration: Option<f64>,
+    ii: f64,
+    /// Absolute time of phase 0 (for a model whose right-hand side reads time).
+    origin: f64,
+}
+
+impl Regimen {
+    /// Breakpoints of the infusion profile in `[0, ii)` and the rate multiplier after each:
+    /// `n(s) = #{k ≥ 0 : s + k·ii < D}`.
+    fn profile(&self) -> Vec<(f64, f64)> {
+        let Some(d) = self.duration else {
+            return vec![(0.0, 0.0)];
+        };
+        let m = (d / self.ii).floor();
+        let rem = d - m * self.ii;
+        if rem > 0.0 {
+            vec![(0.0, m + 1.0), (rem, m)]
+        } else {
+            vec![(0.0, m)]
+        }
+    }
+}
+
+impl<M: Model> Engine<'_, M> {
+    /// Sets up the steady state of `dose` (already resolved as `r`) at its record.
+    pub(super) fn steady_state(&mut self, dose: &Dose, piece: usize, r: &Resolved) -> Result<()> {
+        let fail = |reason: String| Error::SteadyState {
+            model: self.model.name().to_owned(),
+            time: dose.time,
+            reason,
+        };
+        let linear = match &self.prop {
+            Propagator::Exact(_) => true,
+            Propagator::Ode(_) => self.model.linear_system(&self.params[piece]).is_some(),
+        };
+        if dose.ss == SteadyState::Add && !linear {
+            return Err(fail(format!(
+                "SS = 2 adds steady-state amounts, which needs superposition: model `{}` is \
+                 not a linear compartment system",
+                self.model.name()
+            )));
+        }
+        let (x_ss, tails) = if dose.amount == 0.0 && dose.ii == 0.0 {
+            let rate = self.constant_rate(dose, r);
+            (
+                self.equilibrium(piece, r.state, rate, dose.time)?,
+                Vec::new(),
+            )
+        } else {
+            let lag = r.dosing.lag;
+            if lag >= dose.ii {
+                return Err(fail(format!(
+                    "the lag time {lag} is not shorter than the dosing interval II = {}",
+                    dose.ii
+                )));
+            }
+            let reg = Regimen {
+                state: r.state,
+                amount: r.amount,
+                duration: r.duration,
+                ii: dose.ii,
+                origin: dose.time + lag - dose.ii,
+            };
+            let mut x = self.periodic_state(piece, &reg, dose.time)?;
+            if lag > 0.0 {
+                self.cycle(piece, &mut x, &reg, dose.ii - lag)?;
+            }
+            (x, self.running_infusions(dose, &reg, lag))
+        };
+        match dose.ss {
+            SteadyState::Add => {
+                for (x, s) in self.x.iter_mut().zip(&x_ss) {
+                    *x += s;
+                }
+                self.infusions.extend(tails);
+            }
+            _ => {
+                self.x = x_ss;
+                self.infusions = tails;
+                self.pending.clear();
+            }
+        }
+        self.update_rates();
+        if dose.amount > 0.0 {
+            for k in 0..=dose.addl {
+                let time = dose.time + r.dosing.lag + f64::from(k) * dose.ii;
+                self.schedule(time, r.state, r.amount, r.duration);
+            }
+        }
+        Ok(())
+    }
+
+    /// The rate of a constant infusion in state units (bioavailability applied).
+    fn constant_rate(&self, dose: &Dose, r: &Resolved) -> f64 {
+        let rate = match dose.rate {
+            DoseRate::Rate(v) => v,
+            _ => r.dosing.rate.unwrap_or(f64::NAN),
+        };
+        rate * r.dosing.bioavailability * r.scale
+    }
+
+    /// Infusions of the regimen started before the record's time and still running at it.
+    fn running_infusions(&self, dose: &Dose, reg: &Regimen, lag: f64) -> Vec<Infusion> {
+        let Some(d) = reg.duration.filter(|&d| d > 0.0) else {
+            return Vec::new();
+        };
+        let rate = reg.amount / d;
+        (1..)
+            .map(|k| f64::from(k) * reg.ii)
+            .take_while(|&back| back < lag + d)
+            .map(|back| Infusion {
+                state: reg.state,
+                rate,
+                end: dose.time + lag - back + d,
+            })
+            .collect()
+    }
+
+    /// Advances `x` from phase 0 (just before a dose of the regimen) to phase `until`.
+    fn cycle(&mut self, piece: usize, x: &mut [f64], reg: &Regimen, until: f64) -> Result<()> {
+        self.model.on_dose(&self.params[piece], reg.state, x);
+        if reg.duration.is_none() {
+            x[reg.state] += reg.amount;
+        }
+        let rate = reg.duration.map_or(0.0, |d| reg.amount / d);
+        let profile = reg.profile();
+        let mut rates = vec![0.0; x.len()];
+        for (j, &(start, count)) in profile.iter().enumerate() {
+            let end = profile.get(j + 1).map_or(reg.ii, |p| p.0).min(until);
+            if end <= start {
+                break;
+            }
+            rates[reg.state] = rate * count;
+            self.propagate(piece, x, (reg.origin + start, reg.origin + end), &rates)?;
+        }
+        Ok(())
+    }
+
+    /// The amounts just before a dose instant at steady state.
+    fn periodic_state(&mut self, piece: usize, reg: &Regimen, time: f64) -> Result<Vec<f64>> {
+        let n = self.x.len();
+        let psi = |engine: &mut Self, x: &[f64]| -> Result<Vec<f64>> {
+            let mut y = x.to_vec();
+            engine.cycle(piece, &mut y, reg, reg.ii)?;
+            Ok(y)
+        };
+        if matches!(self.prop, Propagator::Exact(_)) {
+            let c = psi(self, &vec![0.0; n])?;
+            let mut a = DMatrix::identity(n, n);
+            for j in 0..n {
+                let mut e = vec![0.0; n];
+                e[j] = 1.0;
+                let col = psi(self, &e)?;
+                for i in 0..n {
+                    a[(i, j)] -= col[i] - c[i];
+                }
+            }
+            return a
+                .lu()
+                .solve(&DVector::from_vec(c))
+                .map(|x| x.iter().copied().collect())
+                .ok_or_else(|| self.ss_error(time, "the steady state is singular".into()));
+        }
+        let mut x = vec![0.0; n];
+        self.model.initial_state(&self.params[piece], &mut x);
+        let x = psi(self, &x)?;
+        self.newton(
+            time,
+            x,
+            |engine, x| {
+                let y = psi(engine, x)?;
+                Ok(y.iter().zip(x).map(|(y, x)| y - x).collect())
+            },
+            true,
+        )
+    }
+
+    /// The amounts where a constant infusion of `rate` into `state` is in equilibrium.
+    fn equilibrium(
+        &mut self,
+        piece: usize,
+        state: usize,
+        rate: f64,
+        time: f64,
+    ) -> Result<Vec<f64>> {
+        let n = self.x.len();
+        let mut rates = vec![0.0; n];
+        rates[state] = rate;
+        if let Propagator::Exact(systems) = &self.prop {
+            return systems[piece].equilibrium(&rates).ok_or_else(|| {
+                self.ss_error(time, "the model has no equilibrium (no elimination)".into())
+            });
+        }
+        let mut x = vec![0.0; n];
+        self.model.initial_state(&self.params[piece], &mut x);
+        let (model, params) = (self.model, &self.params[piece]);
+        self.newton(
+            time,
+            x,
+            |_, x| {
+                let mut g = vec![0.0; n];
+                model.derivatives(time, x, params, &mut g);
+                Ok(g.iter().zip(&rates).map(|(g, r)| g + r).collect())
+            },
+            false,
+        )
+    }
+
+    /// Newton's method for `g(x) = 0` with a forward-difference Jacobian; `noisy` marks a
+    /// `g` computed through the ODE solver (larger difference steps, convergence tested on
+    /// one more application of `g` relative to the solver's tolerance).
+    fn newton(
+        &mut self,
+        time: f64,
+        mut x: Vec<f64>,
+        mut g: impl FnMut(&mut Self, &[f64]) -> Result<Vec<f64>>,
+        noisy: bool,
+    ) -> Result<Vec<f64>> {
+        let n = x.len();
+        let opts = *self.opts;
+        let tol = if noisy {
+            opts.ss_tolerance.max(10.0 * opts.rtol)
+        } else {
+            opts.ss_tolerance
+        };
+        let rel_step = if noisy { opts.rtol.sqrt() } else { 1e-7 };
+        let mut last = f64::INFINITY;
+        for _ in 0..opts.ss_max_iterations {
+            let gx = g(self, &x)?;
+            let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let floor = 1e-6 * scale + opts.atol;
+            let worst = gx
+                .iter()
+                .zip(&x)
+                .map(|(d, v)| d.abs() / (v.abs() + floor))
+                .fold(0.0, f64::max);
+            last = worst;
+            if noisy && worst <= tol {
+                return Ok(x.iter().zip(&gx).map(|(x, d)| x + d).collect());
+            }
+            let mut jac = DMatrix::zeros(n, n);
+            for j in 0..n {
+                let h = rel_step * x[j].abs().max(1e-3 * scale).max(opts.atol);
+                let mut xh = x.clone();
+                xh[j] += h;
+                let gh = g(self, &xh)?;
+                for i in 0..n {
+                    jac[(i, j)] = (gh[i] - gx[i]) / h;
+                }
+            }
+            let step = jac
+                .lu()
+                .solve(&(-DVector::from_vec(gx.clone())))
+                .ok_or_else(|| {
+                    self.ss_error(
+                        time,
+                        "the Jacobian of the steady-state equations is singular".into(),
+                    )
+                })?;
+            let converged = step
+                .iter()
+                .zip(&x)
+                .all(|(d, v)| d.abs() <= tol * (v.abs() + floor));
+            for (v, d) in x.iter_mut().zip(step.iter()) {
+                *v += d;
+            }
+            if !noisy && converged {
+                return Ok(x);
+            }
+        }
+        Err(self.ss_error(
+            time,
+            format!(
+                "not reached after {} Newton iterations (last relative change {last:.2e}, \
+                 tolerance {tol:.1e}; raise SolverOptions::ss_max_iterations)",
+                opts.ss_max_iterations
+            ),
+        ))
+    }
+
+    fn ss_error(&self, time: f64, reason: String) -> Error {
+        Error::SteadyState {
+            model: self.model.name().to_owned(),
+            time,
+            reason,
+        }
+    }
+}
