@@ -74,6 +74,7 @@ impl PartialEq for CovariateFunction {
 /// | [`Exponential`](CovariateModel::Exponential) | `g(g⁻¹(θ) + β·(cov − ref))` | `θ·exp(β·(cov − ref))` |
 /// | [`Linear`](CovariateModel::Linear) | `θ·(1 + β·(cov − ref))` | the same |
 /// | [`Function`](CovariateModel::Function) | `θ·f(β, cov)` | the same |
+/// | [`Value`](CovariateModel::Value) | `cov` (no `β`) | the same |
 ///
 /// The additive forms act on the estimation scale first, then the multiplicative ones on
 /// the natural scale; the random effect is added last, on the estimation scale. A covariate
@@ -120,6 +121,15 @@ pub enum CovariateModel {
         /// Reference value of the covariate.
         reference: f64,
     },
+    /// The parameter *is* the covariate's value (no coefficient): how a model reads a
+    /// covariate, e.g. a body weight or a co-medication level that changes over time.
+    Value {
+        /// Parameter set to the covariate's value (any domain; it cannot also be estimated
+        /// or have a random effect).
+        parameter: String,
+        /// Covariate name in the data.
+        covariate: String,
+    },
     /// A factor `f(β, cov)` on the natural scale, user-supplied (not serialisable).
     #[serde(skip)]
     Function {
@@ -148,6 +158,7 @@ impl CovariateModel {
             | CovariateModel::Power { parameter, .. }
             | CovariateModel::Exponential { parameter, .. }
             | CovariateModel::Linear { parameter, .. }
+            | CovariateModel::Value { parameter, .. }
             | CovariateModel::Function { parameter, .. } => parameter,
         }
     }
@@ -159,8 +170,15 @@ impl CovariateModel {
             | CovariateModel::Power { covariate, .. }
             | CovariateModel::Exponential { covariate, .. }
             | CovariateModel::Linear { covariate, .. }
+            | CovariateModel::Value { covariate, .. }
             | CovariateModel::Function { covariate, .. } => covariate,
         }
+    }
+
+    /// Whether the effect has a coefficient `β` to estimate (all but
+    /// [`Value`](CovariateModel::Value)).
+    pub fn has_coefficient(&self) -> bool {
+        !matches!(self, CovariateModel::Value { .. })
     }
 
     /// The coefficient's initial value (0: no effect; a function's own start).
@@ -181,6 +199,7 @@ impl CovariateModel {
                 format!("{p}~exp(b*({c}-{reference}))")
             }
             CovariateModel::Linear { reference, .. } => format!("{p}~(1+b*({c}-{reference}))"),
+            CovariateModel::Value { .. } => format!("{p}={c}"),
             CovariateModel::Function { function, .. } => format!("{p}~{}({c})", function.name),
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct Layout {
     pub random: Vec<(usize, Scale)>,
     /// (parameter index, scale, model) of each covariate coefficient, in `β` order.
     pub covariates: Vec<(usize, Scale, CovariateModel)>,
+    /// (parameter index, model) of each parameter set to a covariate's value.
+    pub values: Vec<(usize, CovariateModel)>,
     /// Whether Ω is a full block (else diagonal).
     pub block: bool,
     /// (residual index, parameter index) of each estimated residual parameter.
@@ -68,11 +70,31 @@ impl Layout {
         let covariates = spec
             .covariates
             .iter()
+            .filter(|c| c.has_coefficient())
             .map(|c| {
                 let (i, s) = scale_of(c.parameter())?;
                 Ok((i, s, c.clone()))
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut values = Vec::new();
+        for c in spec.covariates.iter().filter(|c| !c.has_coefficient()) {
+            let name = c.parameter();
+            let i = M::Params::index_of(name)?;
+            let taken = theta.iter().chain(&random).any(|t| t.0 == i)
+                || covariates.iter().any(|t| t.0 == i)
+                || values.iter().any(|v: &(usize, CovariateModel)| v.0 == i);
+            if taken {
+                return Err(Error::NotEstimable {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "it is set to covariate `{}`, so it cannot also be estimated, be \
+                         random, have another covariate effect or be set twice",
+                        c.covariate()
+                    ),
+                });
+            }
+            values.push((i, c.clone()));
+        }
         let k = random.len();
         if spec.omega.nrows() != k || spec.omega.ncols() != k {
             return Err(Error::InvalidOmega {
@@ -98,6 +120,7 @@ impl Layout {
             theta,
             random,
             covariates,
+            values,
             block: spec.omega_block,
             sigma,
             base,
@@ -181,10 +204,15 @@ impl Layout {
     }
 
     /// Every parameter's value for one subject at `η`, with covariate terms `terms` (one
-    /// per effect): typical values, additive covariate effects on the estimation scale,
-    /// multiplicative ones on the natural scale, then `η` on the estimation scale.
+    /// per effect with a coefficient, then one per parameter set to a covariate):
+    /// typical values, additive covariate effects on the estimation scale, multiplicative
+    /// ones on the natural scale, then `η` on the estimation scale.
     pub fn individual(&self, phi: &[f64], terms: &[f64], eta: &[f64]) -> Vec<f64> {
         let mut values = self.base.clone();
+        let nc = self.covariates.len();
+        for (k, (i, _)) in self.values.iter().enumerate() {
+            values[*i] = terms[nc + k];
+        }
         let n = values.len();
         let mut shift = vec![0.0; n];
         let mut factor = vec![1.0; n];
@@ -228,8 +256,14 @@ impl Layout {
     /// take (a category where a number is needed, a power of a value ≤ 0).
     pub fn covariate_pieces(&self, subject: &Subject) -> Result<CovariatePieces> {
         let n = subject.n_records();
-        let mut series = Vec::with_capacity(self.covariates.len());
-        for (_, _, c) in &self.covariates {
+        let effects: Vec<&CovariateModel> = self
+            .covariates
+            .iter()
+            .map(|c| &c.2)
+            .chain(self.values.iter().map(|v| &v.1))
+            .collect();
+        let mut series = Vec::with_capacity(effects.len());
+        for c in &effects {
             let name = c.covariate();
             series.push(
                 subject
@@ -254,11 +288,10 @@ impl Layout {
         };
         let mut index: std::collections::HashMap<Vec<u64>, usize> = Default::default();
         for (k, &start) in starts.iter().enumerate() {
-            let terms = self
-                .covariates
+            let terms = effects
                 .iter()
                 .zip(&series)
-                .map(|((_, _, c), s)| {
+                .map(|(c, s)| {
                     c.term(s.at(start))
                         .map_err(|reason| Error::InvalidCovariate {
                             subject: subject.id().to_owned(),

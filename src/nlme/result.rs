@@ -177,15 +177,22 @@ pub(super) fn assemble<M: Model>(
             )
         })
         .collect();
-    theta.extend(spec.covariates.iter().enumerate().map(|(j, c)| {
-        estimate(
-            c.describe(),
-            "coefficient".into(),
-            phi[nt + j],
-            se(nt + j),
-            Scale::Identity,
-        )
-    }));
+    theta.extend(
+        layout
+            .covariates
+            .iter()
+            .map(|c| &c.2)
+            .enumerate()
+            .map(|(j, c)| {
+                estimate(
+                    c.describe(),
+                    "coefficient".into(),
+                    phi[nt + j],
+                    se(nt + j),
+                    Scale::Identity,
+                )
+            }),
+    );
 
     // Ω elements and their SEs through the numerical Jacobian of Ω(φ).
     let k = layout.random.len();

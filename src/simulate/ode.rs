@@ -124,7 +124,10 @@ impl<'a> Stepper<'a> {
             to - from,
             self.next_step.min(to - from),
             opts.max_steps,
-            1000,
+            // no stiffness test: a long stretch near equilibrium (a long infusion) has
+            // stability-limited steps that ode_solvers would report as stiffness and stop;
+            // error control keeps those steps accurate, and max_steps bounds the work
+            u32::MAX,
             ode_solvers::OutputType::Sparse,
         );
         let s = dopri.integrate().map_err(|e| match e {

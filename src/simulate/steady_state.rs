@@ -205,6 +205,7 @@ impl<M: Model> Engine<'_, M> {
         self.newton(
             time,
             x,
+            reg.amount,
             |engine, x| {
                 let y = psi(engine, x)?;
                 Ok(y.iter().zip(x).map(|(y, x)| y - x).collect())
@@ -232,9 +233,11 @@ impl<M: Model> Engine<'_, M> {
         let mut x = vec![0.0; n];
         self.model.initial_state(&self.params[piece], &mut x);
         let (model, params) = (self.model, &self.params[piece]);
+        // the amount the infusion gives in one time unit sets the scale of the steps
         self.newton(
             time,
             x,
+            rate.abs(),
             |_, x| {
                 let mut g = vec![0.0; n];
                 model.derivatives(time, x, params, &mut g);
@@ -244,13 +247,16 @@ impl<M: Model> Engine<'_, M> {
         )
     }
 
-    /// Newton's method for `g(x) = 0` with a forward-difference Jacobian; `noisy` marks a
-    /// `g` computed through the ODE solver (larger difference steps, convergence tested on
-    /// one more application of `g` relative to the solver's tolerance).
+    /// Newton's method for `g(x) = 0` with a forward-difference Jacobian (steps relative
+    /// to the amounts, or to `reference`, an amount typical of the problem, where they are
+    /// 0); `noisy` marks a `g` computed through the ODE solver (larger difference steps,
+    /// convergence tested on one more application of `g` relative to the solver's
+    /// tolerance).
     fn newton(
         &mut self,
         time: f64,
         mut x: Vec<f64>,
+        reference: f64,
         mut g: impl FnMut(&mut Self, &[f64]) -> Result<Vec<f64>>,
         noisy: bool,
     ) -> Result<Vec<f64>> {
@@ -278,7 +284,7 @@ impl<M: Model> Engine<'_, M> {
             }
             let mut jac = DMatrix::zeros(n, n);
             for j in 0..n {
-                let h = rel_step * x[j].abs().max(1e-3 * scale).max(opts.atol);
+                let h = rel_step * x[j].abs().max(1e-3 * scale.max(reference)).max(opts.atol);
                 let mut xh = x.clone();
                 xh[j] += h;
                 let gh = g(self, &xh)?;
