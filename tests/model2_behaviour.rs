@@ -200,3 +200,40 @@ fn phenotype_percentages_add_to_100() {
         assert_relative_eq!(n[i] + m[i] + d[i], 100.0, max_relative = 1e-12);
     }
 }
+
+/// Records before the infusion (a screening sample at day −14, lymphodepletion at day −5)
+/// see the pre-treatment B cells and no transgene; after the infusion the subject is the
+/// same as one whose records start at day 0 (the infusion applies the lymphodepletion).
+#[test]
+fn records_before_the_infusion_see_the_pre_treatment_state() {
+    use cart_pkpd::{Subject, simulate_subject};
+    let p = CarTBCellParams::default();
+    let opts = SolverOptions::accurate();
+    let with_history = Subject::builder("A")
+        .observe(-14.0, "b_cells", 190.0)
+        .observe(-14.0, "transgene", 1.0)
+        .dose_event(Dose::bolus(-5.0, 30.0).into_state("LD"))
+        .dose(0.0, DL1)
+        .observe(7.0, "transgene", 2e4)
+        .observe(28.0, "b_cells", 0.5)
+        .build()
+        .unwrap();
+    let from_day_0 = Subject::builder("B")
+        .dose(0.0, DL1)
+        .observe(7.0, "transgene", 2e4)
+        .observe(28.0, "b_cells", 0.5)
+        .build()
+        .unwrap();
+    let a = simulate_subject(&CarTBCell, &p, &with_history, &opts).unwrap();
+    let b = simulate_subject(&CarTBCell, &p, &from_day_0, &opts).unwrap();
+    assert_relative_eq!(a.get("b_cells").unwrap()[0], 200.0, max_relative = 1e-12);
+    assert_eq!(a.get("transgene").unwrap()[1], 0.0);
+    for analyte in ["transgene", "b_cells", "naive_pct"] {
+        let (x, y) = (a.get(analyte).unwrap(), b.get(analyte).unwrap());
+        for (u, v) in x[3..].iter().zip(&y[..]) {
+            assert_relative_eq!(*u, *v, max_relative = 1e-9);
+        }
+    }
+    // the infusion's row carries the lymphodepleted B cells: fld × 200
+    assert_relative_eq!(a.get("b_cells").unwrap()[3], p.fld() * 200.0, max_relative = 1e-12);
+}
