@@ -60,7 +60,7 @@ pub use model::{CompartmentDosing, DoseInput, Model, OutputSpec};
 pub use params::{Domain, ParamSpec, Parameters};
 pub use simulate::{
     LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats, simulate,
-    simulate_closed_form, simulate_subject,
+    simulate_closed_form, simulate_subject, simulate_subject_with,
 };
 
 #[doc(hidden)]

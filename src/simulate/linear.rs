@@ -10,6 +10,9 @@
 use crate::error::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 
+/// Largest number of disposition compartments (central and peripherals) solved exactly.
+pub const MAX_MODES: usize = 8;
+
 /// A peripheral compartment of a [`LinearCompartments`] system.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Peripheral {
@@ -113,6 +116,13 @@ impl LinearCompartments {
         if seen.iter().any(|s| !s) {
             return Err(bad("linear system does not cover every state".into()));
         }
+        if self.peripherals.len() >= MAX_MODES {
+            return Err(bad(format!(
+                "{} peripheral compartments: the exact solution takes at most {}",
+                self.peripherals.len(),
+                MAX_MODES - 1
+            )));
+        }
         let rates = self
             .peripherals
             .iter()
@@ -186,34 +196,34 @@ impl ExactSystem {
     }
 
     /// Advances the amounts `x` by `tau ≥ 0` with constant infusion rates `rates` (per
-    /// state, amount per time).
+    /// state, amount per time). Works on the stack: at most [`MAX_MODES`] disposition
+    /// compartments ([`LinearCompartments::check`] enforces it).
     pub fn advance(&self, x: &mut [f64], tau: f64, rates: &[f64]) {
         let m = self.disposition.len();
-        let y = DVector::from_iterator(m, self.disposition.iter().map(|&s| x[s]));
-        let r_d = DVector::from_iterator(m, self.disposition.iter().map(|&s| rates[s]));
-        let mut w = &self.to_modes * y;
-        let mut p = &self.to_modes * r_d;
-        let mut q = DVector::zeros(m);
-        let mut ka = 0.0;
+        let (mut y, mut r_d) = ([0.0; MAX_MODES], [0.0; MAX_MODES]);
+        for (k, &s) in self.disposition.iter().enumerate() {
+            y[k] = x[s];
+            r_d[k] = rates[s];
+        }
+        let (mut ka, mut r_a, mut a0) = (0.0, 0.0, 0.0);
         if let Some(abs) = self.system.absorption {
-            ka = abs.ka;
-            let (a0, r_a) = (x[abs.depot], rates[abs.depot]);
-            p += &self.central_in_modes * r_a;
-            q = &self.central_in_modes * (ka * a0 - r_a);
+            (ka, a0, r_a) = (abs.ka, x[abs.depot], rates[abs.depot]);
             x[abs.depot] = a0 * (-ka * tau).exp() + r_a * tau * phi(ka * tau);
         }
-        for i in 0..m {
+        let mut w = [0.0; MAX_MODES];
+        for (i, wi) in w.iter_mut().enumerate().take(m) {
+            let row = |v: &[f64; MAX_MODES]| (0..m).map(|j| self.to_modes[(i, j)] * v[j]).sum::<f64>();
             let mu = self.mu[i];
-            let mut wi = w[i] * (-mu * tau).exp() + p[i] * tau * phi(mu * tau);
-            if q[i] != 0.0 {
-                let lo = mu.min(ka);
-                wi += q[i] * tau * (-lo * tau).exp() * phi((mu - ka).abs() * tau);
+            let c = self.central_in_modes[i];
+            let p = row(&r_d) + c * r_a;
+            let q = c * (ka * a0 - r_a);
+            *wi = row(&y) * (-mu * tau).exp() + p * tau * phi(mu * tau);
+            if q != 0.0 {
+                *wi += q * tau * (-mu.min(ka) * tau).exp() * phi((mu - ka).abs() * tau);
             }
-            w[i] = wi;
         }
-        let y = &self.from_modes * w;
         for (k, &s) in self.disposition.iter().enumerate() {
-            x[s] = y[k];
+            x[s] = (0..m).map(|i| self.from_modes[(k, i)] * w[i]).sum();
         }
     }
 
