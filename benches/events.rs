@@ -38,7 +38,11 @@ fn addl(c: &mut Criterion) {
         ("exact", false, SolverOptions::default()),
         ("ode_rtol_1e-6", false, SolverOptions::default().ode()),
         ("exact_steady_state", true, SolverOptions::default()),
-        ("ode_rtol_1e-6_steady_state", true, SolverOptions::default().ode()),
+        (
+            "ode_rtol_1e-6_steady_state",
+            true,
+            SolverOptions::default().ode(),
+        ),
     ] {
         let s = subject(steady_state);
         group.bench_function(label, |b| {

@@ -93,7 +93,8 @@ fn pk_events() -> cart_pkpd::Result<Dataset> {
     use rand_distr::{Distribution, Normal};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
     let z = Normal::new(0.0, 1.0).expect("unit normal");
-    let typical = OneCmtOralParams::new(1.2, 5.0, 50.0)?.with_all(&[("f1", 0.7), ("alag1", 0.5)])?;
+    let typical =
+        OneCmtOralParams::new(1.2, 5.0, 50.0)?.with_all(&[("f1", 0.7), ("alag1", 0.5)])?;
     let mut subjects = Vec::new();
     for i in 0..24 {
         let sex = if i % 2 == 0 { "F" } else { "M" };

@@ -47,7 +47,8 @@ fn run() -> cart_pkpd::Result<()> {
         "{path}: {} subjects, {records} records ({doses} dose records)",
         data.subjects().len()
     );
-    let initial = OneCmtOralParams::new(1.0, 4.0, 40.0)?.with_all(&[("f1", 0.5), ("alag1", 0.3)])?;
+    let initial =
+        OneCmtOralParams::new(1.0, 4.0, 40.0)?.with_all(&[("f1", 0.5), ("alag1", 0.3)])?;
     let spec = PopulationSpec::new(initial)
         .estimate(&["ka", "cl", "v", "f1", "alag1"])
         .random_diagonal(&[("ka", 0.1), ("cl", 0.1), ("v", 0.1)])
@@ -66,7 +67,10 @@ fn run() -> cart_pkpd::Result<()> {
     let fit = fit_population(&OneCmtOral, &data, &spec, &PopulationOptions::default())?;
     println!("{fit}");
     println!("(fitted in {:.2} s)\n", start.elapsed().as_secs_f64());
-    println!("{:<18} {:>10} {:>10} {:>10}", "parameter", "truth", "estimate", "z");
+    println!(
+        "{:<18} {:>10} {:>10} {:>10}",
+        "parameter", "truth", "estimate", "z"
+    );
     for (name, truth) in TRUTH {
         let Some(e) = fit.theta.iter().find(|e| e.name == name) else {
             continue;

@@ -8,8 +8,13 @@
 //! - [`Model`]: the typed model API (named parameters with units and domains, named states
 //!   and outputs, right-hand side, optional closed form), for built-in and user models.
 //! - [`models`]: the built-in models, [`CellularKinetics`](models::CellularKinetics) (Stein
-//!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells).
-//! - [`simulate()`] / [`simulate_closed_form`]: outputs at given times, with bolus [`Dose`]s.
+//!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells), and the standard
+//!   1-, 2- and 3-compartment PK models ([`models::pk`], NONMEM ADVAN1–4, 11, 12).
+//! - [`simulate()`], [`simulate_subject`], [`simulate_closed_form`]: outputs at given times
+//!   or at a subject's records, for NONMEM [`Dose`] records (bolus, infusion, modelled
+//!   rate or duration, `ADDL`/`II`, steady state, bioavailability and lag per
+//!   compartment, resets), solved exactly for linear compartment models and by Dopri5
+//!   otherwise ([`simulate`](mod@simulate) module docs).
 //! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC0–28d, Clast; B-cell nadir,
 //!   depletion, reappearance, naive share); [`summary`]: quantiles with BLQ handling.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
@@ -18,9 +23,28 @@
 //! - [`population`]: typical values, between-subject variability (full Ω), virtual
 //!   cohorts simulated in parallel.
 //! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.
-//! - [`data`]: subjects and data sets, built in code or read from NONMEM-style CSV.
+//! - [`data`]: subjects and data sets, built in code or read from NONMEM-format CSV.
 //!
-//! Time is in days from the CAR-T infusion (day 0); doses are in 10^6 CAR+ T cells.
+//! # Data in NONMEM format
+//!
+//! [`Dataset::read_csv`] reads (details in [`data::csv_format`]):
+//!
+//! | column | meaning |
+//! |---|---|
+//! | `ID`, `TIME`, `DV` | subject, time (may be negative), observed value |
+//! | `EVID` | 0 observation, 1 dose, 2 other-type, 3 reset, 4 reset and dose |
+//! | `MDV` | 1 on an observation: predicted, not in the likelihood |
+//! | `AMT`, `RATE` | dose amount; 0 bolus, > 0 rate, -1 modelled rate, -2 modelled duration |
+//! | `ADDL`, `II`, `SS` | additional doses, interval, steady state (1 reset, 2 added) |
+//! | `CMT` | dose compartment (state number or name); an observation's analyte |
+//! | `ANALYTE`, `CENS`/`BLQ`, `LLOQ` | analyte name, below-LLOQ flag, its limit |
+//! | any other | a covariate (number or text, may change over time) |
+//!
+//! Unimplemented NONMEM items (`PCMT`, `CALL`, `CONT`, `DATE`, …), `SS = 3` and negative
+//! `ADDL` are errors naming the column.
+//!
+//! For the CAR-T models, time is in days from the CAR-T infusion (day 0) and doses are in
+//! 10^6 CAR+ T cells; the PK models take any consistent units.
 //!
 //! ```
 //! use cart_pkpd::{models::{CarTBCell, CarTBCellParams}, simulate, Dose, SolverOptions};

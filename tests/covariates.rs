@@ -7,7 +7,10 @@
 
 use cart_pkpd::data::{CovariateInterpolation, CovariateValue, CsvOptions, Record};
 use cart_pkpd::models::pk::{OneCmtOral, OneCmtOralParams};
-use cart_pkpd::nlme::{CovariateFunction, CovariateModel, PopulationFit, PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{
+    CovariateFunction, CovariateModel, PopulationFit, PopulationOptions, PopulationSpec,
+    fit_population,
+};
 use cart_pkpd::{Dataset, ErrorModel, Subject};
 
 /// Theophylline as `cp` observations of the built-in model, with covariates: `WT` (kg),
@@ -42,7 +45,11 @@ fn theoph(change_at: Option<f64>) -> Dataset {
     Dataset::new(subjects).unwrap()
 }
 
-fn fit(data: &Dataset, effects: Vec<CovariateModel>, interpolation: CovariateInterpolation) -> PopulationFit {
+fn fit(
+    data: &Dataset,
+    effects: Vec<CovariateModel>,
+    interpolation: CovariateInterpolation,
+) -> PopulationFit {
     let mut spec = PopulationSpec::new(OneCmtOralParams::new(1.5, 0.04, 0.5).unwrap())
         .estimate(&["ka", "cl", "v"])
         .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
@@ -76,7 +83,13 @@ fn check_pred(fit: &PopulationFit, expected: impl Fn(&Subject, f64) -> f64, data
     for (s, est) in data.subjects().iter().zip(&fit.subjects) {
         for p in &est.predictions {
             let e = expected(s, p.time);
-            assert!((p.pred - e).abs() <= 1e-9 * e.abs().max(1e-3), "{} t {}: PRED {} vs {e}", s.id(), p.time, p.pred);
+            assert!(
+                (p.pred - e).abs() <= 1e-9 * e.abs().max(1e-3),
+                "{} t {}: PRED {} vs {e}",
+                s.id(),
+                p.time,
+                p.pred
+            );
         }
     }
 }
@@ -90,19 +103,36 @@ fn exponential_form_equals_a_power_of_the_exponentiated_covariate() {
     let data = theoph(None);
     let exponential = fit(
         &data,
-        vec![CovariateModel::Exponential { parameter: "cl".into(), covariate: "WT".into(), reference: 70.0 }],
+        vec![CovariateModel::Exponential {
+            parameter: "cl".into(),
+            covariate: "WT".into(),
+            reference: 70.0,
+        }],
         CovariateInterpolation::Locf,
     );
     // (EWT/e^70)^β = exp(β·(WT − 70)): the same model
     let power = fit(
         &data,
-        vec![CovariateModel::Power { parameter: "cl".into(), covariate: "EWT".into(), reference: 70f64.exp() }],
+        vec![CovariateModel::Power {
+            parameter: "cl".into(),
+            covariate: "EWT".into(),
+            reference: 70f64.exp(),
+        }],
         CovariateInterpolation::Locf,
     );
-    assert!((exponential.ofv - power.ofv).abs() < 1e-6, "{} vs {}", exponential.ofv, power.ofv);
+    assert!(
+        (exponential.ofv - power.ofv).abs() < 1e-6,
+        "{} vs {}",
+        exponential.ofv,
+        power.ofv
+    );
     let (b_exp, b_pow) = (theta(&exponential, 3), theta(&power, 3));
     assert!((b_exp - b_pow).abs() < 1e-6, "{b_exp} vs {b_pow}");
-    let (ka, cl, v) = (theta(&exponential, 0), theta(&exponential, 1), theta(&exponential, 2));
+    let (ka, cl, v) = (
+        theta(&exponential, 0),
+        theta(&exponential, 1),
+        theta(&exponential, 2),
+    );
     check_pred(
         &exponential,
         |s, t| {
@@ -120,10 +150,25 @@ fn linear_categorical_value_and_function_forms_predict_as_their_formulas() {
     let fitted = fit(
         &data,
         vec![
-            CovariateModel::Linear { parameter: "v".into(), covariate: "WT".into(), reference: 70.0 },
-            CovariateModel::Categorical { parameter: "cl".into(), covariate: "SEX".into(), level: CovariateValue::from("F") },
-            CovariateModel::Function { parameter: "ka".into(), covariate: "WT".into(), function: allometry },
-            CovariateModel::Value { parameter: "alag1".into(), covariate: "LAG".into() },
+            CovariateModel::Linear {
+                parameter: "v".into(),
+                covariate: "WT".into(),
+                reference: 70.0,
+            },
+            CovariateModel::Categorical {
+                parameter: "cl".into(),
+                covariate: "SEX".into(),
+                level: CovariateValue::from("F"),
+            },
+            CovariateModel::Function {
+                parameter: "ka".into(),
+                covariate: "WT".into(),
+                function: allometry,
+            },
+            CovariateModel::Value {
+                parameter: "alag1".into(),
+                covariate: "LAG".into(),
+            },
         ],
         CovariateInterpolation::Locf,
     );
@@ -141,7 +186,14 @@ fn linear_categorical_value_and_function_forms_predict_as_their_formulas() {
             if time <= lag {
                 return 0.0;
             }
-            piecewise_amount(time - lag, s.doses()[0].amount, kai, cli / vi, cli / vi, f64::INFINITY) / vi
+            piecewise_amount(
+                time - lag,
+                s.doses()[0].amount,
+                kai,
+                cli / vi,
+                cli / vi,
+                f64::INFINITY,
+            ) / vi
         },
         &data,
     );
@@ -153,17 +205,29 @@ fn a_covariate_changing_within_a_subject_changes_the_parameters_from_its_record(
     for interpolation in [CovariateInterpolation::Locf, CovariateInterpolation::Nocb] {
         let fitted = fit(
             &data,
-            vec![CovariateModel::Power { parameter: "cl".into(), covariate: "WT".into(), reference: 70.0 }],
+            vec![CovariateModel::Power {
+                parameter: "cl".into(),
+                covariate: "WT".into(),
+                reference: 70.0,
+            }],
             interpolation,
         );
-        let (ka, cl, v, beta) = (theta(&fitted, 0), theta(&fitted, 1), theta(&fitted, 2), theta(&fitted, 3));
+        let (ka, cl, v, beta) = (
+            theta(&fitted, 0),
+            theta(&fitted, 1),
+            theta(&fitted, 2),
+            theta(&fitted, 3),
+        );
         check_pred(
             &fitted,
             |s, time| {
                 // the change record is at 6 h; NOCB applies the new value from the record
                 // before it on
                 let times: Vec<f64> = s.records().map(|r| r.time()).collect();
-                let k = s.records().position(|r| matches!(r, Record::Other { .. })).unwrap();
+                let k = s
+                    .records()
+                    .position(|r| matches!(r, Record::Other { .. }))
+                    .unwrap();
                 let tc = match interpolation {
                     CovariateInterpolation::Locf => times[k],
                     CovariateInterpolation::Nocb => times[k - 1],
@@ -186,13 +250,41 @@ fn covariates_that_do_not_fit_the_form_are_errors_naming_subject_and_covariate()
         .random_diagonal(&[("cl", 0.1)])
         .residual("cp", ErrorModel::Additive { sd: 1.0 });
     let bad = [
-        CovariateModel::Power { parameter: "cl".into(), covariate: "SEX".into(), reference: 70.0 },
-        CovariateModel::Power { parameter: "cl".into(), covariate: "LAG".into(), reference: 1.0 },
+        CovariateModel::Power {
+            parameter: "cl".into(),
+            covariate: "SEX".into(),
+            reference: 70.0,
+        },
+        CovariateModel::Power {
+            parameter: "cl".into(),
+            covariate: "LAG".into(),
+            reference: 1.0,
+        },
     ];
     for effect in bad {
-        let err = fit_population(&OneCmtOral, &data, &spec.clone().covariate(effect), &PopulationOptions::default()).unwrap_err();
-        assert!(matches!(err, cart_pkpd::Error::InvalidCovariate { .. }), "{err}");
+        let err = fit_population(
+            &OneCmtOral,
+            &data,
+            &spec.clone().covariate(effect),
+            &PopulationOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, cart_pkpd::Error::InvalidCovariate { .. }),
+            "{err}"
+        );
     }
-    let set_and_estimated = spec.clone().covariate(CovariateModel::Value { parameter: "cl".into(), covariate: "WT".into() });
-    assert!(fit_population(&OneCmtOral, &data, &set_and_estimated, &PopulationOptions::default()).is_err());
+    let set_and_estimated = spec.clone().covariate(CovariateModel::Value {
+        parameter: "cl".into(),
+        covariate: "WT".into(),
+    });
+    assert!(
+        fit_population(
+            &OneCmtOral,
+            &data,
+            &set_and_estimated,
+            &PopulationOptions::default()
+        )
+        .is_err()
+    );
 }

@@ -54,11 +54,29 @@ fn dots_and_zeros_on_records_where_a_column_does_not_apply_read_the_same() {
         .collect();
     assert_eq!(
         kinds,
-        ["dose", "obs", "dose", "obs", "mdv", "other", "dose", "obs", "reset", "reset-dose", "obs"]
+        [
+            "dose",
+            "obs",
+            "dose",
+            "obs",
+            "mdv",
+            "other",
+            "dose",
+            "obs",
+            "reset",
+            "reset-dose",
+            "obs"
+        ]
     );
     let d = s.doses();
-    assert_eq!((d[0].ss, d[0].ii, d[0].time), (SteadyState::Reset, 12.0, -12.0));
-    assert_eq!((d[1].addl, d[1].target.clone()), (3, Some(Compartment::Number(1))));
+    assert_eq!(
+        (d[0].ss, d[0].ii, d[0].time),
+        (SteadyState::Reset, 12.0, -12.0)
+    );
+    assert_eq!(
+        (d[1].addl, d[1].target.clone()),
+        (3, Some(Compartment::Number(1)))
+    );
     assert_eq!(d[2].rate, DoseRate::Rate(25.0));
     assert_eq!((d[3].rate, d[3].reset), (DoseRate::ModelledDuration, true));
     assert!(s.observations().iter().all(|o| o.analyte == "cp"));
@@ -67,7 +85,10 @@ fn dots_and_zeros_on_records_where_a_column_does_not_apply_read_the_same() {
     assert_eq!(s.covariate_value("SEX"), Some(&CovariateValue::from("F")));
     // subject 2: a steady-state constant infusion (AMT 0, II 0, RATE 10)
     let d2 = &dots.subjects()[1].doses()[0];
-    assert_eq!((d2.amount, d2.rate, d2.ss), (0.0, DoseRate::Rate(10.0), SteadyState::Reset));
+    assert_eq!(
+        (d2.amount, d2.rate, d2.ss),
+        (0.0, DoseRate::Rate(10.0), SteadyState::Reset)
+    );
 }
 
 #[test]
@@ -107,7 +128,8 @@ fn unimplemented_nonmem_items_are_errors_naming_the_column() {
         ("1,0,2,.,0,0,2,10,0,0,0", "RATE"),    // a rate on an observation
     ];
     for (row, column) in cases {
-        let text = format!("ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,ADDL,II,SS\n{row}\n1,1,2,.,0,0,2,.,.,.,.\n");
+        let text =
+            format!("ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,ADDL,II,SS\n{row}\n1,1,2,.,0,0,2,.,.,.,.\n");
         match read(&text) {
             Err(Error::Data { location, .. }) => {
                 assert_eq!(location.column.as_deref(), Some(column), "{row}");
@@ -125,9 +147,13 @@ fn a_dose_record_must_be_complete() {
         ("1,0,.,100,1,1,1,0,0,0,1", "SS without II"),
         ("1,0,.,0,1,1,1,0,0,12,1", "SS without an amount"),
     ] {
-        let text = format!("ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,ADDL,II,SS\n{row}\n1,1,2,.,0,0,2,.,.,.,.\n");
+        let text =
+            format!("ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,ADDL,II,SS\n{row}\n1,1,2,.,0,0,2,.,.,.,.\n");
         let err = read(&text).unwrap_err();
-        assert!(matches!(err.data_kind(), Some(DataErrorKind::Inconsistent(_))), "{what}: {err}");
+        assert!(
+            matches!(err.data_kind(), Some(DataErrorKind::Inconsistent(_))),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -136,7 +162,10 @@ fn time_may_go_back_only_at_a_reset() {
     let ok = "ID,TIME,DV,AMT,EVID\n1,0,.,10,1\n1,5,2,.,0\n1,0,.,10,4\n1,5,2,.,0\n";
     assert_eq!(read(ok).unwrap().subjects()[0].n_records(), 4);
     let bad = "ID,TIME,DV,AMT,EVID\n1,0,.,10,1\n1,5,2,.,0\n1,0,.,10,1\n1,5,2,.,0\n";
-    assert!(matches!(read(bad).unwrap_err().data_kind(), Some(DataErrorKind::Unsorted { .. })));
+    assert!(matches!(
+        read(bad).unwrap_err().data_kind(),
+        Some(DataErrorKind::Unsorted { .. })
+    ));
 }
 
 #[test]
@@ -144,5 +173,8 @@ fn observations_by_cmt_follow_the_models_compartments() {
     // ADVAN2: observations are of CMT 2; CMT 1 would be the depot, which is not observed
     let text = "ID,TIME,DV,AMT,CMT\n1,0,.,100,1\n1,1,2,.,1\n";
     let err = read(text).unwrap_err();
-    assert!(matches!(err.data_kind(), Some(DataErrorKind::UnknownAnalyte { .. })), "{err}");
+    assert!(
+        matches!(err.data_kind(), Some(DataErrorKind::UnknownAnalyte { .. })),
+        "{err}"
+    );
 }

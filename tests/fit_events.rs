@@ -3,7 +3,9 @@
 
 use cart_pkpd::models::pk::{OneCmtOral, OneCmtOralParams};
 use cart_pkpd::nlme::{PopulationFit, PopulationOptions, PopulationSpec, fit_population};
-use cart_pkpd::{Dataset, Dose, DoseRate, ErrorModel, Parameters, SolverOptions, Subject, simulate_subject};
+use cart_pkpd::{
+    Dataset, Dose, DoseRate, ErrorModel, Parameters, SolverOptions, Subject, simulate_subject,
+};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
@@ -16,11 +18,19 @@ fn doses(explicit: bool) -> Vec<Dose> {
     let oral = Dose::bolus(0.0, 100.0);
     let iv = Dose::bolus(60.0, 80.0).into_cmt(2);
     if explicit {
-        let mut d: Vec<Dose> = (-40..=3).map(|k| Dose { time: 12.0 * f64::from(k), ..oral.clone() }).collect();
+        let mut d: Vec<Dose> = (-40..=3)
+            .map(|k| Dose {
+                time: 12.0 * f64::from(k),
+                ..oral.clone()
+            })
+            .collect();
         d.push(iv.with_rate(DoseRate::Rate(40.0)));
         d
     } else {
-        vec![oral.repeat(3, 12.0).steady_state(), iv.with_rate(DoseRate::ModelledDuration)]
+        vec![
+            oral.repeat(3, 12.0).steady_state(),
+            iv.with_rate(DoseRate::ModelledDuration),
+        ]
     }
 }
 
@@ -46,7 +56,10 @@ fn subject(i: usize, explicit: bool, values: &[f64]) -> Subject {
 fn data(explicit: bool) -> Dataset {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(10);
     let normal = Normal::new(0.0, 1.0).unwrap();
-    let typical = OneCmtOralParams::new(1.0, 5.0, 50.0).unwrap().with("d2", 2.0).unwrap();
+    let typical = OneCmtOralParams::new(1.0, 5.0, 50.0)
+        .unwrap()
+        .with("d2", 2.0)
+        .unwrap();
     let subjects = (0..12)
         .map(|i| {
             let (e_cl, e_v) = (0.3 * normal.sample(&mut rng), 0.3 * normal.sample(&mut rng));
@@ -54,7 +67,8 @@ fn data(explicit: bool) -> Dataset {
                 .with_all(&[("cl", 5.0 * f64::exp(e_cl)), ("v", 50.0 * f64::exp(e_v))])
                 .unwrap();
             let design = subject(i, false, &[1.0; 10]);
-            let sim = simulate_subject(&OneCmtOral, &p, &design, &SolverOptions::default()).unwrap();
+            let sim =
+                simulate_subject(&OneCmtOral, &p, &design, &SolverOptions::default()).unwrap();
             let cp = sim.get("cp").unwrap();
             let noisy: Vec<f64> = design
                 .records()
@@ -69,7 +83,10 @@ fn data(explicit: bool) -> Dataset {
 }
 
 fn fit(data: &Dataset) -> PopulationFit {
-    let initial = OneCmtOralParams::new(0.8, 4.0, 40.0).unwrap().with("d2", 2.0).unwrap();
+    let initial = OneCmtOralParams::new(0.8, 4.0, 40.0)
+        .unwrap()
+        .with("d2", 2.0)
+        .unwrap();
     let spec = PopulationSpec::new(initial)
         .estimate(&["ka", "cl", "v"])
         .random_diagonal(&[("cl", 0.1), ("v", 0.1)])
@@ -90,9 +107,21 @@ fn steady_state_additional_and_modelled_doses_fit_as_their_explicit_records() {
     eprintln!("OFV compact {:.8}, explicit {:.8}", a.ofv, b.ofv);
     assert!((a.ofv - b.ofv).abs() < 1e-6, "OFV {} vs {}", a.ofv, b.ofv);
     for (x, y) in a.theta.iter().zip(&b.theta) {
-        assert!((x.value / y.value - 1.0).abs() < 1e-5, "{} {} vs {}", x.name, x.value, y.value);
+        assert!(
+            (x.value / y.value - 1.0).abs() < 1e-5,
+            "{} {} vs {}",
+            x.name,
+            x.value,
+            y.value
+        );
     }
     for (x, y) in a.omega.iter().zip(&b.omega) {
-        assert!((x.value / y.value - 1.0).abs() < 1e-4, "{} {} vs {}", x.name, x.value, y.value);
+        assert!(
+            (x.value / y.value - 1.0).abs() < 1e-4,
+            "{} {} vs {}",
+            x.name,
+            x.value,
+            y.value
+        );
     }
 }

@@ -230,10 +230,14 @@ fn records_before_the_infusion_see_the_pre_treatment_state() {
     assert_eq!(a.get("transgene").unwrap()[1], 0.0);
     for analyte in ["transgene", "b_cells", "naive_pct"] {
         let (x, y) = (a.get(analyte).unwrap(), b.get(analyte).unwrap());
-        for (u, v) in x[3..].iter().zip(&y[..]) {
+        for (u, v) in x[3..].iter().zip(y) {
             assert_relative_eq!(*u, *v, max_relative = 1e-9);
         }
     }
     // the infusion's row carries the lymphodepleted B cells: fld × 200
-    assert_relative_eq!(a.get("b_cells").unwrap()[3], p.fld() * 200.0, max_relative = 1e-12);
+    assert_relative_eq!(
+        a.get("b_cells").unwrap()[3],
+        p.fld() * 200.0,
+        max_relative = 1e-12
+    );
 }

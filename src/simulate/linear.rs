@@ -212,7 +212,8 @@ impl ExactSystem {
         }
         let mut w = [0.0; MAX_MODES];
         for (i, wi) in w.iter_mut().enumerate().take(m) {
-            let row = |v: &[f64; MAX_MODES]| (0..m).map(|j| self.to_modes[(i, j)] * v[j]).sum::<f64>();
+            let row =
+                |v: &[f64; MAX_MODES]| (0..m).map(|j| self.to_modes[(i, j)] * v[j]).sum::<f64>();
             let mu = self.mu[i];
             let c = self.central_in_modes[i];
             let p = row(&r_d) + c * r_a;
