@@ -349,14 +349,15 @@ impl Subject {
         &self.observations
     }
 
-    /// Observations of one analyte, in record order.
+    /// Measured observations of one analyte (those with `MDV = 1` left out), in record
+    /// order.
     pub fn observations_of<'a, 'b>(
         &'a self,
         analyte: &'b str,
     ) -> impl Iterator<Item = &'a Observation> + use<'a, 'b> {
         self.observations
             .iter()
-            .filter(move |o| o.analyte == analyte)
+            .filter(move |o| o.analyte == analyte && !o.mdv)
     }
 
     /// Every record, in order.

@@ -113,7 +113,8 @@ impl CellularKineticsParams {
 /// before the infusion, such as screening samples, are predicted as no transgene). The
 /// level does not depend on the dose amount (`cmax` is a parameter), so the model takes
 /// only the infusion at day 0, whose amount does not enter; a dose at any other time is an
-/// error.
+/// error, except a dose into `LD` (the lymphodepleting chemotherapy before the infusion),
+/// which is accepted and changes nothing.
 ///
 /// `tmax` is a change point: the likelihood of data has a kink in `tmax` at every sampling
 /// time. When a fitted `tmax` lands on one, the fit warns
@@ -181,7 +182,15 @@ impl Model for CellularKinetics {
         y[0] = if t < 0.0 { 0.0 } else { x[0] + x[1] };
     }
 
+    /// The infusion at day 0 into `E` (its amount does not enter); a dose into `LD`
+    /// (lymphodepletion, any time) is accepted and changes nothing.
     fn dose_input(&self, _: &Self::Params, target: Option<&str>, time: f64) -> Result<DoseInput> {
+        if crate::model::state_index(&["E", "LD"], target.unwrap_or("E"), time)? == 1 {
+            return Ok(DoseInput {
+                state: 1,
+                scale: 0.0,
+            });
+        }
         if time != 0.0 {
             return Err(Error::InvalidDose {
                 subject: None,
@@ -191,7 +200,6 @@ impl Model for CellularKinetics {
                     .into(),
             });
         }
-        crate::model::state_index(&["E"], target.unwrap_or("E"), time)?;
         Ok(DoseInput {
             state: 0,
             scale: 0.0,

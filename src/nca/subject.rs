@@ -124,7 +124,7 @@ fn naive_pct_at(subject: &Subject, t: f64) -> Option<f64> {
         subject
             .observations()
             .iter()
-            .find(|o| o.analyte == analyte && o.time == t)
+            .find(|o| o.analyte == analyte && o.time == t && !o.mdv)
     };
     let b = at("b_cells").filter(|o| !below_lloq(o))?;
     if let Some(p) = at("naive_pct") {

@@ -44,6 +44,8 @@ pub(super) fn run<M: Model>(
         ));
     }
     let names = model.state_names(p);
+    // additional doses only up to the last record (a long series costs nothing)
+    let end = plan.steps.iter().fold(f64::NEG_INFINITY, |m, s| m.max(s.time));
     let mut pending: Vec<Dose> = Vec::new();
     let mut given: Vec<Dose> = Vec::new();
     for step in &plan.steps {
@@ -80,6 +82,9 @@ pub(super) fn run<M: Model>(
                 let state = names.get(input.state).cloned().unwrap_or_default();
                 for k in 0..=d.addl {
                     let time = d.time + dosing.lag + f64::from(k) * d.ii;
+                    if time > end && k > 0 {
+                        break;
+                    }
                     let amount = d.amount * dosing.bioavailability;
                     pending.push(Dose::bolus(time, amount).into_state(&state));
                 }

@@ -45,6 +45,8 @@ pub(super) struct Infusion {
 }
 
 /// A dose that enters at a time of its own (additional, lagged, or an infusion start).
+/// Additional doses are generated one at a time, as each is given, so a long series costs
+/// nothing beyond the last record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Pending {
     pub time: f64,
@@ -55,6 +57,18 @@ pub(super) struct Pending {
     pub amount: f64,
     /// Infusion duration; `None` for a bolus.
     pub duration: Option<f64>,
+    /// The series this dose belongs to: the first dose's time, the interval, this dose's
+    /// index and the last index.
+    pub series: Series,
+}
+
+/// A dose and its additional doses: the `k`-th enters at `first + k·ii`, `k ≤ last`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Series {
+    pub first: f64,
+    pub ii: f64,
+    pub k: u32,
+    pub last: u32,
 }
 
 impl Eq for Pending {}
@@ -206,15 +220,21 @@ impl<'a, M: Model> Engine<'a, M> {
         }
     }
 
-    /// Schedules a dose that enters at `time`.
-    pub(super) fn schedule(&mut self, time: f64, state: usize, amount: f64, duration: Option<f64>) {
+    /// Schedules a dose that enters at `first` and `addl` more every `ii`.
+    pub(super) fn schedule(&mut self, first: f64, addl: u32, ii: f64, r: &Resolved) {
         self.seq += 1;
         self.pending.push(Pending {
-            time,
+            time: first,
             seq: self.seq,
-            state,
-            amount,
-            duration,
+            state: r.state,
+            amount: r.amount,
+            duration: r.duration,
+            series: Series {
+                first,
+                ii,
+                k: 0,
+                last: addl,
+            },
         });
     }
 
@@ -227,6 +247,17 @@ impl<'a, M: Model> Engine<'a, M> {
         while let Some(p) = self.pending.peek().copied().filter(|p| p.time <= t) {
             self.pending.pop();
             changed = true;
+            let s = p.series;
+            if s.k < s.last {
+                self.seq += 1;
+                let k = s.k + 1;
+                self.pending.push(Pending {
+                    time: s.first + f64::from(k) * s.ii,
+                    seq: self.seq,
+                    series: Series { k, ..s },
+                    ..p
+                });
+            }
             self.model
                 .on_dose(&self.params[self.piece], p.state, &mut self.x);
             match p.duration {
@@ -298,10 +329,7 @@ impl<'a, M: Model> Engine<'a, M> {
         if dose.ss != SteadyState::No {
             return self.steady_state(dose, step.piece, &r);
         }
-        for k in 0..=dose.addl {
-            let time = dose.time + r.dosing.lag + f64::from(k) * dose.ii;
-            self.schedule(time, r.state, r.amount, r.duration);
-        }
+        self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, &r);
         Ok(())
     }
 

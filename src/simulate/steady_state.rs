@@ -120,10 +120,7 @@ impl<M: Model> Engine<'_, M> {
         }
         self.update_rates();
         if dose.amount > 0.0 {
-            for k in 0..=dose.addl {
-                let time = dose.time + r.dosing.lag + f64::from(k) * dose.ii;
-                self.schedule(time, r.state, r.amount, r.duration);
-            }
+            self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, r);
         }
         Ok(())
     }
