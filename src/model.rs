@@ -163,7 +163,8 @@ pub trait Model: Send + Sync {
     /// one. `doses` are the doses given up to `t` (in the order given; an observation
     /// recorded before a dose at the same time does not see it), each a plain bolus already
     /// moved by its lag time and scaled by its bioavailability, with
-    /// [`target`](Dose::target) naming the receiving state. It is used only for subjects
+    /// [`target`](Dose::target) as recorded (`None` for the default dosing state; a
+    /// compartment number is replaced by its state's name). It is used only for subjects
     /// whose doses are all transient boluses and whose parameters do not change over time;
     /// otherwise the ODE is solved. Default: [`Error::NoClosedForm`].
     fn closed_form(

@@ -178,3 +178,15 @@ fn observations_by_cmt_follow_the_models_compartments() {
         "{err}"
     );
 }
+
+#[test]
+fn subjects_from_json_are_validated_like_the_builder() {
+    let data = read(&dataset(".")).unwrap();
+    let json = serde_json::to_string(&data).unwrap();
+    let back: Dataset = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, data);
+    // an observation moved before the previous record's time is refused
+    let tampered = json.replacen("\"time\":36.0", "\"time\":0.5", 1);
+    assert_ne!(tampered, json);
+    assert!(serde_json::from_str::<Dataset>(&tampered).is_err());
+}

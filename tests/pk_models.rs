@@ -244,3 +244,38 @@ fn a_modelled_rate_or_duration_the_model_does_not_give_is_an_error() {
     .unwrap_err();
     assert!(matches!(err, cart_pkpd::Error::SteadyState { .. }), "{err}");
 }
+
+#[test]
+fn a_steady_state_that_is_not_reached_in_the_iteration_budget_is_an_error() {
+    let p = OneCmtOralParams::new(1.2, 5.0, 50.0).unwrap();
+    let opts = SolverOptions {
+        ss_max_iterations: 1,
+        ..SolverOptions::accurate().ode()
+    };
+    let err = simulate(
+        &OneCmtOral,
+        &p,
+        &[Dose::bolus(0.0, 100.0).every(12.0).steady_state()],
+        &[1.0],
+        &opts,
+    )
+    .unwrap_err();
+    match err {
+        cart_pkpd::Error::SteadyState { reason, .. } => {
+            assert!(reason.contains("ss_max_iterations"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+    // with the default budget the same steady state is reached
+    let opts = SolverOptions::accurate().ode();
+    assert!(
+        simulate(
+            &OneCmtOral,
+            &p,
+            &[Dose::bolus(0.0, 100.0).every(12.0).steady_state()],
+            &[1.0],
+            &opts
+        )
+        .is_ok()
+    );
+}

@@ -4,7 +4,8 @@
 //! The timeline is walked as the event engine walks it (record order, additional and
 //! lagged doses before a record at the same time, resets), but without states: at each
 //! output the closed form gets the doses given so far, each moved by its lag and scaled by
-//! its bioavailability, into a named state.
+//! its bioavailability, with its target as recorded (a compartment number replaced by its
+//! state's name; `None` for the model's default).
 
 use super::plan::{Plan, StepKind};
 use crate::dose::{Compartment, Dose, DoseRate, SteadyState};
@@ -43,9 +44,12 @@ pub(super) fn run<M: Model>(
             "its closed form takes bolus doses only (no infusion or steady state)",
         ));
     }
-    let names = model.state_names(p);
+    let mut names: Option<Vec<String>> = None;
     // additional doses only up to the last record (a long series costs nothing)
-    let end = plan.steps.iter().fold(f64::NEG_INFINITY, |m, s| m.max(s.time));
+    let end = plan
+        .steps
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, s| m.max(s.time));
     let mut pending: Vec<Dose> = Vec::new();
     let mut given: Vec<Dose> = Vec::new();
     for step in &plan.steps {
@@ -62,31 +66,35 @@ pub(super) fn run<M: Model>(
         match step.kind {
             StepKind::Dose(i) => {
                 let d = &plan.doses[i];
-                let name = match &d.target {
-                    None => None,
-                    Some(Compartment::Name(s)) => Some(s.clone()),
+                let target = match &d.target {
                     Some(Compartment::Number(n)) => {
-                        let i = (*n as usize).wrapping_sub(1);
-                        Some(names.get(i).cloned().ok_or_else(|| Error::InvalidDose {
-                            subject: None,
-                            time: d.time,
-                            reason: format!(
-                                "CMT {n} is not a compartment of model `{}`",
-                                model.name()
-                            ),
-                        })?)
+                        let names = names.get_or_insert_with(|| model.state_names(p));
+                        let name = names.get((*n as usize).wrapping_sub(1)).ok_or_else(|| {
+                            Error::InvalidDose {
+                                subject: None,
+                                time: d.time,
+                                reason: format!(
+                                    "CMT {n} is not a compartment of model `{}`",
+                                    model.name()
+                                ),
+                            }
+                        })?;
+                        Some(Compartment::Name(name.clone()))
                     }
+                    other => other.clone(),
                 };
-                let input = model.dose_input(p, name.as_deref(), d.time)?;
+                let input = model.dose_input(p, target_name(&target), d.time)?;
                 let dosing = model.compartment_dosing(p, input.state);
-                let state = names.get(input.state).cloned().unwrap_or_default();
                 for k in 0..=d.addl {
                     let time = d.time + dosing.lag + f64::from(k) * d.ii;
                     if time > end && k > 0 {
                         break;
                     }
                     let amount = d.amount * dosing.bioavailability;
-                    pending.push(Dose::bolus(time, amount).into_state(&state));
+                    pending.push(Dose {
+                        target: target.clone(),
+                        ..Dose::bolus(time, amount)
+                    });
                 }
                 give_due(&mut pending, &mut given, step.time);
             }
@@ -98,6 +106,13 @@ pub(super) fn run<M: Model>(
         }
     }
     Ok(())
+}
+
+fn target_name(target: &Option<Compartment>) -> Option<&str> {
+    match target {
+        Some(Compartment::Name(s)) => Some(s),
+        _ => None,
+    }
 }
 
 /// Moves the doses entering at or before `time` from `pending` to `given`.
