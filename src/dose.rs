@@ -22,6 +22,10 @@
 
 use crate::error::{Error, Result};
 
+/// Largest number of additional doses (`ADDL`) of one record: a million, more than daily
+/// dosing for 2 700 years.
+pub const MAX_ADDL: u32 = 1_000_000;
+
 /// Where a dose goes: a compartment by its NONMEM number (1-based, the model's state order)
 /// or by state name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,7 +122,7 @@ pub struct Dose {
     pub target: Option<Compartment>,
     /// Bolus or zero-order infusion (`RATE`).
     pub rate: DoseRate,
-    /// Number of additional doses after this one (`ADDL`).
+    /// Number of additional doses after this one (`ADDL`, at most [`MAX_ADDL`]).
     pub addl: u32,
     /// Interval between doses (`II`), the model's time unit; > 0 with `addl > 0` or a
     /// steady-state regimen, 0 for a steady-state constant infusion.
@@ -249,6 +253,12 @@ impl Dose {
         }
         if !(self.ii.is_finite() && self.ii >= 0.0) {
             return Some(format!("interdose interval II = {} must be >= 0", self.ii));
+        }
+        if self.addl > MAX_ADDL {
+            return Some(format!(
+                "ADDL = {} exceeds the supported {MAX_ADDL} additional doses",
+                self.addl
+            ));
         }
         if self.addl > 0 && self.ii == 0.0 {
             return Some(format!("ADDL = {} needs an interval II > 0", self.addl));

@@ -279,3 +279,16 @@ fn a_steady_state_that_is_not_reached_in_the_iteration_budget_is_an_error() {
         .is_ok()
     );
 }
+
+#[test]
+fn regimens_beyond_the_documented_bounds_are_errors_not_hangs() {
+    let p = OneCmtIvParams::new(5.0, 50.0).unwrap();
+    let opts = SolverOptions::default();
+    let too_many = Dose::bolus(0.0, 1.0).repeat(cart_pkpd::dose::MAX_ADDL + 1, 1e-6);
+    let err = simulate(&OneCmtIv, &p, &[too_many], &[1.0], &opts).unwrap_err();
+    assert!(err.to_string().contains("ADDL"), "{err}");
+    // an infusion of 1e12 dosing intervals at steady state
+    let overlapping = Dose::infusion(0.0, 100.0, 1e-10).every(1.0).steady_state();
+    let err = simulate(&OneCmtIv, &p, &[overlapping], &[1.0], &opts).unwrap_err();
+    assert!(matches!(err, cart_pkpd::Error::SteadyState { .. }), "{err}");
+}

@@ -30,6 +30,10 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use nalgebra::{DMatrix, DVector};
 
+/// Largest number of a steady-state regimen's infusions running at once (infusion duration
+/// over the dosing interval).
+const MAX_OVERLAP: f64 = 100_000.0;
+
 /// A regimen at steady state: `amount` (state units) into `state` every `ii`, as a bolus or
 /// over `duration`.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +90,13 @@ impl<M: Model> Engine<'_, M> {
             )
         } else {
             let lag = r.dosing.lag;
+            let overlap = r.duration.unwrap_or(0.0) / dose.ii;
+            if overlap > MAX_OVERLAP {
+                return Err(fail(format!(
+                    "an infusion lasting {overlap:.3e} dosing intervals: at most {MAX_OVERLAP} \
+                     infusions of a steady-state regimen may run at once"
+                )));
+            }
             if lag >= dose.ii {
                 return Err(fail(format!(
                     "the lag time {lag} is not shorter than the dosing interval II = {}",
