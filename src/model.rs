@@ -122,6 +122,15 @@ pub trait Model: Send + Sync {
         })
     }
 
+    /// Typical magnitude of each state, in state units: the ODE solver's absolute tolerance
+    /// applies to each state in these units (`atol × scale`), so a state that lives far
+    /// below `atol` in its own units is still solved to the relative tolerance. Default:
+    /// all 1 (the absolute tolerance in state units).
+    fn state_scales(&self, params: &Self::Params, scales: &mut [f64]) {
+        let _ = params;
+        scales.fill(1.0);
+    }
+
     /// Called when a dose enters state `state` — just before a bolus is added, or when an
     /// infusion starts — for a model whose doses do more than add an amount (model 2
     /// applies the lymphodepletion that precedes a CAR-T infusion). Default: nothing.

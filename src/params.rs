@@ -26,10 +26,13 @@ pub enum Domain {
     Fraction,
     /// Strictly greater than a bound: `x > bound` (for example a fold change `> 1`).
     GreaterThan(f64),
-    /// A whole number `≥ min`; structural, never estimated (for example a transit count).
+    /// A whole number in `[min, max]`; structural, never estimated (for example a transit
+    /// count, whose bound keeps the state vector a sensible size).
     Integer {
         /// Smallest allowed value.
         min: i64,
+        /// Largest allowed value.
+        max: i64,
     },
     /// Any finite real number that is a constant of the model, never estimated (for example
     /// a known assay conversion factor).
@@ -43,7 +46,8 @@ impl Domain {
     /// use cart_pkpd::Domain;
     /// assert!(Domain::Positive.check(0.5).is_ok());
     /// assert!(Domain::Fraction.check(1.5).is_err());
-    /// assert!(Domain::Integer { min: 0 }.check(2.5).is_err());
+    /// assert!(Domain::Integer { min: 0, max: 50 }.check(2.5).is_err());
+    /// assert!(Domain::Integer { min: 0, max: 50 }.check(1e9).is_err());
     /// ```
     pub fn check(&self, value: f64) -> std::result::Result<(), String> {
         if !value.is_finite() {
@@ -55,7 +59,9 @@ impl Domain {
             Domain::NonNegative => value >= 0.0,
             Domain::Fraction => (0.0..=1.0).contains(&value),
             Domain::GreaterThan(b) => value > b,
-            Domain::Integer { min } => value.fract() == 0.0 && value >= min as f64,
+            Domain::Integer { min, max } => {
+                value.fract() == 0.0 && value >= min as f64 && value <= max as f64
+            }
         };
         if ok {
             Ok(())
@@ -72,7 +78,7 @@ impl Domain {
             Domain::NonNegative => ">= 0".into(),
             Domain::Fraction => "in [0, 1]".into(),
             Domain::GreaterThan(b) => format!("> {b}"),
-            Domain::Integer { min } => format!("a whole number >= {min}"),
+            Domain::Integer { min, max } => format!("a whole number in [{min}, {max}]"),
             Domain::Fixed => "a finite real number (fixed, never estimated)".into(),
         }
     }
@@ -82,7 +88,7 @@ impl Domain {
     /// ```
     /// use cart_pkpd::Domain;
     /// assert!(Domain::Positive.estimable());
-    /// assert!(!Domain::Integer { min: 0 }.estimable());
+    /// assert!(!Domain::Integer { min: 0, max: 50 }.estimable());
     /// assert!(!Domain::Fixed.estimable());
     /// ```
     pub fn estimable(&self) -> bool {

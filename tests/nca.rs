@@ -92,9 +92,15 @@ fn b_cell_nca_without_depletion_and_without_return() {
     assert_eq!((nca.nadir, nca.nadir_day), (Reported::Value(3.0), 14.0));
     assert_eq!((nca.depletion_day, nca.reappearance_day), (None, None));
     assert_eq!(nca.naive_pct_month6, Some(88.0)); // a naive_pct observation is used as is
+    // a value below its LLOQ that is not flagged censored is a contradiction, not data
+    let unflagged = Subject::builder("G")
+        .observe_with_lloq(0.0, "b_cells", 150.0, 1.0)
+        .observe_with_lloq(7.0, "b_cells", 0.4, 1.0)
+        .build();
+    assert!(unflagged.is_err());
     let gone = Subject::builder("G")
         .observe_with_lloq(0.0, "b_cells", 150.0, 1.0)
-        .observe_with_lloq(7.0, "b_cells", 0.4, 1.0) // quantified but below its LLOQ
+        .observe_censored(7.0, "b_cells", 1.0)
         .observe_censored(180.0, "b_cells", 1.0)
         .build()
         .unwrap();

@@ -76,7 +76,7 @@ fn specs_carry_units_and_domains() {
     assert_eq!(spec("fb").domain, Domain::Fraction);
     assert!(!spec("tmax").description.is_empty());
     let n = CarTBCellParams::specs()[CarTBCellParams::index_of("n_transit").unwrap()];
-    assert_eq!(n.domain, Domain::Integer { min: 0 });
+    assert_eq!(n.domain, Domain::Integer { min: 0, max: 50 });
 }
 
 #[test]

@@ -214,6 +214,7 @@ fn fit_with(kmax: f64, rho: f64) -> FitResult {
         n_censored: 0,
         starts: Vec::new(),
         best_start: 0,
+        status: cart_pkpd::fit::FitStatus::Converged,
         evaluations: 0,
         warnings: Vec::new(),
         predictions: Vec::new(),

@@ -17,8 +17,22 @@ use std::collections::BTreeSet;
 /// # Ok::<(), cart_pkpd::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "DatasetData")]
 pub struct Dataset {
     subjects: Vec<Subject>,
+}
+
+/// The serialised form, validated by [`Dataset::new`] on the way in.
+#[derive(serde::Deserialize)]
+struct DatasetData {
+    subjects: Vec<Subject>,
+}
+
+impl TryFrom<DatasetData> for Dataset {
+    type Error = Error;
+    fn try_from(d: DatasetData) -> Result<Self> {
+        Dataset::new(d.subjects)
+    }
 }
 
 impl Dataset {

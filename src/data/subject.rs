@@ -196,6 +196,20 @@ fn check_observation(o: &Observation) -> std::result::Result<(), (Option<&str>, 
             Some("MDV"),
             DataErrorKind::Inconsistent("a censored observation with MDV = 1".into()),
         )),
+        Some(l) if o.censored && o.value > l => Err((
+            Some(col::DV),
+            DataErrorKind::Inconsistent(format!(
+                "censored (below the LLOQ {l}) but DV = {} is above it",
+                o.value
+            )),
+        )),
+        Some(l) if !o.censored && !o.mdv && o.value < l => Err((
+            Some(col::DV),
+            DataErrorKind::Inconsistent(format!(
+                "DV = {} is below the LLOQ {l} but not flagged censored (CENS/BLQ = 1)",
+                o.value
+            )),
+        )),
         _ => Ok(()),
     }
 }

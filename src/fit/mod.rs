@@ -43,10 +43,12 @@ mod objective;
 pub(crate) mod optimize;
 mod result;
 mod scale;
+pub(crate) mod status;
 
 pub use objective::{Objective, Slot, Target};
 pub use result::{Estimate, FitResult, FitWarning, Prediction, StartSummary};
 pub use scale::Scale;
+pub use status::FitStatus;
 
 use crate::data::Subject;
 use crate::error::{Error, Result};
@@ -157,6 +159,10 @@ impl<M: Model> FitSpec<M> {
     }
 }
 
+/// Largest spread of random starts on the estimation scale: a factor `e^20 ≈ 5·10⁸` either
+/// way.
+pub const MAX_SPREAD: f64 = 20.0;
+
 /// Settings of a fit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FitOptions {
@@ -167,7 +173,7 @@ pub struct FitOptions {
     /// Seed of the random starts.
     pub seed: u64,
     /// Half-width of the uniform perturbation of each start, on the estimation scale
-    /// (0.7 ≈ a factor of 2 either way for log-scale parameters).
+    /// (0.7 ≈ a factor of 2 either way for log-scale parameters; at most [`MAX_SPREAD`]).
     pub spread: f64,
     /// Largest number of optimiser iterations per start.
     pub max_iters: u64,
@@ -237,8 +243,11 @@ impl FitOptions {
         if self.starts == 0 {
             return bad("starts must be >= 1");
         }
-        if !(self.spread.is_finite() && self.spread >= 0.0) {
-            return bad("spread must be finite and >= 0");
+        if !(self.spread.is_finite() && (0.0..=MAX_SPREAD).contains(&self.spread)) {
+            return bad(&format!(
+                "spread must be in [0, {MAX_SPREAD}] on the estimation scale (a factor e^{MAX_SPREAD} either way), got {}",
+                self.spread
+            ));
         }
         check_positive("tolerance", self.tolerance)?;
         check_positive("hessian_step", self.hessian_step)?;
@@ -326,6 +335,21 @@ pub fn fit_subject<M: Model>(
         })
         .collect();
     let correlation = cov.as_ref().map(covariance::correlation);
+    let checked: Vec<status::Checked> = precise
+        .slots()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| status::Checked {
+            name: s.name.clone(),
+            kind: match s.target {
+                Target::Model(_) => status::Kind::Typical,
+                Target::Residual { .. } => status::Kind::Residual,
+            },
+            initial: outcomes[best_start].initial[i],
+            last: theta[i],
+        })
+        .collect();
+    let status = status::classify(&checked, Some(Some(&hess)));
     let mut warnings = warnings(&estimates, correlation.as_ref(), opts);
     warnings.extend(kinks.iter().map(|&i| FitWarning::NonSmoothLikelihood {
         name: estimates[i].name.clone(),
@@ -400,6 +424,7 @@ pub fn fit_subject<M: Model>(
             })
             .collect(),
         best_start,
+        status,
         evaluations: objective.evaluations() + precise.evaluations(),
         warnings,
         predictions,

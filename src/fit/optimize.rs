@@ -45,12 +45,38 @@ pub(crate) fn start_points(theta0: &[f64], opts: &FitOptions) -> Vec<Vec<f64>> {
     points
 }
 
+/// The objective at fixed values, as the outcome of a "search" with nothing to estimate.
+pub(crate) fn evaluation<P>(problem: P) -> StartOutcome
+where
+    P: CostFunction<Param = Vec<f64>, Output = f64>,
+{
+    let minus_two_ll = problem.cost(&Vec::new()).unwrap_or(f64::INFINITY);
+    let converged = minus_two_ll.is_finite();
+    StartOutcome {
+        initial: Vec::new(),
+        theta: Vec::new(),
+        minus_two_ll,
+        iterations: 0,
+        evaluations: 1,
+        status: if converged {
+            "evaluated (nothing to estimate)".into()
+        } else {
+            "the model cannot be evaluated at the given values".into()
+        },
+        converged,
+    }
+}
+
 /// Runs every start; a start that errors is recorded as not converged, not propagated.
+/// With nothing to estimate, the objective is evaluated once.
 pub(crate) fn run_starts<M: Model>(
     objective: &Objective<'_, M>,
     theta0: &[f64],
     opts: &FitOptions,
 ) -> Vec<StartOutcome> {
+    if theta0.is_empty() {
+        return vec![evaluation(objective)];
+    }
     start_points(theta0, opts)
         .into_iter()
         .map(|initial| {

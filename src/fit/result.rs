@@ -158,6 +158,9 @@ pub struct FitResult {
     pub starts: Vec<StartSummary>,
     /// Index of the start whose optimum is reported.
     pub best_start: usize,
+    /// How the fit ended: an interior optimum, or estimates at a boundary, an unbounded
+    /// likelihood, parameters the data do not determine (see [`FitStatus`]).
+    pub status: super::FitStatus,
     /// Objective evaluations in all, including the covariance step.
     pub evaluations: u64,
     /// What to look at before trusting the estimates.
@@ -223,8 +226,8 @@ impl fmt::Display for FitResult {
         )?;
         writeln!(
             f,
-            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}",
-            self.ofv, self.minus_two_ll, self.aic, self.bic
+            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({})",
+            self.ofv, self.minus_two_ll, self.aic, self.bic, self.status
         )?;
         writeln!(
             f,

@@ -27,7 +27,7 @@ impl Scale {
     /// ```
     /// use cart_pkpd::{fit::Scale, Domain};
     /// assert_eq!(Scale::for_domain("cmax", Domain::Positive).unwrap(), Scale::Log);
-    /// assert!(Scale::for_domain("n_transit", Domain::Integer { min: 0 }).is_err());
+    /// assert!(Scale::for_domain("n_transit", Domain::Integer { min: 0, max: 50 }).is_err());
     /// ```
     pub fn for_domain(name: &str, domain: Domain) -> Result<Self> {
         match domain {

@@ -79,8 +79,8 @@ crate::parameters! {
         kp: Positive => "1/d",
         /// Mean maturation (transit) time from marrow to blood.
         mtt: Positive => "d",
-        /// Number of transit compartments (structural, fixed).
-        n_transit: Integer { min: 0 } => "-",
+        /// Number of transit compartments (structural, fixed; at most 50).
+        n_transit: Integer { min: 0, max: 50 } => "-",
         /// Pre-treatment blood B cells.
         b0: Positive => "cells/µL",
         /// Naive fraction of pre-treatment B cells.
@@ -351,12 +351,14 @@ impl Model for CarTBCell {
         dxdt[n - 1] = base.knd * bn - p.dd * bd - kill * bd;
     }
 
+    /// Outputs are never negative: a state the solver leaves a rounding error below 0 counts
+    /// as 0, and the phenotype shares are 0 while there are no B cells at all.
     fn output(&self, _: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
         let n = x.len();
-        let (bn, bs, bd) = (x[n - 3], x[n - 2], x[n - 1]);
+        let (bn, bs, bd) = (x[n - 3].max(0.0), x[n - 2].max(0.0), x[n - 1].max(0.0));
         let b = bn + bs + bd;
-        let pct = |v: f64| if b > 0.0 { 100.0 * v / b } else { f64::NAN };
-        y[0] = x[0] + x[1];
+        let pct = |v: f64| if b > 0.0 { 100.0 * v / b } else { 0.0 };
+        y[0] = (x[0] + x[1]).max(0.0);
         y[1] = b;
         y[2] = bn;
         y[3] = bs;

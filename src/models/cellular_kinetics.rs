@@ -162,6 +162,12 @@ impl Model for CellularKinetics {
         x0[1] = 0.0;
     }
 
+    /// Both states on the scale of the initial level `C0 = cmax/foldx`, which may lie far
+    /// below any fixed absolute tolerance (a large `foldx`).
+    fn state_scales(&self, p: &Self::Params, scales: &mut [f64]) {
+        scales.fill(p.c0());
+    }
+
     fn derivatives(&self, t: f64, x: &[f64], p: &Self::Params, dxdt: &mut [f64]) {
         let (e, m) = (x[0], x[1]);
         if t < p.tlag {
@@ -177,9 +183,9 @@ impl Model for CellularKinetics {
         }
     }
 
-    /// `C = E + M`, and 0 before the infusion (`t < 0`).
+    /// `C = E + M` (never negative), and 0 before the infusion (`t < 0`).
     fn output(&self, t: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
-        y[0] = if t < 0.0 { 0.0 } else { x[0] + x[1] };
+        y[0] = if t < 0.0 { 0.0 } else { (x[0] + x[1]).max(0.0) };
     }
 
     /// The infusion at day 0 into `E` (its amount does not enter); a dose into `LD`

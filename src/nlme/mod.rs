@@ -427,6 +427,15 @@ pub fn fit_population<M: Model>(
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
     opts.check()?;
+    if !spec.random.is_empty() && data.subjects().len() < 2 {
+        return Err(Error::InvalidOmega {
+            reason: format!(
+                "between-subject variability cannot be estimated from {} subject(s); fit \
+                 one subject with fit_subject, or add subjects",
+                data.subjects().len()
+            ),
+        });
+    }
     let foce = Foce::new(model, data, spec, opts)?;
     let phi0 = foce.layout.initial(&spec.omega)?;
     let settings = NelderMeadSettings {
@@ -436,6 +445,7 @@ pub fn fit_population<M: Model>(
         max_iters: opts.max_iters,
     };
     let outcome = match opts.method {
+        _ if phi0.is_empty() => crate::fit::optimize::evaluation(&foce),
         OuterMethod::QuasiNewton => quasi_newton(&foce, &phi0, settings)?,
         OuterMethod::NelderMead => nelder_mead(&foce, &phi0, settings)?,
     };

@@ -14,6 +14,7 @@ use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::fit::Scale;
+use crate::fit::status::{Checked, Kind};
 use crate::model::Model;
 use crate::params::Parameters;
 use nalgebra::DMatrix;
@@ -169,6 +170,51 @@ impl Layout {
             phi.push(self.residuals[r].values()[p].ln());
         }
         Ok(phi)
+    }
+
+    /// Every element of `φ` named and classified for the end-of-fit checks, with its
+    /// initial and final values.
+    pub fn checked<M: Model>(
+        &self,
+        spec: &PopulationSpec<M>,
+        initial: &[f64],
+        last: &[f64],
+    ) -> Vec<Checked> {
+        let specs = M::Params::specs();
+        let mut out: Vec<(String, Kind)> = self
+            .theta
+            .iter()
+            .map(|&(i, _)| (specs[i].name.to_owned(), Kind::Typical))
+            .collect();
+        out.extend(
+            self.covariates
+                .iter()
+                .map(|c| (c.2.describe(), Kind::Other)),
+        );
+        for r in 0..self.random.len() {
+            let name = specs[self.random[r].0].name;
+            if self.block {
+                for c in 0..r {
+                    let other = specs[self.random[c].0].name;
+                    out.push((format!("omega({name},{other})"), Kind::Other));
+                }
+            }
+            out.push((format!("omega({name})"), Kind::Variance));
+        }
+        for &(r, p) in &self.sigma {
+            let res = &spec.residuals[r];
+            let param = res.model.param_names()[p];
+            out.push((format!("{}.{param}", res.analyte), Kind::Residual));
+        }
+        out.into_iter()
+            .zip(initial.iter().zip(last))
+            .map(|((name, kind), (&initial, &last))| Checked {
+                name,
+                kind,
+                initial,
+                last,
+            })
+            .collect()
     }
 
     /// Ω from `φ`.

@@ -7,7 +7,8 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::fit::covariance::{covariance_from_hessian, hessian};
 use crate::fit::optimize::StartOutcome;
-use crate::fit::{Estimate, Scale};
+use crate::fit::status::classify;
+use crate::fit::{Estimate, FitStatus, Scale};
 use crate::model::Model;
 use crate::normal::Z_975;
 use crate::params::Parameters;
@@ -106,8 +107,9 @@ pub struct PopulationFit {
     pub iterations: u64,
     /// Evaluations of the population objective (each runs every subject's inner problem).
     pub evaluations: u64,
-    /// Termination status.
-    pub status: String,
+    /// How the fit ended: an interior optimum, or estimates at a boundary, an unbounded
+    /// likelihood, parameters the data do not determine.
+    pub status: FitStatus,
     /// Things to look at (e.g. a failed covariance step).
     pub warnings: Vec<String>,
 }
@@ -144,21 +146,23 @@ pub(super) fn assemble<M: Model>(
     let contributions = foce.contributions(&phi)?;
     let minus_two_ll: f64 = contributions.iter().map(|c| c.minus_two_ll).sum();
     let mut warnings = Vec::new();
-    let cov = if opts.covariance {
+    let hess = opts.covariance.then(|| {
         let (at, restore) = foce.around_current_etas();
         let h = hessian(at, &phi, opts.hessian_step);
         restore();
-        let c = covariance_from_hessian(&h);
-        if c.is_none() {
-            warnings.push(
-                "covariance step failed: the Hessian of the objective is not positive definite"
-                    .to_owned(),
-            );
-        }
-        c
-    } else {
-        None
-    };
+        h
+    });
+    let cov = hess.as_ref().and_then(covariance_from_hessian);
+    if hess.is_some() && cov.is_none() {
+        warnings.push(
+            "covariance step failed: the Hessian of the objective is not positive definite"
+                .to_owned(),
+        );
+    }
+    let status = classify(
+        &layout.checked(spec, &outcome.initial, &phi),
+        hess.as_ref().map(Some),
+    );
     let se = |j: usize| cov.as_ref().map(|c| c[(j, j)].sqrt());
 
     let specs = M::Params::specs();
@@ -313,7 +317,7 @@ pub(super) fn assemble<M: Model>(
         subjects,
         iterations: outcome.iterations,
         evaluations: foce.evaluations.load(std::sync::atomic::Ordering::Relaxed),
-        status: outcome.status,
+        status,
         warnings,
     })
 }

@@ -68,7 +68,8 @@ pub enum SolutionMethod {
 pub struct SolverOptions {
     /// Relative tolerance of the local error per step (> 0).
     pub rtol: f64,
-    /// Absolute tolerance of the local error per step, in state units (> 0).
+    /// Absolute tolerance of the local error per step, in units of each state's scale
+    /// ([`Model::state_scales`]: the state's own units unless the model sets them; > 0).
     pub atol: f64,
     /// Largest number of steps in one segment between stops (> 0).
     pub max_steps: u32,

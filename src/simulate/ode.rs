@@ -11,11 +11,13 @@ use crate::model::Model;
 use nalgebra::{Const, DefaultAllocator, Dim, Dyn, OVector, allocator::Allocator};
 use ode_solvers::{Dopri5, System, dop_shared::IntegrationError};
 
-/// The right-hand side as ode_solvers sees it, with time held inside the current segment.
+/// The right-hand side as ode_solvers sees it, with time held inside the current segment,
+/// on the states divided by `scales` (`None`: all 1).
 struct Segment<'a, M: Model> {
     model: &'a M,
     params: &'a M::Params,
     rates: &'a [f64],
+    scales: Option<&'a [f64]>,
     start: f64,
     last_inside: f64,
 }
@@ -24,12 +26,24 @@ impl<M: Model, D: Dim> System<f64, OVector<f64, D>> for Segment<'_, M>
 where
     DefaultAllocator: Allocator<D>,
 {
-    fn system(&self, t: f64, x: &OVector<f64, D>, dxdt: &mut OVector<f64, D>) {
+    fn system(&self, t: f64, z: &OVector<f64, D>, dzdt: &mut OVector<f64, D>) {
         let t = t.clamp(self.start, self.last_inside);
-        self.model
-            .derivatives(t, x.as_slice(), self.params, dxdt.as_mut_slice());
-        for (d, r) in dxdt.iter_mut().zip(self.rates) {
-            *d += r;
+        match self.scales {
+            None => {
+                self.model
+                    .derivatives(t, z.as_slice(), self.params, dzdt.as_mut_slice());
+                for (d, r) in dzdt.iter_mut().zip(self.rates) {
+                    *d += r;
+                }
+            }
+            Some(s) => {
+                let x: Vec<f64> = z.iter().zip(s).map(|(z, s)| z * s).collect();
+                self.model
+                    .derivatives(t, &x, self.params, dzdt.as_mut_slice());
+                for ((d, r), s) in dzdt.iter_mut().zip(self.rates).zip(s) {
+                    *d = (*d + r) / s;
+                }
+            }
         }
     }
 }
@@ -61,10 +75,25 @@ impl<'a> Stepper<'a> {
         (from, to): (f64, f64),
         rates: &[f64],
     ) -> Result<()> {
+        let mut scales = vec![1.0; x.len()];
+        model.state_scales(params, &mut scales);
+        let scaled = scales.iter().any(|&s| s != 1.0);
+        if scaled && scales.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+            return Err(Error::InvalidModel {
+                model: model.name().to_owned(),
+                reason: format!("state scales must be finite and > 0, got {scales:?}"),
+            });
+        }
+        if scaled {
+            for (x, s) in x.iter_mut().zip(&scales) {
+                *x /= s;
+            }
+        }
         let segment = Segment {
             model,
             params,
             rates,
+            scales: scaled.then_some(&scales[..]),
             start: from,
             last_inside: to.next_down().max(from),
         };
@@ -76,7 +105,13 @@ impl<'a> Stepper<'a> {
                 }
             };
         }
-        on_stack!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+        let result = on_stack!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        if scaled {
+            for (x, s) in x.iter_mut().zip(&scales) {
+                *x *= s;
+            }
+        }
+        result
     }
 
     fn integrate_in<M: Model, D: Dim>(

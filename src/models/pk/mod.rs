@@ -195,7 +195,8 @@ macro_rules! pk_model {
             }
 
             fn output(&self, _: f64, x: &[f64], p: &$params, y: &mut [f64]) {
-                y[0] = x[Self::LAYOUT.central] / p.vc();
+                // a concentration: never below 0, even by the ODE solver's rounding
+                y[0] = (x[Self::LAYOUT.central] / p.vc()).max(0.0);
             }
 
             fn dose_input(
