@@ -10,7 +10,15 @@ use cart_pkpd::{Dose, SolverOptions, nca, simulate};
 /// B-cell LLOQ of a high-sensitivity flow panel (cells/µL).
 const B_CELL_LLOQ: f64 = 1.0;
 
-fn main() -> Result<(), cart_pkpd::Error> {
+/// Runs the example; an error is printed as its message.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), cart_pkpd::Error> {
     let params = CarTBCellParams::default();
     let opts = SolverOptions::default();
     let fine: Vec<f64> = (0..=3650).map(|i| f64::from(i) * 0.1).collect();

@@ -68,7 +68,15 @@ fn model_times(visits: &[f64]) -> Vec<f64> {
     t
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Runs the example; an error is printed as its message.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let two_stage = args.iter().any(|a| a == "--two-stage");
     let path = args

@@ -11,7 +11,15 @@ use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 use cart_pkpd::{Dataset, Error, ErrorModel};
 
-fn main() -> Result<(), Error> {
+/// Runs the example; an error is printed as its message.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()

@@ -34,7 +34,15 @@ pub const COHORT_BSV: [(&str, f64); 7] = [
     ("b0", 0.3),
 ];
 
-fn main() -> cart_pkpd::Result<()> {
+/// Runs the example; an error is printed as its message.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> cart_pkpd::Result<()> {
     let opts = SolverOptions::accurate();
     let population =
         PopulationModel::<CarTBCell>::diagonal(CarTBCellParams::default(), &COHORT_BSV)?;

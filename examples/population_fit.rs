@@ -14,7 +14,15 @@ use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::{Dataset, ErrorModel};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
 
-fn main() -> cart_pkpd::Result<()> {
+/// Runs the example; an error is printed as its message.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> cart_pkpd::Result<()> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "data/theoph_nonmem.csv".into());

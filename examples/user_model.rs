@@ -105,8 +105,17 @@ impl Model for OneCompartmentOral {
     }
 }
 
+/// Runs the example; an error is printed as its message.
 #[allow(dead_code)] // tests and the population example include this file without calling main
-fn main() -> cart_pkpd::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[allow(dead_code)]
+fn run() -> cart_pkpd::Result<()> {
     let params = OneCompartmentParams::new(1.5, 0.08, 2.8)?;
     let doses = [Dose::bolus(0.0, 320.0), Dose::bolus(12.0, 320.0)];
     let times = [0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 13.0, 24.0, 36.0];

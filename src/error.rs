@@ -104,7 +104,7 @@ pub enum Error {
 
     /// The ODE solver gave up (step-size underflow, step budget exhausted, stiffness,
     /// or a non-finite state).
-    #[error("ODE solver failed in model `{model}` at t = {time} d: {reason}")]
+    #[error("ODE solver failed in model `{model}` at time {time}: {reason}")]
     Solver {
         /// Model name.
         model: String,
@@ -233,12 +233,21 @@ pub enum Error {
         kind: DataErrorKind,
     },
 
-    /// Reading or writing a file failed.
+    /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
+    /// A file could not be opened, created, read or written.
+    #[error("file `{path}`: {reason}")]
+    File {
+        /// The file's path as given.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// The CSV layer failed (malformed quoting, unequal row lengths).
-    #[error("CSV error: {0}")]
+    #[error("{0}")]
     Csv(#[from] csv::Error),
 }
 
@@ -360,9 +369,21 @@ pub enum DataErrorKind {
     /// Two subjects share an identifier.
     #[error("two subjects share this ID")]
     DuplicateSubject,
+    /// A name or label that cannot be written to a data file and read back the same: empty,
+    /// `.` (missing), with surrounding whitespace, or a covariate named like a data item.
+    #[error("`{0}` cannot be used as a name here: {1}")]
+    BadName(String, String),
 }
 
 impl Error {
+    /// A file error naming the path.
+    pub(crate) fn file(path: &std::path::Path, reason: impl fmt::Display) -> Self {
+        Error::File {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
     /// The same error with the subject named, where the variant has room for it.
     pub(crate) fn in_subject(self, id: &str) -> Self {
         match self {

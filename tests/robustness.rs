@@ -196,3 +196,102 @@ fn model_2_outputs_that_cannot_be_negative_are_not() {
         }
     }
 }
+
+#[test]
+fn names_that_would_not_read_back_the_same_are_refused() {
+    let b = || Subject::builder("P1").observe(1.0, "cp", 1.0);
+    for bad in [
+        b().covariate("CMT", 1.0),
+        b().covariate("blq", 1.0),
+        b().covariate("PCMT", 1.0),
+        b().covariate("", 1.0),
+        b().covariate("SEX", "."),
+        b().covariate("SEX", " M"),
+        Subject::builder(".").observe(1.0, "cp", 1.0),
+        Subject::builder("").observe(1.0, "cp", 1.0),
+        Subject::builder(" P1").observe(1.0, "cp", 1.0),
+        Subject::builder("P1").observe(1.0, "", 1.0),
+        Subject::builder("P1")
+            .dose_event(Dose::bolus(0.0, 1.0).into_state("."))
+            .observe(1.0, "cp", 1.0),
+    ] {
+        let err = bad.build().unwrap_err();
+        assert!(
+            matches!(err.data_kind(), Some(DataErrorKind::BadName(..))),
+            "{err}"
+        );
+    }
+    // a text covariate whose values all look like numbers would come back as numbers
+    let s = b().covariate("GROUP", "1").build().unwrap();
+    let err = Dataset::new(vec![s])
+        .unwrap()
+        .to_csv_writer(Vec::new())
+        .unwrap_err();
+    assert!(err.to_string().contains("GROUP"), "{err}");
+}
+
+#[test]
+fn messages_point_at_the_problem() {
+    let err = Dataset::read_csv("no/such/file.csv", &CsvOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("no/such/file.csv"), "{err}");
+    let err = Dataset::from_csv_reader(
+        "ID,TIME,DV,ANALYTE\n1,0,1\n".as_bytes(),
+        &CsvOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string().matches("CSV error").count(), 1, "{err}");
+    let err = Dataset::from_csv_reader(
+        "ID,TIME,DV,CMT\n1,0,1,3\n".as_bytes(),
+        &CsvOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("CsvOptions::cmt"), "{err}");
+    let opts = SolverOptions {
+        max_steps: 2,
+        ..SolverOptions::accurate()
+    };
+    let err = simulate(
+        &CarTBCell,
+        &CarTBCellParams::default(),
+        &[Dose::bolus(0.0, 10.0)],
+        &[300.0],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        !err.to_string().contains(" d:"),
+        "no hard-coded unit: {err}"
+    );
+}
+
+#[test]
+fn a_population_start_that_cannot_be_evaluated_names_its_cause() {
+    // a linear covariate effect whose factor 1 + β·(WT − 70) is negative for a subject at
+    // the start: the error names the parameter, not the optimiser
+    let subjects = (0..3)
+        .map(|i| {
+            Subject::builder(format!("{i}"))
+                .covariate("WT", 70.0 + 10.0 * f64::from(i))
+                .dose(0.0, 100.0)
+                .observe(1.0, "cp", 1.8)
+                .observe(4.0, "cp", 1.3)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let data = Dataset::new(subjects).unwrap();
+    let spec = PopulationSpec::new(OneCmtIvParams::new(5.0, 50.0).unwrap())
+        .estimate(&["cl", "v"])
+        .random_diagonal(&[("cl", 0.1)])
+        .covariate(cart_pkpd::nlme::CovariateModel::Function {
+            parameter: "cl".into(),
+            covariate: "WT".into(),
+            function: cart_pkpd::nlme::CovariateFunction::new("negative", -1.0, |b, _| b),
+        })
+        .residual("cp", ErrorModel::Proportional { cv: 0.1 });
+    let err = fit_population(&OneCmtIv, &data, &spec, &PopulationOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::ParameterOutOfDomain { ref name, .. } if name == "cl"),
+        "{err}"
+    );
+}

@@ -183,6 +183,81 @@ pub(crate) fn validate_records(
     Ok(())
 }
 
+/// Data items a covariate may not be named after (case-insensitively): a file with such a
+/// covariate would read back differently.
+const RESERVED: &[&str] = &[
+    "ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT", "RATE", "ADDL", "II", "SS", "ANALYTE", "CENS",
+    "BLQ", "LLOQ",
+];
+
+/// Why `name` cannot be written and read back the same, if it cannot.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "." {
+        Some("empty or `.` reads back as missing")
+    } else if name.trim() != name {
+        Some("surrounding whitespace is trimmed on reading")
+    } else {
+        None
+    }
+}
+
+/// Why `name` cannot be a covariate's name, if it cannot.
+fn covariate_name_problem(name: &str) -> Option<&'static str> {
+    let reserved = RESERVED
+        .iter()
+        .chain(super::csv_format::UNSUPPORTED_COLUMNS)
+        .any(|r| r.eq_ignore_ascii_case(name));
+    if reserved {
+        return Some("it is a data item of the NONMEM format");
+    }
+    name_problem(name)
+}
+
+/// Checks the names and labels of one subject: its ID, analytes, dose targets, covariate
+/// names and text values.
+fn check_names(
+    id: &str,
+    records: &[OwnedRecord],
+    covariates: &BTreeMap<String, Vec<(usize, CovariateValue)>>,
+) -> Result<()> {
+    let bad = |column: &str, name: &str, why: &str| {
+        Error::data(
+            Some(id),
+            Some(column),
+            DataErrorKind::BadName(name.to_owned(), why.to_owned()),
+        )
+    };
+    if let Some(why) = name_problem(id) {
+        return Err(bad(col::ID, id, why));
+    }
+    for r in records {
+        let (column, name) = match r {
+            OwnedRecord::Observation(o) => (col::ANALYTE, o.analyte.as_str()),
+            OwnedRecord::Dose(Dose {
+                target: Some(crate::dose::Compartment::Name(n)),
+                ..
+            }) => ("CMT", n.as_str()),
+            _ => continue,
+        };
+        if let Some(why) = name_problem(name) {
+            return Err(bad(column, name, why));
+        }
+    }
+    for (name, changes) in covariates {
+        if let Some(why) = covariate_name_problem(name) {
+            return Err(bad(name, name, why));
+        }
+        for (_, v) in changes {
+            if let CovariateValue::Text(t) = v
+                && let Some(why) = name_problem(t)
+            {
+                return Err(bad(name, t, why));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_observation(o: &Observation) -> std::result::Result<(), (Option<&str>, DataErrorKind)> {
     if !o.value.is_finite() {
         return Err((Some(col::DV), DataErrorKind::NonFinite));
@@ -301,6 +376,7 @@ impl Subject {
         lines: &[Option<u64>],
         covariates: BTreeMap<String, Vec<(usize, CovariateValue)>>,
     ) -> Result<Self> {
+        check_names(&id, &records, &covariates)?;
         validate_records(&id, &records, lines)?;
         let mut s = Subject {
             id,

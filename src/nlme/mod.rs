@@ -438,6 +438,9 @@ pub fn fit_population<M: Model>(
     }
     let foce = Foce::new(model, data, spec, opts)?;
     let phi0 = foce.layout.initial(&spec.omega)?;
+    // a start where the model cannot be evaluated is reported with its cause (a subject's
+    // parameters out of their domain, a solver failure), not as an optimiser failure
+    foce.contributions(&phi0)?;
     let settings = NelderMeadSettings {
         simplex_step: opts.simplex_step,
         max_restarts: opts.max_restarts,

@@ -45,7 +45,7 @@ pub use columns::UNSUPPORTED_COLUMNS;
 use super::covariate::CovariateValue;
 use super::dataset::Dataset;
 use super::subject::{OwnedRecord, Subject, col};
-use crate::error::{DataErrorKind, Result};
+use crate::error::{DataErrorKind, Error, Result};
 use crate::model::Model;
 use columns::Columns;
 use row::{Row, parse_record};
@@ -211,11 +211,17 @@ impl Dataset {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) for the file, [`Error::Data`](crate::Error::Data)
-    /// naming the line, column and subject of a bad value, [`Error::Csv`](crate::Error::Csv)
-    /// for malformed CSV.
+    /// [`Error::File`](crate::Error::File) naming the path (cannot open or read, malformed
+    /// CSV), [`Error::Data`](crate::Error::Data) naming the line, column and subject of a
+    /// bad value.
     pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Self> {
-        Self::from_csv_reader(std::fs::File::open(path)?, opts)
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
+        Self::from_csv_reader(file, opts).map_err(|e| match e {
+            Error::Io(e) => Error::file(path, e),
+            Error::Csv(e) => Error::file(path, e),
+            other => other,
+        })
     }
 
     /// Reads a data set from any CSV source (format in the [module docs](self)).

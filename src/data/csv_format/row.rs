@@ -310,9 +310,12 @@ fn observation_analyte(row: &Row, cols: &Columns, opts: &CsvOptions) -> Result<S
     {
         let cmt = cmt?;
         let known = || {
+            if opts.cmt_analytes.is_empty() {
+                return "no CMT is mapped to an analyte; map them with CsvOptions::cmt".into();
+            }
             opts.cmt_analytes
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("CMT {k} = {v}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -2,7 +2,7 @@
 
 use crate::data::{Dataset, Record};
 use crate::dose::{Compartment, Dose};
-use crate::error::Result;
+use crate::error::{DataErrorKind, Error, Result};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
@@ -69,9 +69,16 @@ impl Dataset {
     /// Writes the data set to a CSV file in the format [`Dataset::read_csv`] reads.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) or [`Error::Csv`](crate::Error::Csv).
+    /// [`Error::File`](crate::Error::File) naming the path, or a text covariate that would
+    /// read back as numbers ([`to_csv_writer`](Dataset::to_csv_writer)).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.to_csv_writer(std::fs::File::create(path)?)
+        let path = path.as_ref();
+        let file = std::fs::File::create(path).map_err(|e| Error::file(path, e))?;
+        self.to_csv_writer(file).map_err(|e| match e {
+            Error::Io(e) => Error::file(path, e),
+            Error::Csv(e) => Error::file(path, e),
+            other => other,
+        })
     }
 
     /// Writes the data set as CSV to any sink: per subject, every record in its order, each
@@ -87,12 +94,35 @@ impl Dataset {
     /// assert_eq!(back, data);
     /// # Ok::<(), cart_pkpd::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Data`](crate::Error::Data) for a text covariate whose every value reads as a
+    /// number (it would read back as a numeric covariate), I/O and CSV errors of the sink.
     pub fn to_csv_writer<W: Write>(&self, writer: W) -> Result<()> {
         let covariate_names: BTreeSet<&str> = self
             .subjects()
             .iter()
             .flat_map(|s| s.covariate_names())
             .collect();
+        for name in &covariate_names {
+            let series = || {
+                self.subjects()
+                    .iter()
+                    .filter_map(|s| s.covariate_series(name))
+            };
+            let text = series().any(|c| c.changes().iter().any(|(_, v)| v.as_number().is_none()));
+            if text && series().all(|c| c.reads_as_numbers()) {
+                return Err(Error::data(
+                    None,
+                    Some(name),
+                    DataErrorKind::Inconsistent(
+                        "a text covariate whose values all read as numbers would read back as \
+                         numbers: give them as numbers, or as labels that are not numbers"
+                            .into(),
+                    ),
+                ));
+            }
+        }
         let mut w = csv::Writer::from_writer(writer);
         let mut header: Vec<&str> = HEADER.to_vec();
         header.extend(covariate_names.iter().copied());
