@@ -295,3 +295,76 @@ fn a_population_start_that_cannot_be_evaluated_names_its_cause() {
         "{err}"
     );
 }
+
+#[test]
+fn an_outlier_that_swamps_the_likelihood_is_not_reported_as_converged() {
+    // one concentration of 1e12 under an additive error: the residual SD takes it all and
+    // the data no longer determine the between-subject variance
+    let subjects: Vec<Subject> = (0..6)
+        .map(|i| {
+            let cl = 5.0 * (0.1 * f64::from(i) - 0.25).exp();
+            let c = |t: f64| 2.0 * (-(cl / 50.0) * t).exp();
+            let mut values = vec![(1.0, c(1.0)), (4.0, c(4.0)), (12.0, c(12.0))];
+            if i == 0 {
+                values[1].1 = 1e12;
+            }
+            iv_subject(&format!("{i}"), &values)
+        })
+        .collect();
+    let data = Dataset::new(subjects).unwrap();
+    let spec = PopulationSpec::new(OneCmtIvParams::new(5.0, 50.0).unwrap())
+        .estimate(&["cl", "v"])
+        .random_diagonal(&[("cl", 0.1)])
+        .residual("cp", ErrorModel::Additive { sd: 0.2 });
+    match fit_population(&OneCmtIv, &data, &spec, &PopulationOptions::default()) {
+        Ok(fit) => {
+            eprintln!("status: {}", fit.status);
+            assert!(!fit.status.is_converged(), "{}", fit.status)
+        }
+        Err(e) => assert!(matches!(e, Error::NotConverged { .. }), "{e}"),
+    }
+}
+
+#[test]
+fn contradictions_between_columns_and_record_kinds_are_errors() {
+    let read =
+        |text: &str| Dataset::from_csv_reader(text.as_bytes(), &CsvOptions::for_model(&OneCmtIv));
+    let cases = [
+        (
+            "ID,TIME,DV,AMT,CENS,BLQ,LLOQ\n1,0,.,100,0,0,.\n1,1,2,.,0,1,1\n",
+            "BLQ",
+        ), // both flags
+        (
+            "ID,TIME,DV,AMT,EVID,CENS,LLOQ\n1,0,.,100,1,1,1\n1,1,2,.,0,0,.\n",
+            "CENS",
+        ), // on a dose
+        (
+            "ID,TIME,DV,AMT,EVID,MDV\n1,0,.,100,1,0\n1,1,2,.,0,0\n",
+            "MDV",
+        ), // MDV 0 on a dose
+        ("ID,TIME,DV,AMT,EVID\n1,0,.,100,1\n1,1,2,inf,0\n", "AMT"), // non-finite AMT
+        ("ID,TIME,DV,AMT,EVID\n1,0,.,100,1\n1,1,2,5,0\n", "AMT"),   // an amount on an observation
+    ];
+    for (text, column) in cases {
+        match read(text) {
+            Err(Error::Data { location, .. }) => {
+                assert_eq!(location.column.as_deref(), Some(column), "{text}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn many_records_at_one_time_read_in_linear_time() {
+    // 100 000 dose records at the same time (a quadratic duplicate check once took 28 s)
+    let mut text = String::from("ID,TIME,DV,AMT,EVID\n");
+    for _ in 0..100_000 {
+        text.push_str("1,0,.,1,1\n");
+    }
+    text.push_str("1,1,2,.,0\n");
+    let data =
+        Dataset::from_csv_reader(text.as_bytes(), &CsvOptions::for_model(&OneCmtIv)).unwrap();
+    let total: f64 = data.subjects()[0].doses().iter().map(|d| d.amount).sum();
+    assert_eq!(total, 100_000.0);
+}
