@@ -222,16 +222,27 @@ impl Default for FitOptions {
     }
 }
 
-/// `Err(InvalidFitOptions)` naming the setting unless `value` is finite and `> 0`.
-pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
+/// `Err(InvalidFitOptions)` naming the setting unless `0 < value ≤ max`: a step or
+/// tolerance beyond `max` would silently give a wrong answer (a gradient from differences
+/// across the whole parameter space, a "converged" start).
+pub(crate) fn check_positive(name: &str, value: f64, max: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 && value <= max {
         Ok(())
     } else {
         Err(Error::InvalidFitOptions {
-            reason: format!("{name} must be finite and > 0, got {value}"),
+            reason: format!("{name} must be in (0, {max}], got {value}"),
         })
     }
 }
+
+/// Largest tolerance on −2LL (a larger one stops at the start).
+pub const MAX_TOLERANCE: f64 = 1.0;
+
+/// Largest finite-difference step on the estimation scale.
+pub const MAX_STEP: f64 = 1.0;
+
+/// Largest initial simplex edge on the estimation scale.
+pub const MAX_SIMPLEX_STEP: f64 = 10.0;
 
 impl FitOptions {
     fn check(&self) -> Result<()> {
@@ -249,9 +260,11 @@ impl FitOptions {
                 self.spread
             ));
         }
-        check_positive("tolerance", self.tolerance)?;
-        check_positive("hessian_step", self.hessian_step)?;
-        check_positive("simplex_step", self.simplex_step)?;
+        check_positive("tolerance", self.tolerance, MAX_TOLERANCE)?;
+        check_positive("hessian_step", self.hessian_step, MAX_STEP)?;
+        check_positive("simplex_step", self.simplex_step, MAX_SIMPLEX_STEP)?;
+        self.solver.check()?;
+        self.covariance_solver.check()?;
         if self.max_restarts == 0 {
             return bad("max_restarts must be >= 1");
         }

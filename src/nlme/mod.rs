@@ -32,7 +32,10 @@ use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};
 use crate::fit::bfgs::Bfgs;
 use crate::fit::optimize::{NelderMeadSettings, StartOutcome, nelder_mead};
-use crate::fit::{Censoring, FitSpec, Objective, ResidualSpec, check_positive};
+use crate::fit::{
+    Censoring, FitSpec, MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, Objective, ResidualSpec,
+    check_positive,
+};
 use crate::model::Model;
 use crate::simulate::SolverOptions;
 use argmin::core::{Executor, State, TerminationReason, TerminationStatus};
@@ -205,10 +208,11 @@ impl Default for PopulationOptions {
 
 impl PopulationOptions {
     fn check(&self) -> Result<()> {
-        check_positive("tolerance", self.tolerance)?;
-        check_positive("gradient_step", self.gradient_step)?;
-        check_positive("simplex_step", self.simplex_step)?;
-        check_positive("hessian_step", self.hessian_step)?;
+        check_positive("tolerance", self.tolerance, MAX_TOLERANCE)?;
+        check_positive("gradient_step", self.gradient_step, MAX_STEP)?;
+        check_positive("simplex_step", self.simplex_step, MAX_SIMPLEX_STEP)?;
+        check_positive("hessian_step", self.hessian_step, MAX_STEP)?;
+        self.solver.check()?;
         if self.max_iters == 0 || self.max_restarts == 0 {
             return Err(Error::InvalidFitOptions {
                 reason: "max_iters and max_restarts must be >= 1".into(),

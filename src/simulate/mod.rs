@@ -66,7 +66,7 @@ pub enum SolutionMethod {
 /// Settings of the solution: method, Dopri5 tolerances, steady-state convergence.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SolverOptions {
-    /// Relative tolerance of the local error per step (> 0).
+    /// Relative tolerance of the local error per step (in (0, 0.1]).
     pub rtol: f64,
     /// Absolute tolerance of the local error per step, in units of each state's scale
     /// ([`Model::state_scales`]: the state's own units unless the model sets them; > 0).
@@ -126,8 +126,8 @@ impl SolverOptions {
                 reason: reason.to_owned(),
             })
         };
-        if !(self.rtol.is_finite() && self.rtol > 0.0) {
-            return bad("rtol must be finite and > 0");
+        if !(self.rtol.is_finite() && self.rtol > 0.0 && self.rtol <= 0.1) {
+            return bad("rtol must be in (0, 0.1]: a looser tolerance gives no accuracy at all");
         }
         if !(self.atol.is_finite() && self.atol > 0.0) {
             return bad("atol must be finite and > 0");
@@ -135,8 +135,8 @@ impl SolverOptions {
         if self.max_steps == 0 {
             return bad("max_steps must be > 0");
         }
-        if !(self.ss_tolerance.is_finite() && self.ss_tolerance > 0.0) {
-            return bad("ss_tolerance must be finite and > 0");
+        if !(self.ss_tolerance.is_finite() && self.ss_tolerance > 0.0 && self.ss_tolerance <= 0.1) {
+            return bad("ss_tolerance must be in (0, 0.1]");
         }
         if self.ss_max_iterations == 0 {
             return bad("ss_max_iterations must be > 0");
