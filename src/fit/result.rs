@@ -159,7 +159,7 @@ pub struct FitResult {
     /// Index of the start whose optimum is reported.
     pub best_start: usize,
     /// How the fit ended: an interior optimum, or estimates at a boundary, an unbounded
-    /// likelihood, parameters the data do not determine (see [`FitStatus`]).
+    /// likelihood, parameters the data do not determine (see [`FitStatus`](super::FitStatus)).
     pub status: super::FitStatus,
     /// Objective evaluations in all, including the covariance step.
     pub evaluations: u64,
