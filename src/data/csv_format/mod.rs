@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `ID` | yes | subject identifier (any text); a subject's rows are contiguous |
 //! | `TIME` | yes | time of the record (the model's time unit; may be negative); non-decreasing within a subject, except after a reset (EVID 3 or 4) |
-//! | `DV` | yes | observed value in the analyte's unit; ignored on other records |
+//! | `DV` | yes | observed value in the analyte's unit; ignored on other records (as are `LLOQ` and `ANALYTE` there, but a censoring flag or `MDV = 0` on a dose, other-type or reset record is an error) |
 //! | `EVID` | no | 0 observation, 1 dose, 2 other-type (prediction time, covariate change), 3 reset, 4 reset and dose; without it: a dose where `AMT` ≠ 0, other-type where `MDV` = 1, else an observation |
 //! | `MDV` | no | 1 on an observation: predicted, not in the likelihood; must be 1 (or missing) on other records |
 //! | `AMT` | no | dose amount (dose units; 10^6 CAR+ T cells for the CAR-T models) |
@@ -17,7 +17,7 @@
 //! | `CMT` | no | on a dose: the compartment (number = position in the model's states, 1-based, or a state name; 0 = default); on an observation: its analyte, mapped by [`CsvOptions::cmt`] |
 //! | `ANALYTE` | no | analyte name on observations; the target state's name on doses without `CMT` |
 //! | `CENS` or `BLQ` | no | 1 when the value is below the LLOQ (left-censored), else 0 |
-//! | `LLOQ` | no | lower limit of quantification; required on censored rows |
+//! | `LLOQ` | no | lower limit of quantification; required on censored rows; a value below it must be flagged censored, and a censored value may not exceed it |
 //! | anything else | no | a covariate: numeric, or text (a category) where any value is not a number; may change within a subject |
 //!
 //! `.` (or an empty field) means missing. On an observation, `AMT`, `RATE`, `ADDL`, `II`
