@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `ID` | yes | subject identifier (any text); a subject's rows are contiguous |
 //! | `TIME` | yes | time of the record (the model's time unit; may be negative); non-decreasing within a subject, except after a reset (EVID 3 or 4) |
-//! | `DV` | yes | observed value in the analyte's unit; ignored on other records (as are `LLOQ` and `ANALYTE` there, but a censoring flag or `MDV = 0` on a dose, other-type or reset record is an error) |
+//! | `DV` | yes | observed value in the analyte's unit; ignored on other records (as is `LLOQ` there, but a censoring flag or `MDV = 0` on a dose, other-type or reset record is an error) |
 //! | `EVID` | no | 0 observation, 1 dose, 2 other-type (prediction time, covariate change), 3 reset, 4 reset and dose; without it: a dose where `AMT` ≠ 0, other-type where `MDV` = 1, else an observation |
 //! | `MDV` | no | 1 on an observation: predicted, not in the likelihood; must be 1 (or missing) on other records |
 //! | `AMT` | no | dose amount (dose units; 10^6 CAR+ T cells for the CAR-T models) |
