@@ -37,9 +37,20 @@ where
                 }
             }
             Some(s) => {
-                let x: Vec<f64> = z.iter().zip(s).map(|(z, s)| z * s).collect();
+                // the unscaled state, on the stack for up to 16 states
+                let mut stack = [0.0; 16];
+                let mut heap = Vec::new();
+                let x: &mut [f64] = if z.len() <= 16 {
+                    &mut stack[..z.len()]
+                } else {
+                    heap.resize(z.len(), 0.0);
+                    &mut heap
+                };
+                for ((x, z), s) in x.iter_mut().zip(z.iter()).zip(s) {
+                    *x = z * s;
+                }
                 self.model
-                    .derivatives(t, &x, self.params, dzdt.as_mut_slice());
+                    .derivatives(t, x, self.params, dzdt.as_mut_slice());
                 for ((d, r), s) in dzdt.iter_mut().zip(self.rates).zip(s) {
                     *d = (*d + r) / s;
                 }
