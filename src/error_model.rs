@@ -19,7 +19,7 @@ use crate::normal::ln_normal_cdf;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+use crate::normal::LN_2PI;
 
 /// A residual error model for one analyte. Parameters are > 0.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -3,6 +3,10 @@
 
 use std::f64::consts::{PI, SQRT_2};
 
+/// `ln 2π`, the constant of each Gaussian term of −2 log-likelihood (NONMEM's OFV leaves it
+/// out).
+pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
 /// The 97.5th percentile of the standard normal, for two-sided 95% intervals.
 pub const Z_975: f64 = 1.959_963_984_540_054;
 

@@ -17,7 +17,7 @@ use crate::simulate::plan::{Outputs, Plan};
 use crate::simulate::{SolverOptions, run_plan};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+use crate::normal::LN_2PI;
 
 /// What an estimated parameter is.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -29,7 +29,7 @@ fn below_lloq(o: &Observation) -> bool {
     o.censored || o.lloq.is_some_and(|l| o.value < l)
 }
 
-/// Transgene (or any PK analyte) NCA from observed data, `MODEL.md` conventions: Cmax and
+/// Transgene (or any PK analyte) NCA from observed data, [NCA conventions](crate::models#nca-conventions-for-car-t): Cmax and
 /// Tmax the observed peak, Clast and Tlast the last quantified level, AUC from infusion
 /// (day 0) to `auc_end` by linear-up/log-down trapezoids.
 ///
@@ -135,7 +135,7 @@ fn naive_pct_at(subject: &Subject, t: f64) -> Option<f64> {
 }
 
 /// B-cell NCA from observed `b_cells` (and `naive_b` or `naive_pct`) data: nadir, day of
-/// depletion and of reappearance (`MODEL.md` definitions, each value against its own LLOQ),
+/// depletion and of reappearance (the [models](crate::models#nca-conventions-for-car-t) definitions, each value against its own LLOQ),
 /// and naive % at reappearance and at the `month6_day` visit (180 in the trial schedule).
 ///
 /// ```

@@ -15,7 +15,7 @@ use crate::params::Parameters;
 use nalgebra::{DMatrix, DVector};
 use std::fmt;
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+use crate::normal::LN_2PI;
 
 /// One element of Ω.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
