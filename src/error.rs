@@ -224,6 +224,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The outer optimisation of a population fit did not converge; no estimate is reported.
+    #[error(
+        "population fit did not converge after {iterations} outer iterations (best −2LL {best_minus_two_ll}): {reason}"
+    )]
+    PopulationNotConverged {
+        /// Outer iterations run.
+        iterations: u64,
+        /// Lowest −2 log-likelihood reached.
+        best_minus_two_ll: f64,
+        /// How the optimiser ended.
+        reason: String,
+    },
+
     /// A problem in input data, located as precisely as possible.
     #[error("{location}: {kind}")]
     Data {

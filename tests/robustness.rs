@@ -321,7 +321,7 @@ fn an_outlier_that_swamps_the_likelihood_is_not_reported_as_converged() {
             eprintln!("status: {}", fit.status);
             assert!(!fit.status.is_converged(), "{}", fit.status)
         }
-        Err(e) => assert!(matches!(e, Error::NotConverged { .. }), "{e}"),
+        Err(e) => assert!(matches!(e, Error::PopulationNotConverged { .. }), "{e}"),
     }
 }
 

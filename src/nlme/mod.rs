@@ -423,7 +423,7 @@ fn quasi_newton<M: Model>(
 /// initial Ω that is not symmetric positive definite), invalid options (a step or
 /// tolerance that is not finite and positive, no iterations), a subject without
 /// observations of an analyte the fit needs, a covariate missing for a subject, or
-/// [`Error::NotConverged`].
+/// [`Error::PopulationNotConverged`].
 pub fn fit_population<M: Model>(
     model: &M,
     data: &Dataset,
@@ -457,9 +457,8 @@ pub fn fit_population<M: Model>(
         OuterMethod::NelderMead => nelder_mead(&foce, &phi0, settings)?,
     };
     if !outcome.converged {
-        return Err(Error::NotConverged {
-            subject: "(population)".into(),
-            starts: 1,
+        return Err(Error::PopulationNotConverged {
+            iterations: outcome.iterations,
             best_minus_two_ll: outcome.minus_two_ll,
             reason: outcome.status,
         });
