@@ -322,46 +322,9 @@ pub fn fit_subject<M: Model>(
     );
 
     let (params, errors) = precise.unpack(&theta)?;
-    let estimates: Vec<Estimate> = precise
-        .slots()
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let u = theta[i];
-            let value = s.scale.to_natural(u);
-            let se_u = cov.as_ref().map(|c| c[(i, i)].sqrt());
-            let se = se_u.map(|v| v * s.scale.derivative(u).abs());
-            Estimate {
-                name: s.name.clone(),
-                unit: s.unit.clone(),
-                value,
-                se,
-                rse_percent: se.map(|v| 100.0 * v / value.abs()),
-                ci95: se_u.map(|v| {
-                    (
-                        s.scale.to_natural(u - Z_975 * v),
-                        s.scale.to_natural(u + Z_975 * v),
-                    )
-                }),
-                scale: s.scale,
-            }
-        })
-        .collect();
+    let estimates = estimates(precise.slots(), &theta, cov.as_ref());
     let correlation = cov.as_ref().map(covariance::correlation);
-    let checked: Vec<status::Checked> = precise
-        .slots()
-        .iter()
-        .enumerate()
-        .map(|(i, s)| status::Checked {
-            name: s.name.clone(),
-            kind: match s.target {
-                Target::Model(_) => status::Kind::Typical,
-                Target::Residual { .. } => status::Kind::Residual,
-            },
-            initial: outcomes[best_start].initial[i],
-            last: theta[i],
-        })
-        .collect();
+    let checked = checked(precise.slots(), &outcomes[best_start].initial, &theta);
     let status = status::classify(&checked, Some(Some(&hess)));
     let mut warnings = warnings(&estimates, correlation.as_ref(), opts);
     warnings.extend(kinks.iter().map(|&i| FitWarning::NonSmoothLikelihood {
@@ -369,23 +332,7 @@ pub fn fit_subject<M: Model>(
     }));
 
     let contributions = precise.contributions(std::slice::from_ref(&params), &errors)?;
-    let predictions = precise
-        .observation_rows()
-        .zip(&contributions)
-        .map(
-            |((time, analyte, observed, lloq, censored, e), &(ipred, _))| Prediction {
-                time,
-                analyte: analyte.to_owned(),
-                observed,
-                ipred,
-                residual: observed - ipred,
-                iwres: errors[e].weighted_residual(observed, ipred),
-                censored,
-                lloq,
-            },
-        )
-        .collect();
-
+    let predictions = predictions(&precise, &contributions, &errors);
     let k = precise.slots().len() as f64;
     let n = precise.n_observations();
     let to_rows = |m: &nalgebra::DMatrix<f64>| {
@@ -425,17 +372,7 @@ pub fn fit_subject<M: Model>(
         bic: minus_two_ll + k * (n as f64).ln(),
         n_observations: n,
         n_censored: precise.n_censored(),
-        starts: outcomes
-            .iter()
-            .map(|o| StartSummary {
-                initial: natural(&o.initial),
-                minus_two_ll: o.minus_two_ll,
-                iterations: o.iterations,
-                evaluations: o.evaluations,
-                status: o.status.clone(),
-                converged: o.converged,
-            })
-            .collect(),
+        starts: outcomes.iter().map(|o| summary(o, natural)).collect(),
         best_start,
         status,
         evaluations: objective.evaluations() + precise.evaluations(),
@@ -458,6 +395,89 @@ pub fn fit_subjects<M: Model>(
         .par_iter()
         .map(|s| fit_subject(model, s, spec, opts))
         .collect()
+}
+
+/// The estimates on the natural scale, with SE (delta method) and 95% CI (limits on the
+/// estimation scale, transformed back) where the covariance step succeeded.
+fn estimates(slots: &[Slot], theta: &[f64], cov: Option<&nalgebra::DMatrix<f64>>) -> Vec<Estimate> {
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let u = theta[i];
+            let value = s.scale.to_natural(u);
+            let se_u = cov.map(|c| c[(i, i)].sqrt());
+            let se = se_u.map(|v| v * s.scale.derivative(u).abs());
+            Estimate {
+                name: s.name.clone(),
+                unit: s.unit.clone(),
+                value,
+                se,
+                rse_percent: se.map(|v| 100.0 * v / value.abs()),
+                ci95: se_u.map(|v| {
+                    (
+                        s.scale.to_natural(u - Z_975 * v),
+                        s.scale.to_natural(u + Z_975 * v),
+                    )
+                }),
+                scale: s.scale,
+            }
+        })
+        .collect()
+}
+
+/// Per-observation IPRED and residuals at the estimates.
+fn predictions<M: Model>(
+    objective: &Objective<'_, M>,
+    contributions: &[(f64, f64)],
+    errors: &[ErrorModel],
+) -> Vec<Prediction> {
+    objective
+        .observation_rows()
+        .zip(contributions)
+        .map(
+            |((time, analyte, observed, lloq, censored, e), &(ipred, _))| Prediction {
+                time,
+                analyte: analyte.to_owned(),
+                observed,
+                ipred,
+                residual: observed - ipred,
+                iwres: errors[e].weighted_residual(observed, ipred),
+                censored,
+                lloq,
+            },
+        )
+        .collect()
+}
+
+/// Each estimated parameter with its start and end on the estimation scale, for the
+/// end-of-fit checks.
+fn checked(slots: &[Slot], initial: &[f64], theta: &[f64]) -> Vec<status::Checked> {
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| status::Checked {
+            name: s.name.clone(),
+            kind: match s.target {
+                Target::Model(_) => status::Kind::Typical,
+                Target::Residual { .. } => status::Kind::Residual,
+            },
+            initial: initial[i],
+            last: theta[i],
+        })
+        .collect()
+}
+
+/// What one start reached, its initial values on the natural scale.
+fn summary(o: &optimize::StartOutcome, natural: impl Fn(&[f64]) -> Vec<f64>) -> StartSummary {
+    StartSummary {
+        initial: natural(&o.initial),
+        minus_two_ll: o.minus_two_ll,
+        iterations: o.iterations,
+        evaluations: o.evaluations,
+        status: o.status.clone(),
+        converged: o.converged,
+    }
 }
 
 fn warnings(
