@@ -95,6 +95,52 @@ fn error_param_unit(model: &ErrorModel, param: &str, analyte_unit: &str) -> Stri
     }
 }
 
+/// The estimated parameters in `θ` order (model parameters, then residual-error
+/// parameters) and the residual error models by analyte.
+#[allow(clippy::type_complexity)]
+fn estimated_slots<M: Model>(
+    model: &M,
+    spec: &FitSpec<M>,
+) -> Result<(Vec<Slot>, Vec<(String, ErrorModel)>)> {
+    let outputs = model.outputs();
+    let mut errors = Vec::new();
+    let mut slots = Vec::new();
+    for name in &spec.estimate {
+        let index = M::Params::index_of(name)?;
+        if slots.iter().any(|s: &Slot| &s.name == name) {
+            return Err(Error::DuplicateEstimate { name: name.clone() });
+        }
+        let p = M::Params::specs()[index];
+        slots.push(Slot {
+            name: name.clone(),
+            unit: p.unit.to_owned(),
+            target: Target::Model(index),
+            scale: Scale::for_domain(name, p.domain)?,
+        });
+    }
+    for (e, r) in spec.residuals.iter().enumerate() {
+        let output = model.output_index(&r.analyte)?;
+        r.model.validate()?;
+        if errors.iter().any(|(a, _)| a == &r.analyte) {
+            return Err(Error::DuplicateEstimate {
+                name: format!("residual error of `{}`", r.analyte),
+            });
+        }
+        errors.push((r.analyte.clone(), r.model));
+        if r.estimate {
+            for (k, pname) in r.model.param_names().iter().enumerate() {
+                slots.push(Slot {
+                    name: format!("{}.{pname}", r.analyte),
+                    unit: error_param_unit(&r.model, pname, outputs[output].unit),
+                    target: Target::Residual { error: e, param: k },
+                    scale: Scale::Log,
+                });
+            }
+        }
+    }
+    Ok((slots, errors))
+}
+
 impl<'a, M: Model> Objective<'a, M> {
     /// Prepares the objective for `subject`: checks the specification against the model and
     /// the data and decides where each observation goes.
@@ -112,41 +158,7 @@ impl<'a, M: Model> Objective<'a, M> {
     ) -> Result<Self> {
         let id = subject.id();
         let outputs = model.outputs();
-        let mut errors = Vec::new();
-        let mut slots = Vec::new();
-        for name in &spec.estimate {
-            let index = M::Params::index_of(name)?;
-            if slots.iter().any(|s: &Slot| &s.name == name) {
-                return Err(Error::DuplicateEstimate { name: name.clone() });
-            }
-            let p = M::Params::specs()[index];
-            slots.push(Slot {
-                name: name.clone(),
-                unit: p.unit.to_owned(),
-                target: Target::Model(index),
-                scale: Scale::for_domain(name, p.domain)?,
-            });
-        }
-        for (e, r) in spec.residuals.iter().enumerate() {
-            let output = model.output_index(&r.analyte)?;
-            r.model.validate()?;
-            if errors.iter().any(|(a, _)| a == &r.analyte) {
-                return Err(Error::DuplicateEstimate {
-                    name: format!("residual error of `{}`", r.analyte),
-                });
-            }
-            errors.push((r.analyte.clone(), r.model));
-            if r.estimate {
-                for (k, pname) in r.model.param_names().iter().enumerate() {
-                    slots.push(Slot {
-                        name: format!("{}.{pname}", r.analyte),
-                        unit: error_param_unit(&r.model, pname, outputs[output].unit),
-                        target: Target::Residual { error: e, param: k },
-                        scale: Scale::Log,
-                    });
-                }
-            }
-        }
+        let (slots, errors) = estimated_slots(model, spec)?;
 
         let mut obs = Vec::new();
         let mut included = vec![false; subject.observations().len()];
