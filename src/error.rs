@@ -95,6 +95,26 @@ pub enum Error {
         reason: String,
     },
 
+    /// A profile (times and values) that non-compartmental analysis cannot use: lengths
+    /// that differ, no points, values that are not finite, unsorted times.
+    #[error("invalid profile: {reason}")]
+    InvalidProfile {
+        /// Why.
+        reason: String,
+    },
+
+    /// A quantile that cannot be computed: no values, a level outside `[0, 1]`, values that
+    /// are not finite.
+    #[error("cannot compute the {q} quantile of {n} values: {reason}")]
+    InvalidQuantile {
+        /// The level asked for.
+        q: f64,
+        /// Number of values.
+        n: usize,
+        /// Why.
+        reason: String,
+    },
+
     /// Solver settings that cannot work (tolerances not positive, zero step budget).
     #[error("invalid solver options: {reason}")]
     InvalidOptions {
@@ -220,8 +240,8 @@ pub enum Error {
         starts: usize,
         /// Lowest −2 log-likelihood reached.
         best_minus_two_ll: f64,
-        /// Termination status of the best start.
-        reason: String,
+        /// How the best start ended.
+        reason: crate::optim::Termination,
     },
 
     /// The outer optimisation of a population fit did not converge; no estimate is reported.
@@ -234,7 +254,30 @@ pub enum Error {
         /// Lowest −2 log-likelihood reached.
         best_minus_two_ll: f64,
         /// How the optimiser ended.
+        reason: crate::optim::Termination,
+    },
+
+    /// The optimiser itself failed (argmin refused its settings or its run failed), as
+    /// opposed to a model that cannot be evaluated.
+    #[error("the optimiser failed: {reason}")]
+    OptimizerFailed {
+        /// argmin's error.
         reason: String,
+    },
+
+    /// An observation's likelihood is not finite at a subject's current random effects
+    /// (its prediction is out of the error model's range, say), so no empirical Bayes
+    /// estimate can be linearised there.
+    #[error(
+        "subject `{subject}`: the likelihood of the {analyte} observation at t = {time} is not finite at the current random effects"
+    )]
+    LikelihoodNotFinite {
+        /// Subject identifier.
+        subject: String,
+        /// Analyte of the observation.
+        analyte: String,
+        /// Time of the observation.
+        time: f64,
     },
 
     /// A problem in input data, located as precisely as possible.

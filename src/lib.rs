@@ -70,6 +70,7 @@ pub mod models;
 pub mod nca;
 pub mod nlme;
 pub mod normal;
+pub(crate) mod optim;
 pub mod params;
 pub mod population;
 pub mod simulate;

@@ -40,6 +40,32 @@ fn invalid_omega(reason: String) -> Error {
     Error::InvalidOmega { reason }
 }
 
+/// The lower Cholesky factor `L` of a covariance matrix `Ω = LLᵀ` of `k` random effects:
+/// the one check of Ω that simulation and estimation share.
+///
+/// # Errors
+/// [`Error::InvalidOmega`] when Ω is not `k × k`, has an element that is not finite, is not
+/// symmetric (to `10⁻¹²` relative to its largest element), or is not positive definite.
+pub(crate) fn omega_factor(omega: &DMatrix<f64>, k: usize) -> Result<DMatrix<f64>> {
+    if omega.nrows() != k || omega.ncols() != k {
+        return Err(invalid_omega(format!(
+            "Ω is {}×{} but {k} parameters have BSV",
+            omega.nrows(),
+            omega.ncols()
+        )));
+    }
+    if omega.iter().any(|v| !v.is_finite()) {
+        return Err(invalid_omega("Ω has a non-finite element".into()));
+    }
+    if (omega - omega.transpose()).abs().max() > 1e-12 * omega.abs().max().max(1.0) {
+        return Err(invalid_omega("Ω is not symmetric".into()));
+    }
+    Ok(omega
+        .clone()
+        .cholesky()
+        .ok_or_else(|| invalid_omega("Ω is not positive definite".into()))?
+        .l())
+}
 impl<M: Model> PopulationModel<M> {
     /// A population with BSV on `names`, with covariance `omega` of `η` (on each parameter's
     /// estimation scale: variance of `ln x` for positive parameters). `omega` must be
@@ -56,24 +82,7 @@ impl<M: Model> PopulationModel<M> {
     /// ```
     pub fn new(typical: M::Params, names: &[&str], omega: DMatrix<f64>) -> Result<Self> {
         let k = names.len();
-        if omega.nrows() != k || omega.ncols() != k {
-            return Err(invalid_omega(format!(
-                "Ω is {}×{} but {k} parameters have BSV",
-                omega.nrows(),
-                omega.ncols()
-            )));
-        }
-        if omega.iter().any(|v| !v.is_finite()) {
-            return Err(invalid_omega("Ω has a non-finite element".into()));
-        }
-        if (&omega - omega.transpose()).abs().max() > 1e-12 * omega.abs().max().max(1.0) {
-            return Err(invalid_omega("Ω is not symmetric".into()));
-        }
-        let cholesky = omega
-            .clone()
-            .cholesky()
-            .ok_or_else(|| invalid_omega("Ω is not positive definite".into()))?
-            .l();
+        let cholesky = omega_factor(&omega, k)?;
         let mut indices = Vec::with_capacity(k);
         let mut scales = Vec::with_capacity(k);
         for name in names {

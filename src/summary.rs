@@ -48,15 +48,16 @@ impl std::fmt::Display for Reported {
 /// ```
 pub fn quantile_censored(values: &[Option<f64>], q: f64) -> Result<Reported> {
     if values.is_empty() || !(0.0..=1.0).contains(&q) {
-        return Err(Error::InvalidTimes {
-            reason: format!(
-                "a quantile needs values and 0 <= q <= 1 (q = {q}, n = {})",
-                values.len()
-            ),
+        return Err(Error::InvalidQuantile {
+            q,
+            n: values.len(),
+            reason: "a quantile needs values and 0 <= q <= 1".into(),
         });
     }
     if values.iter().flatten().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidTimes {
+        return Err(Error::InvalidQuantile {
+            q,
+            n: values.len(),
             reason: "values must be finite".into(),
         });
     }

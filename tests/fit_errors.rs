@@ -176,7 +176,11 @@ fn a_fit_that_does_not_converge_is_an_error_not_a_result() {
             ..
         } => {
             assert_eq!((subject.as_str(), starts), ("E1", 2));
-            assert!(reason.contains("iterations"), "{reason}");
+            assert_eq!(
+                reason,
+                cart_pkpd::fit::Termination::MaxIterations,
+                "{reason}"
+            );
         }
         e => panic!("{e}"),
     }

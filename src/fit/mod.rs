@@ -36,25 +36,25 @@
 //! # Ok::<(), cart_pkpd::Error>(())
 //! ```
 
-pub(crate) mod bfgs;
-pub(crate) mod covariance;
-pub(crate) mod marquardt;
-mod objective;
-pub(crate) mod optimize;
+pub(crate) mod objective;
 mod result;
-mod scale;
-pub(crate) mod status;
 
+pub use crate::optim::{Estimate, FitStatus, Scale, Termination};
+pub(crate) use objective::ObservationTerm;
 pub use objective::{Objective, Slot, Target};
-pub use result::{Estimate, FitResult, FitWarning, Prediction, StartSummary};
-pub use scale::Scale;
-pub use status::FitStatus;
+pub use result::{FitResult, FitWarning, Prediction, StartSummary};
 
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::model::Model;
-use crate::normal::Z_975;
+use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
+use crate::optim::differences::{hessian, non_smooth};
+use crate::optim::multistart::{self, StartDesign};
+use crate::optim::solver::lbfgs::lbfgs;
+use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
+use crate::optim::status::{self, Checked, Kind};
+use crate::optim::termination::StartOutcome;
 use crate::params::Parameters;
 use crate::simulate::SolverOptions;
 
@@ -288,11 +288,11 @@ pub fn fit_subject<M: Model>(
     opts.check()?;
     let objective = Objective::new(model, subject, spec, opts.censoring, opts.solver)?;
     let theta0 = objective.initial_theta()?;
-    let outcomes = optimize::run_starts(&objective, &theta0, opts);
+    let outcomes = run_starts(&objective, &theta0, opts);
     let best_start = outcomes
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.converged)
+        .filter(|(_, o)| o.converged())
         .min_by(|a, b| a.1.minus_two_ll.total_cmp(&b.1.minus_two_ll))
         .map(|(i, _)| i)
         .ok_or_else(|| {
@@ -304,7 +304,7 @@ pub fn fit_subject<M: Model>(
                 subject: subject.id().to_owned(),
                 starts: outcomes.len(),
                 best_minus_two_ll: best.minus_two_ll,
-                reason: best.status.clone(),
+                reason: best.termination.clone(),
             }
         })?;
     let theta = outcomes[best_start].theta.clone();
@@ -312,9 +312,9 @@ pub fn fit_subject<M: Model>(
     // Covariance step with tight ODE tolerances.
     let precise = Objective::new(model, subject, spec, opts.censoring, opts.covariance_solver)?;
     let minus_two_ll = precise.minus_two_ll(&theta)?;
-    let hess = covariance::hessian(|u| precise.cost_or_infinity(u), &theta, opts.hessian_step);
-    let cov = covariance::covariance_from_hessian(&hess);
-    let kinks = covariance::non_smooth(
+    let hess = hessian(|u| precise.cost_or_infinity(u), &theta, opts.hessian_step);
+    let cov = covariance_from_hessian(&hess);
+    let kinks = non_smooth(
         |u| precise.cost_or_infinity(u),
         &theta,
         opts.hessian_step,
@@ -323,7 +323,7 @@ pub fn fit_subject<M: Model>(
 
     let (params, errors) = precise.unpack(&theta)?;
     let estimates = estimates(precise.slots(), &theta, cov.as_ref());
-    let correlation = cov.as_ref().map(covariance::correlation);
+    let correlation = cov.as_ref().map(correlation);
     let checked = checked(precise.slots(), &outcomes[best_start].initial, &theta);
     let status = status::classify(&checked, Some(Some(&hess)));
     let mut warnings = warnings(&estimates, correlation.as_ref(), opts);
@@ -335,11 +335,6 @@ pub fn fit_subject<M: Model>(
     let predictions = predictions(&precise, &contributions, &errors);
     let k = precise.slots().len() as f64;
     let n = precise.n_observations();
-    let to_rows = |m: &nalgebra::DMatrix<f64>| {
-        (0..m.nrows())
-            .map(|i| m.row(i).iter().copied().collect())
-            .collect()
-    };
     let natural = |t: &[f64]| -> Vec<f64> {
         precise
             .slots()
@@ -364,8 +359,8 @@ pub fn fit_subject<M: Model>(
             .map(|(a, _)| a.clone())
             .zip(errors)
             .collect(),
-        covariance: cov.as_ref().map(to_rows),
-        correlation: correlation.as_ref().map(to_rows),
+        covariance: cov.as_ref().map(rows),
+        correlation: correlation.as_ref().map(rows),
         minus_two_ll,
         ofv: precise.ofv_from_minus_two_ll(minus_two_ll),
         aic: minus_two_ll + 2.0 * k,
@@ -404,63 +399,73 @@ fn estimates(slots: &[Slot], theta: &[f64], cov: Option<&nalgebra::DMatrix<f64>>
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let u = theta[i];
-            let value = s.scale.to_natural(u);
             let se_u = cov.map(|c| c[(i, i)].sqrt());
-            let se = se_u.map(|v| v * s.scale.derivative(u).abs());
-            Estimate {
-                name: s.name.clone(),
-                unit: s.unit.clone(),
-                value,
-                se,
-                rse_percent: se.map(|v| 100.0 * v / value.abs()),
-                ci95: se_u.map(|v| {
-                    (
-                        s.scale.to_natural(u - Z_975 * v),
-                        s.scale.to_natural(u + Z_975 * v),
-                    )
-                }),
-                scale: s.scale,
-            }
+            Estimate::from_estimation_scale(s.name.clone(), s.unit.clone(), theta[i], se_u, s.scale)
         })
         .collect()
+}
+
+/// Every start of the multi-start search; with nothing to estimate, one evaluation.
+fn run_starts<M: Model>(
+    objective: &Objective<'_, M>,
+    theta0: &[f64],
+    opts: &FitOptions,
+) -> Vec<StartOutcome> {
+    if theta0.is_empty() {
+        return vec![multistart::evaluation(objective)];
+    }
+    let design = StartDesign {
+        starts: opts.starts,
+        spread: opts.spread,
+        seed: opts.seed,
+    };
+    let search = |initial: &[f64]| match opts.method {
+        Method::NelderMead => nelder_mead(objective, initial, opts.into()),
+        Method::Lbfgs => lbfgs(objective, initial, opts.tolerance, opts.max_iters),
+    };
+    multistart::run_starts(theta0, design, search, || objective.evaluations())
+}
+
+impl From<&FitOptions> for NelderMeadSettings {
+    fn from(o: &FitOptions) -> Self {
+        NelderMeadSettings::new(o.simplex_step, o.max_restarts, o.tolerance, o.max_iters)
+    }
 }
 
 /// Per-observation IPRED and residuals at the estimates.
 fn predictions<M: Model>(
     objective: &Objective<'_, M>,
-    contributions: &[(f64, f64)],
+    contributions: &[ObservationTerm],
     errors: &[ErrorModel],
 ) -> Vec<Prediction> {
     objective
-        .observation_rows()
+        .observations()
+        .iter()
         .zip(contributions)
-        .map(
-            |((time, analyte, observed, lloq, censored, e), &(ipred, _))| Prediction {
-                time,
-                analyte: analyte.to_owned(),
-                observed,
-                ipred,
-                residual: observed - ipred,
-                iwres: errors[e].weighted_residual(observed, ipred),
-                censored,
-                lloq,
-            },
-        )
+        .map(|(o, c)| Prediction {
+            time: o.time,
+            analyte: objective.analyte(o).to_owned(),
+            observed: o.value,
+            ipred: c.prediction,
+            residual: o.value - c.prediction,
+            iwres: errors[o.error].weighted_residual(o.value, c.prediction),
+            censored: o.censored,
+            lloq: o.lloq,
+        })
         .collect()
 }
 
 /// Each estimated parameter with its start and end on the estimation scale, for the
 /// end-of-fit checks.
-fn checked(slots: &[Slot], initial: &[f64], theta: &[f64]) -> Vec<status::Checked> {
+fn checked(slots: &[Slot], initial: &[f64], theta: &[f64]) -> Vec<Checked> {
     slots
         .iter()
         .enumerate()
-        .map(|(i, s)| status::Checked {
+        .map(|(i, s)| Checked {
             name: s.name.clone(),
             kind: match s.target {
-                Target::Model(_) => status::Kind::Typical,
-                Target::Residual { .. } => status::Kind::Residual,
+                Target::Model(_) => Kind::Typical,
+                Target::Residual { .. } => Kind::Residual,
             },
             initial: initial[i],
             last: theta[i],
@@ -469,14 +474,13 @@ fn checked(slots: &[Slot], initial: &[f64], theta: &[f64]) -> Vec<status::Checke
 }
 
 /// What one start reached, its initial values on the natural scale.
-fn summary(o: &optimize::StartOutcome, natural: impl Fn(&[f64]) -> Vec<f64>) -> StartSummary {
+fn summary(o: &StartOutcome, natural: impl Fn(&[f64]) -> Vec<f64>) -> StartSummary {
     StartSummary {
         initial: natural(&o.initial),
         minus_two_ll: o.minus_two_ll,
         iterations: o.iterations,
         evaluations: o.evaluations,
-        status: o.status.clone(),
-        converged: o.converged,
+        termination: o.termination.clone(),
     }
 }
 

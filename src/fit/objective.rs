@@ -6,12 +6,13 @@
 //! the model cannot be evaluated (a relation between parameters violated, the ODE solver
 //! failing) cost `+∞`, which Nelder–Mead treats as "worse than anything".
 
-use super::scale::Scale;
 use super::{Censoring, FitSpec};
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::model::Model;
+use crate::optim::Scale;
+use crate::optim::differences::{self, INDIVIDUAL_GRADIENT_STEP};
 use crate::params::Parameters;
 use crate::simulate::plan::{Outputs, Plan};
 use crate::simulate::{SolverOptions, run_plan};
@@ -49,14 +50,27 @@ pub struct Slot {
 /// One observation as the objective uses it (the `k`-th has output slot `k`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Obs {
-    time: f64,
-    output: usize,
-    /// Index of the residual error model.
+    /// Time (model time unit).
+    pub time: f64,
+    /// Index of the model output observed.
+    pub output: usize,
+    /// Index of the residual error model (and of its analyte).
     pub error: usize,
-    value: f64,
-    lloq: Option<f64>,
+    /// Observed value (the LLOQ when censored).
+    pub value: f64,
+    /// Lower limit of quantification, if any.
+    pub lloq: Option<f64>,
     /// Below the LLOQ (M3).
     pub censored: bool,
+}
+
+/// What one observation contributes at given parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ObservationTerm {
+    /// Model prediction (analyte unit).
+    pub prediction: f64,
+    /// `−2 ln L` of the observation.
+    pub minus_two_ll: f64,
 }
 
 impl Obs {
@@ -343,19 +357,21 @@ impl<'a, M: Model> Objective<'a, M> {
             .collect())
     }
 
-    /// Per-observation `(prediction, −2 ln L contribution)` at given parameters (one set
-    /// per piece).
+    /// Per-observation prediction and −2 ln L at given parameters (one set per piece).
     pub(crate) fn contributions(
         &self,
         pieces: &[M::Params],
         errors: &[ErrorModel],
-    ) -> Result<Vec<(f64, f64)>> {
+    ) -> Result<Vec<ObservationTerm>> {
         let preds = self.predict(pieces)?;
         Ok(self
             .obs
             .iter()
             .zip(preds)
-            .map(|(o, pred)| (pred, o.term(errors, pred)))
+            .map(|(o, prediction)| ObservationTerm {
+                prediction,
+                minus_two_ll: o.term(errors, prediction),
+            })
             .collect())
     }
 
@@ -366,7 +382,7 @@ impl<'a, M: Model> Objective<'a, M> {
         Ok(self
             .contributions(std::slice::from_ref(params), errors)?
             .iter()
-            .map(|c| c.1)
+            .map(|c| c.minus_two_ll)
             .sum())
     }
 
@@ -395,25 +411,11 @@ impl<'a, M: Model> Objective<'a, M> {
         &self.obs
     }
 
-    /// Observation rows for diagnostics: (time, analyte, value, lloq, censored, error index).
-    pub(crate) fn observation_rows(
-        &self,
-    ) -> impl Iterator<Item = (f64, &str, f64, Option<f64>, bool, usize)> {
-        self.obs.iter().map(|o| {
-            (
-                o.time,
-                self.errors[o.error].0.as_str(),
-                o.value,
-                o.lloq,
-                o.censored,
-                o.error,
-            )
-        })
+    /// The analyte of an observation.
+    pub(crate) fn analyte(&self, o: &Obs) -> &str {
+        &self.errors[o.error].0
     }
 }
-
-/// Central finite-difference step on the estimation scale.
-pub(crate) const FD_STEP: f64 = 1e-4;
 
 impl<M: Model> argmin::core::CostFunction for Objective<'_, M> {
     type Param = Vec<f64>;
@@ -428,19 +430,20 @@ impl<M: Model> argmin::core::Gradient for Objective<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
 
-    /// Central differences with step 1e-4 on the estimation scale.
+    /// Central differences with step `10⁻⁴` on the estimation scale
+    /// (one-sided where one side cannot be evaluated).
     fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let mut x = theta.clone();
-        let mut g = vec![0.0; theta.len()];
-        for i in 0..theta.len() {
-            x[i] = theta[i] + FD_STEP;
-            let up = self.cost_or_infinity(&x);
-            x[i] = theta[i] - FD_STEP;
-            let down = self.cost_or_infinity(&x);
-            x[i] = theta[i];
-            g[i] = (up - down) / (2.0 * FD_STEP);
-        }
-        Ok(g)
+        differences::gradient(
+            |u| self.cost_or_infinity(u),
+            theta,
+            INDIVIDUAL_GRADIENT_STEP,
+        )
+        .map_err(|e| {
+            argmin::core::Error::msg(format!(
+                "−2LL cannot be evaluated on either side of `{}`",
+                self.slots[e.coordinate].name
+            ))
+        })
     }
 }
 

@@ -1,33 +1,12 @@
 //! The result of an individual fit: estimates with uncertainty, objective values, the
 //! optimisation's history, warnings and per-observation diagnostics.
 
-use super::Method;
-use super::scale::Scale;
+use super::{Estimate, Method, Termination};
 use crate::error::Result;
 use crate::error_model::ErrorModel;
 use crate::params::Parameters;
 use std::fmt;
 use std::io::Write;
-
-/// One estimated parameter on its natural scale.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Estimate {
-    /// Parameter name (`analyte.sd` / `analyte.cv` for residual error parameters).
-    pub name: String,
-    /// Unit.
-    pub unit: String,
-    /// Estimate.
-    pub value: f64,
-    /// Standard error (delta method from the estimation scale); `None` without a covariance.
-    pub se: Option<f64>,
-    /// Relative standard error, `100·SE/|value|` (%).
-    pub rse_percent: Option<f64>,
-    /// 95% confidence interval: the limits on the estimation scale, transformed back (so it
-    /// stays inside the parameter's domain and is asymmetric for log-scale parameters).
-    pub ci95: Option<(f64, f64)>,
-    /// Scale the parameter was estimated on.
-    pub scale: Scale,
-}
 
 /// What one start of the multi-start optimisation reached.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,10 +19,15 @@ pub struct StartSummary {
     pub iterations: u64,
     /// Objective-function evaluations (including finite-difference gradients).
     pub evaluations: u64,
-    /// Termination status as the optimiser reported it.
-    pub status: String,
+    /// How the start's optimisation ended.
+    pub termination: Termination,
+}
+
+impl StartSummary {
     /// Whether this start converged.
-    pub converged: bool,
+    pub fn converged(&self) -> bool {
+        self.termination.is_converged()
+    }
 }
 
 /// Something the user should look at before trusting the estimates.
@@ -208,7 +192,7 @@ impl FitResult {
 /// The estimates table, NONMEM-style.
 impl fmt::Display for FitResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n_conv = self.starts.iter().filter(|s| s.converged).count();
+        let n_conv = self.starts.iter().filter(|s| s.converged()).count();
         writeln!(
             f,
             "Model `{}`, subject `{}`, {:?}",

@@ -15,7 +15,7 @@ pub struct Peak {
 /// Checks that a profile is well formed: equal lengths, not empty, finite values, sorted
 /// times.
 pub(crate) fn check_profile(times: &[f64], values: &[f64]) -> Result<()> {
-    let bad = |reason: String| Err(Error::InvalidTimes { reason });
+    let bad = |reason: String| Err(Error::InvalidProfile { reason });
     if times.len() != values.len() {
         return bad(format!("{} times but {} values", times.len(), values.len()));
     }

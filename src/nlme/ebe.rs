@@ -21,17 +21,15 @@
 
 use super::subject::{Shared, SubjectProblem};
 use crate::error::{Error, Result};
-use crate::fit::marquardt::Marquardt;
-use crate::fit::optimize::{NelderMeadSettings, nelder_mead};
 use crate::model::Model;
+use crate::optim::differences::ETA_STEP;
+use crate::optim::solver::marquardt::Marquardt;
+use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use argmin::core::{
     CostFunction, Executor, Gradient, Hessian, State, TerminationReason, TerminationStatus,
 };
 use nalgebra::{DMatrix, DVector};
-use std::cell::{Cell, RefCell};
-
-/// Step of the finite differences in `η`.
-pub(crate) const ETA_STEP: f64 = 1e-3;
+use std::cell::RefCell;
 
 /// Newton decrement `gᵀH⁻¹g` (in units of −2LL) at which the EBE has converged.
 const DECREMENT_TOLERANCE: f64 = 1e-10;
@@ -45,6 +43,10 @@ const FISHER_ITERS: u64 = 8;
 
 /// Largest number of Newton iterations per EBE.
 const MAX_ITERS: u64 = 50;
+
+/// The fallback search where the model cannot be linearised: simplex edge 0.1, 4 restarts,
+/// tolerance 10⁻⁹ on `l`, 2000 iterations.
+const FALLBACK: NelderMeadSettings = NelderMeadSettings::new(0.1, 4, 1e-9, 2000);
 
 /// The model linearised around `η`.
 #[derive(Debug, Clone)]
@@ -62,7 +64,16 @@ pub(crate) struct Linearization {
     /// `t_j'(q_j)` per observation.
     slopes: Vec<f64>,
     /// `q` at `η ± h·e_c` per random effect `c`.
-    sides: Vec<(Vec<f64>, Vec<f64>)>,
+    sides: Vec<Sides>,
+}
+
+/// Predictions on the error models' scales either side of `η` along one random effect.
+#[derive(Debug, Clone)]
+struct Sides {
+    /// At `η + h·e_c`.
+    up: Vec<f64>,
+    /// At `η − h·e_c`.
+    down: Vec<f64>,
 }
 
 /// `l(η)` of one subject at the shared population parameters: an argmin problem.
@@ -70,11 +81,40 @@ pub(crate) struct MapProblem<'s, 'a, M: Model> {
     pub subject: &'s SubjectProblem<'a, M>,
     pub shared: &'s Shared<'s>,
     last: RefCell<Option<Linearization>>,
-    /// `η` and predictions of the last evaluation of `l`.
-    evaluated: RefCell<(Vec<f64>, Vec<f64>)>,
-    /// Whether the Hessian includes the model's curvature (Newton) or not (Fisher scoring).
-    newton: Cell<bool>,
+    /// The last evaluation of `l`, whose predictions a linearisation there reuses.
+    evaluated: RefCell<Evaluated>,
 }
+
+/// `η` and the model's predictions at the last evaluation of `l`.
+#[derive(Debug, Clone, Default)]
+struct Evaluated {
+    eta: Vec<f64>,
+    predictions: Vec<f64>,
+}
+
+/// What the Hessian of `l` given to the Marquardt solver contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Curvature {
+    /// `2Ω⁻¹ + Σ_j w_j·G_jᵀG_j` (Fisher scoring).
+    Fisher,
+    /// Fisher scoring plus the model's curvature `Σ_j t_j'·∂²q_j/∂η²` (Newton).
+    Newton,
+}
+
+/// The EBE problem as argmin sees it: `l`, its gradient, and the Hessian of the chosen
+/// [`Curvature`].
+struct Search<'p, 's, 'a, M: Model> {
+    map: &'p MapProblem<'s, 'a, M>,
+    curvature: Curvature,
+}
+
+impl<M: Model> Clone for Search<'_, '_, '_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Model> Copy for Search<'_, '_, '_, M> {}
 
 impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     pub fn new(subject: &'s SubjectProblem<'a, M>, shared: &'s Shared<'s>) -> Self {
@@ -82,8 +122,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             subject,
             shared,
             last: RefCell::new(None),
-            evaluated: RefCell::new((Vec::new(), Vec::new())),
-            newton: Cell::new(false),
+            evaluated: RefCell::new(Evaluated::default()),
         }
     }
 
@@ -95,7 +134,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             .objective
             .contributions(&params, &self.shared.errors)?
             .into_iter()
-            .map(|c| c.0)
+            .map(|c| c.prediction)
             .collect())
     }
 
@@ -120,8 +159,11 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let Ok(terms) = self.subject.objective.contributions(&params, &s.errors) else {
             return f64::INFINITY;
         };
-        let v: f64 = terms.iter().map(|c| c.1).sum();
-        *self.evaluated.borrow_mut() = (eta.to_vec(), terms.iter().map(|c| c.0).collect());
+        let v: f64 = terms.iter().map(|c| c.minus_two_ll).sum();
+        *self.evaluated.borrow_mut() = Evaluated {
+            eta: eta.to_vec(),
+            predictions: terms.iter().map(|c| c.prediction).collect(),
+        };
         if v.is_finite() {
             v + prior
         } else {
@@ -148,8 +190,8 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let mut c = DMatrix::zeros(k, k);
         let centre = weighted(&lin.transformed);
         for a in 0..k {
-            let (up, down) = &lin.sides[a];
-            c[(a, a)] = (weighted(up) - 2.0 * centre + weighted(down)) / (h * h);
+            let sides = &lin.sides[a];
+            c[(a, a)] = (weighted(&sides.up) - 2.0 * centre + weighted(&sides.down)) / (h * h);
             for b in 0..a {
                 let at = |da: f64, db: f64| -> Result<f64> {
                     Ok(weighted(
@@ -171,7 +213,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         }
         let cached = {
             let e = self.evaluated.borrow();
-            (e.0 == eta).then(|| e.1.clone())
+            (e.eta == eta).then(|| e.predictions.clone())
         };
         let predictions = match cached {
             Some(p) => p,
@@ -187,7 +229,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             for r in 0..transformed.len() {
                 g[(r, c)] = (up[r] - down[r]) / (2.0 * ETA_STEP);
             }
-            sides.push((up, down));
+            sides.push(Sides { up, down });
         }
         let omega_inv = &self.shared.omega_inv;
         let e = DVector::from_column_slice(eta);
@@ -209,11 +251,10 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
                 2.0 / m.sd(predictions[j]).powi(2)
             };
             if !(slope.is_finite() && weight.is_finite()) {
-                return Err(Error::NotConverged {
+                return Err(Error::LikelihoodNotFinite {
                     subject: self.subject.objective.subject().to_owned(),
-                    starts: 1,
-                    best_minus_two_ll: f64::INFINITY,
-                    reason: format!("the likelihood of observation {j} is not finite at η"),
+                    analyte: self.subject.objective.analyte(o).to_owned(),
+                    time: o.time,
                 });
             }
             l += o.term(errors, predictions[j]);
@@ -242,15 +283,20 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     /// curvature from where it got. `None` where the model cannot be linearised on the way.
     fn marquardt(&self, from: &[f64]) -> Option<Vec<f64>> {
         let mut eta = from.to_vec();
-        for (newton, iters) in [(false, FISHER_ITERS), (true, MAX_ITERS)] {
-            self.newton.set(newton);
+        for (curvature, iters) in [
+            (Curvature::Fisher, FISHER_ITERS),
+            (Curvature::Newton, MAX_ITERS),
+        ] {
+            let search = Search {
+                map: self,
+                curvature,
+            };
             let run = Executor::new(
-                self,
+                search,
                 Marquardt::new(DECREMENT_TOLERANCE, RESOLVABLE_DECREMENT),
             )
             .configure(|s| s.param(eta.clone()).max_iters(iters))
             .run();
-            self.newton.set(false);
             let result = run.ok()?;
             let state = result.state();
             eta.clone_from(state.get_best_param()?);
@@ -272,13 +318,11 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
                 return self.linearize(&eta);
             }
         }
-        let settings = NelderMeadSettings {
-            simplex_step: 0.1,
-            max_restarts: 4,
-            tolerance: 1e-9,
-            max_iters: 2000,
+        let search = Search {
+            map: self,
+            curvature: Curvature::Fisher,
         };
-        let eta = match nelder_mead(self, start, settings) {
+        let eta = match nelder_mead(search, start, FALLBACK) {
             Ok(outcome) if outcome.minus_two_ll.is_finite() => outcome.theta,
             _ => start.to_vec(),
         };
@@ -290,32 +334,31 @@ fn argmin_error(e: Error) -> argmin::core::Error {
     argmin::core::Error::msg(e.to_string())
 }
 
-impl<M: Model> CostFunction for &MapProblem<'_, '_, M> {
+impl<M: Model> CostFunction for Search<'_, '_, '_, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, eta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.l(eta))
+        Ok(self.map.l(eta))
     }
 }
 
-impl<M: Model> Gradient for &MapProblem<'_, '_, M> {
+impl<M: Model> Gradient for Search<'_, '_, '_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, eta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.linearize(eta).map_err(argmin_error)?.gradient)
+        Ok(self.map.linearize(eta).map_err(argmin_error)?.gradient)
     }
 }
 
-impl<M: Model> Hessian for &MapProblem<'_, '_, M> {
+impl<M: Model> Hessian for Search<'_, '_, '_, M> {
     type Param = Vec<f64>;
     type Hessian = DMatrix<f64>;
     fn hessian(&self, eta: &Vec<f64>) -> std::result::Result<DMatrix<f64>, argmin::core::Error> {
-        let lin = self.linearize(eta).map_err(argmin_error)?;
-        let fisher = &self.shared.omega_inv * 2.0 + &lin.information;
-        if self.newton.get() {
-            Ok(fisher + self.curvature(&lin).map_err(argmin_error)?)
-        } else {
-            Ok(fisher)
+        let lin = self.map.linearize(eta).map_err(argmin_error)?;
+        let fisher = &self.map.shared.omega_inv * 2.0 + &lin.information;
+        match self.curvature {
+            Curvature::Fisher => Ok(fisher),
+            Curvature::Newton => Ok(fisher + self.map.curvature(&lin).map_err(argmin_error)?),
         }
     }
 }

@@ -26,25 +26,28 @@ mod result;
 mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
-pub use result::{OmegaEstimate, PopulationFit, PopulationPrediction, SubjectEstimates};
+pub use result::{
+    EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction, PopulationWarning,
+    SubjectEstimates,
+};
 
 use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};
-use crate::fit::bfgs::Bfgs;
-use crate::fit::optimize::{NelderMeadSettings, StartOutcome, nelder_mead};
 use crate::fit::{
     Censoring, FitSpec, MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, Objective, ResidualSpec,
     check_positive,
 };
 use crate::model::Model;
+use crate::optim::differences;
+use crate::optim::multistart::evaluation;
+use crate::optim::solver::bfgs::bfgs_then_nelder_mead;
+use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::simulate::SolverOptions;
-use argmin::core::{Executor, State, TerminationReason, TerminationStatus};
 use nalgebra::DMatrix;
 use params::Layout;
 use rayon::prelude::*;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use subject::{Contribution, Shared, SubjectProblem};
+use subject::{Contribution, Shared, SubjectProblem, WarmStart};
 
 /// What a population fit estimates.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +258,7 @@ impl<'a, M: Model> Foce<'a, M> {
                 Ok(SubjectProblem {
                     objective,
                     covariates: pieces.terms,
-                    eta: Mutex::new(vec![0.0; layout.random.len()]),
+                    start: WarmStart::at_zero(layout.random.len()),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -269,29 +272,22 @@ impl<'a, M: Model> Foce<'a, M> {
 
     /// Every subject's last EBE (the start of its next inner search).
     fn etas(&self) -> Vec<Vec<f64>> {
-        self.subjects.iter().map(|s| s.start()).collect()
+        self.subjects.iter().map(|s| s.start.get()).collect()
     }
 
     fn set_etas(&self, etas: &[Vec<f64>]) {
         for (s, e) in self.subjects.iter().zip(etas) {
-            s.set_start(e);
+            s.start.set(e);
         }
     }
 
-    /// −2LL as a function of `φ` with every EBE search started from the current EBEs, as
-    /// finite differences around the current point need (each difference then sees the
-    /// change of `φ`, not of the starts), and the function that puts those EBEs back.
-    fn around_current_etas(&self) -> (impl Fn(&[f64]) -> f64 + '_, impl Fn() + '_) {
-        let base = self.etas();
-        let restore = move || self.set_etas(&base);
-        let restore2 = restore.clone();
-        (
-            move |phi: &[f64]| {
-                restore();
-                self.minus_two_ll(phi)
-            },
-            restore2,
-        )
+    /// The objective with every subject's EBE search started from its current EBE, as
+    /// finite differences around the current point need.
+    fn with_fixed_starts(&self) -> FixedStarts<'_, 'a, M> {
+        FixedStarts {
+            foce: self,
+            starts: self.etas(),
+        }
     }
 
     fn shared<'l>(&'l self, phi: &'l [f64]) -> Result<Shared<'l>> {
@@ -339,82 +335,49 @@ impl<M: Model> argmin::core::CostFunction for &Foce<'_, M> {
     }
 }
 
-/// Central differences of −2LL from the EBEs at `φ` ([`Foce::around_current_etas`]); a side
-/// where the model cannot be evaluated gives way to a one-sided difference.
+/// The FOCE-I objective with every subject's EBE search started from the EBEs it had when
+/// this view was taken. Each evaluation of a finite difference then sees the change of `φ`,
+/// not a change of the starts that an earlier evaluation left behind; the starts are put
+/// back when the view is dropped.
+struct FixedStarts<'f, 'a, M: Model> {
+    foce: &'f Foce<'a, M>,
+    starts: Vec<Vec<f64>>,
+}
+
+impl<M: Model> FixedStarts<'_, '_, M> {
+    fn minus_two_ll(&self, phi: &[f64]) -> f64 {
+        self.foce.set_etas(&self.starts);
+        self.foce.minus_two_ll(phi)
+    }
+}
+
+impl<M: Model> Drop for FixedStarts<'_, '_, M> {
+    fn drop(&mut self) {
+        self.foce.set_etas(&self.starts);
+    }
+}
+
+/// Central differences of −2LL with fixed EBE starts ([`FixedStarts`]), step
+/// [`PopulationOptions::gradient_step`]; a side where the model cannot be evaluated gives
+/// way to a one-sided difference.
 impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let h = self.gradient_step;
-        let (at, restore) = self.around_current_etas();
-        // −2LL at φ itself is needed only for a one-sided difference
-        let centre = std::cell::OnceCell::new();
-        let centre = || *centre.get_or_init(|| at(phi));
-        let mut x = phi.clone();
-        let mut g = Vec::with_capacity(phi.len());
-        for i in 0..phi.len() {
-            x[i] = phi[i] + h;
-            let up = at(&x);
-            x[i] = phi[i] - h;
-            let down = at(&x);
-            x[i] = phi[i];
-            g.push(match (up.is_finite(), down.is_finite()) {
-                (true, true) => (up - down) / (2.0 * h),
-                (true, false) => (up - centre()) / h,
-                (false, true) => (centre() - down) / h,
-                (false, false) => {
-                    return Err(argmin::core::Error::msg(format!(
-                        "the objective cannot be evaluated on either side of φ[{i}]"
-                    )));
-                }
-            });
-        }
-        restore();
-        Ok(g)
+        let fixed = self.with_fixed_starts();
+        differences::gradient(|x| fixed.minus_two_ll(x), phi, self.gradient_step).map_err(|e| {
+            argmin::core::Error::msg(format!(
+                "the objective cannot be evaluated on either side of φ[{}]",
+                e.coordinate
+            ))
+        })
     }
 }
 
-/// BFGS from `phi0`, then restarted Nelder–Mead from its best point unless it converged.
-fn quasi_newton<M: Model>(
-    foce: &Foce<'_, M>,
-    phi0: &[f64],
-    settings: NelderMeadSettings,
-) -> Result<StartOutcome> {
-    let run = Executor::new(foce, Bfgs::new(settings.tolerance, 1.0))
-        .configure(|s| s.param(phi0.to_vec()).max_iters(settings.max_iters))
-        .run();
-    let Ok(run) = run else {
-        // a gradient the model cannot give anywhere near a point: derivative-free instead
-        return nelder_mead(foce, phi0, settings);
-    };
-    let state = run.state();
-    let phi = state
-        .get_best_param()
-        .cloned()
-        .unwrap_or_else(|| phi0.to_vec());
-    let iterations = state.get_iter();
-    if state.get_termination_status()
-        == &TerminationStatus::Terminated(TerminationReason::SolverConverged)
-    {
-        return Ok(StartOutcome {
-            initial: phi0.to_vec(),
-            minus_two_ll: state.get_best_cost(),
-            theta: phi,
-            iterations,
-            evaluations: 0,
-            status: "converged".into(),
-            converged: true,
-        });
+impl From<&PopulationOptions> for NelderMeadSettings {
+    fn from(o: &PopulationOptions) -> Self {
+        NelderMeadSettings::new(o.simplex_step, o.max_restarts, o.tolerance, o.max_iters)
     }
-    let polish = NelderMeadSettings {
-        simplex_step: settings.simplex_step * 0.25,
-        max_iters: settings.max_iters.saturating_sub(iterations),
-        ..settings
-    };
-    let mut outcome = nelder_mead(foce, &phi, polish)?;
-    outcome.initial = phi0.to_vec();
-    outcome.iterations += iterations;
-    Ok(outcome)
 }
 
 /// Fits a population model to every subject of `data` by FOCE-I.
@@ -445,22 +408,16 @@ pub fn fit_population<M: Model>(
     // a start where the model cannot be evaluated is reported with its cause (a subject's
     // parameters out of their domain, a solver failure), not as an optimiser failure
     foce.contributions(&phi0)?;
-    let settings = NelderMeadSettings {
-        simplex_step: opts.simplex_step,
-        max_restarts: opts.max_restarts,
-        tolerance: opts.tolerance,
-        max_iters: opts.max_iters,
-    };
     let outcome = match opts.method {
-        _ if phi0.is_empty() => crate::fit::optimize::evaluation(&foce),
-        OuterMethod::QuasiNewton => quasi_newton(&foce, &phi0, settings)?,
-        OuterMethod::NelderMead => nelder_mead(&foce, &phi0, settings)?,
+        _ if phi0.is_empty() => evaluation(&foce),
+        OuterMethod::QuasiNewton => bfgs_then_nelder_mead(&foce, &phi0, opts.into())?,
+        OuterMethod::NelderMead => nelder_mead(&foce, &phi0, opts.into())?,
     };
-    if !outcome.converged {
+    if !outcome.converged() {
         return Err(Error::PopulationNotConverged {
             iterations: outcome.iterations,
             best_minus_two_ll: outcome.minus_two_ll,
-            reason: outcome.status,
+            reason: outcome.termination,
         });
     }
     result::assemble(model, data, spec, &foce, outcome, opts)

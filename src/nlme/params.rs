@@ -13,27 +13,61 @@ use super::{CovariateModel, PopulationSpec};
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
-use crate::fit::Scale;
-use crate::fit::status::{Checked, Kind};
 use crate::model::Model;
+use crate::optim::Scale;
+use crate::optim::status::{Checked, Kind};
 use crate::params::Parameters;
+use crate::population::omega_factor;
 use nalgebra::DMatrix;
+
+/// A model parameter and the scale it is estimated on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ScaledParameter {
+    /// Index in the model's parameters.
+    pub index: usize,
+    pub scale: Scale,
+}
+
+/// A covariate effect with an estimated coefficient.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CoefficientEffect {
+    /// The parameter it acts on.
+    pub parameter: ScaledParameter,
+    pub model: CovariateModel,
+}
+
+/// A model parameter set to a covariate's value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValueEffect {
+    /// Index in the model's parameters.
+    pub index: usize,
+    pub model: CovariateModel,
+}
+
+/// An estimated residual error parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SigmaElement {
+    /// Index in the specification's residual models.
+    pub residual: usize,
+    /// Index in that error model's parameters.
+    pub parameter: usize,
+}
 
 /// Where each piece of `φ` lives and how it maps to model values.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
-    /// (parameter index, scale) of each estimated typical value, in `θ` order.
-    pub theta: Vec<(usize, Scale)>,
-    /// (parameter index, scale) of each random effect, in `η` order.
-    pub random: Vec<(usize, Scale)>,
-    /// (parameter index, scale, model) of each covariate coefficient, in `β` order.
-    pub covariates: Vec<(usize, Scale, CovariateModel)>,
-    /// (parameter index, model) of each parameter set to a covariate's value.
-    pub values: Vec<(usize, CovariateModel)>,
+    /// Each estimated typical value, in `θ` order.
+    pub theta: Vec<ScaledParameter>,
+    /// Each parameter with a random effect, in `η` order.
+    pub random: Vec<ScaledParameter>,
+    /// Each covariate effect with a coefficient, in `β` order.
+    pub covariates: Vec<CoefficientEffect>,
+    /// Each parameter set to a covariate's value.
+    pub values: Vec<ValueEffect>,
     /// Whether Ω is a full block (else diagonal).
     pub block: bool,
-    /// (residual index, parameter index) of each estimated residual parameter.
-    pub sigma: Vec<(usize, usize)>,
+    /// Each estimated residual parameter, in `σ` order.
+    pub sigma: Vec<SigmaElement>,
     /// All model parameter values (initial typical values and fixed ones).
     pub base: Vec<f64>,
     /// Residual error models at their initial or fixed values.
@@ -42,9 +76,10 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub fn new<M: Model>(spec: &PopulationSpec<M>) -> Result<Self> {
-        let scale_of = |name: &str| -> Result<(usize, Scale)> {
-            let i = M::Params::index_of(name)?;
-            Ok((i, Scale::for_domain(name, M::Params::specs()[i].domain)?))
+        let scale_of = |name: &str| -> Result<ScaledParameter> {
+            let index = M::Params::index_of(name)?;
+            let scale = Scale::for_domain(name, M::Params::specs()[index].domain)?;
+            Ok(ScaledParameter { index, scale })
         };
         let unique = |names: &[String], what: &str| -> Result<()> {
             for (k, n) in names.iter().enumerate() {
@@ -73,17 +108,19 @@ impl Layout {
             .iter()
             .filter(|c| c.has_coefficient())
             .map(|c| {
-                let (i, s) = scale_of(c.parameter())?;
-                Ok((i, s, c.clone()))
+                Ok(CoefficientEffect {
+                    parameter: scale_of(c.parameter())?,
+                    model: c.clone(),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let mut values = Vec::new();
         for c in spec.covariates.iter().filter(|c| !c.has_coefficient()) {
             let name = c.parameter();
             let i = M::Params::index_of(name)?;
-            let taken = theta.iter().chain(&random).any(|t| t.0 == i)
-                || covariates.iter().any(|t| t.0 == i)
-                || values.iter().any(|v: &(usize, CovariateModel)| v.0 == i);
+            let taken = theta.iter().chain(&random).any(|t| t.index == i)
+                || covariates.iter().any(|t| t.parameter.index == i)
+                || values.iter().any(|v: &ValueEffect| v.index == i);
             if taken {
                 return Err(Error::NotEstimable {
                     name: name.to_owned(),
@@ -94,27 +131,25 @@ impl Layout {
                     ),
                 });
             }
-            values.push((i, c.clone()));
-        }
-        let k = random.len();
-        if spec.omega.nrows() != k || spec.omega.ncols() != k {
-            return Err(Error::InvalidOmega {
-                reason: format!(
-                    "initial Ω is {}×{} for {k} random effects",
-                    spec.omega.nrows(),
-                    spec.omega.ncols()
-                ),
+            values.push(ValueEffect {
+                index: i,
+                model: c.clone(),
             });
         }
+        omega_factor(&spec.omega, random.len())?;
         let base = spec.initial.values();
-        for &(i, s) in theta.iter().chain(&random) {
-            s.to_estimation(M::Params::specs()[i].name, base[i])?;
+        for p in theta.iter().chain(&random) {
+            p.scale
+                .to_estimation(M::Params::specs()[p.index].name, base[p.index])?;
         }
         let mut sigma = Vec::new();
         for (r, res) in spec.residuals.iter().enumerate() {
             res.model.validate()?;
             if res.estimate {
-                sigma.extend((0..res.model.values().len()).map(|p| (r, p)));
+                sigma.extend((0..res.model.values().len()).map(|p| SigmaElement {
+                    residual: r,
+                    parameter: p,
+                }));
             }
         }
         Ok(Layout {
@@ -138,26 +173,23 @@ impl Layout {
         self.theta.len() + self.covariates.len() + self.n_omega() + self.sigma.len()
     }
 
-    /// `φ` at the initial values; [`Error::InvalidOmega`] if Ω is not positive definite.
+    /// `φ` at the initial values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOmega`] if Ω is not symmetric positive definite (see
+    /// [`omega_factor`]).
     pub fn initial(&self, omega: &DMatrix<f64>) -> Result<Vec<f64>> {
         let mut phi: Vec<f64> = self
             .theta
             .iter()
-            .map(|&(i, s)| s.to_estimation("typical value", self.base[i]))
+            .map(|p| p.scale.to_estimation("typical value", self.base[p.index]))
             .collect::<Result<_>>()?;
-        phi.extend(self.covariates.iter().map(|c| c.2.initial_coefficient()));
-        if omega.iter().any(|v| !v.is_finite()) || (omega - omega.transpose()).abs().max() > 1e-12 {
-            return Err(Error::InvalidOmega {
-                reason: "initial Ω must be finite and symmetric".into(),
-            });
-        }
-        let l = omega
-            .clone()
-            .cholesky()
-            .ok_or_else(|| Error::InvalidOmega {
-                reason: "initial Ω is not positive definite (singular or indefinite)".into(),
-            })?;
-        let l = l.l();
+        phi.extend(
+            self.covariates
+                .iter()
+                .map(|c| c.model.initial_coefficient()),
+        );
+        let l = omega_factor(omega, self.random.len())?;
         for r in 0..l.nrows() {
             if self.block {
                 for c in 0..r {
@@ -166,8 +198,8 @@ impl Layout {
             }
             phi.push(l[(r, r)].ln());
         }
-        for &(r, p) in &self.sigma {
-            phi.push(self.residuals[r].values()[p].ln());
+        for s in &self.sigma {
+            phi.push(self.residuals[s.residual].values()[s.parameter].ln());
         }
         Ok(phi)
     }
@@ -184,26 +216,26 @@ impl Layout {
         let mut out: Vec<(String, Kind)> = self
             .theta
             .iter()
-            .map(|&(i, _)| (specs[i].name.to_owned(), Kind::Typical))
+            .map(|p| (specs[p.index].name.to_owned(), Kind::Typical))
             .collect();
         out.extend(
             self.covariates
                 .iter()
-                .map(|c| (c.2.describe(), Kind::Other)),
+                .map(|c| (c.model.describe(), Kind::Other)),
         );
         for r in 0..self.random.len() {
-            let name = specs[self.random[r].0].name;
+            let name = specs[self.random[r].index].name;
             if self.block {
                 for c in 0..r {
-                    let other = specs[self.random[c].0].name;
+                    let other = specs[self.random[c].index].name;
                     out.push((format!("omega({name},{other})"), Kind::Other));
                 }
             }
             out.push((format!("omega({name})"), Kind::Variance));
         }
-        for &(r, p) in &self.sigma {
-            let res = &spec.residuals[r];
-            let param = res.model.param_names()[p];
+        for s in &self.sigma {
+            let res = &spec.residuals[s.residual];
+            let param = res.model.param_names()[s.parameter];
             out.push((format!("{}.{param}", res.analyte), Kind::Residual));
         }
         out.into_iter()
@@ -239,8 +271,8 @@ impl Layout {
     pub fn residuals(&self, phi: &[f64]) -> Result<Vec<ErrorModel>> {
         let mut values: Vec<Vec<f64>> = self.residuals.iter().map(ErrorModel::values).collect();
         let start = self.len() - self.sigma.len();
-        for (k, &(r, p)) in self.sigma.iter().enumerate() {
-            values[r][p] = phi[start + k].exp();
+        for (k, s) in self.sigma.iter().enumerate() {
+            values[s.residual][s.parameter] = phi[start + k].exp();
         }
         self.residuals
             .iter()
@@ -256,29 +288,30 @@ impl Layout {
     pub fn individual(&self, phi: &[f64], terms: &[f64], eta: &[f64]) -> Vec<f64> {
         let mut values = self.base.clone();
         let nc = self.covariates.len();
-        for (k, (i, _)) in self.values.iter().enumerate() {
-            values[*i] = terms[nc + k];
+        for (k, v) in self.values.iter().enumerate() {
+            values[v.index] = terms[nc + k];
         }
         let n = values.len();
         let mut shift = vec![0.0; n];
         let mut factor = vec![1.0; n];
         let mut random = vec![0.0; n];
         let mut scale: Vec<Option<Scale>> = vec![None; n];
-        for (j, &(i, s)) in self.theta.iter().enumerate() {
-            values[i] = s.to_natural(phi[j]);
-            scale[i] = Some(s);
+        for (j, p) in self.theta.iter().enumerate() {
+            values[p.index] = p.scale.to_natural(phi[j]);
+            scale[p.index] = Some(p.scale);
         }
         let nt = self.theta.len();
-        for (j, (i, s, c)) in self.covariates.iter().enumerate() {
-            match c.shift(phi[nt + j], terms[j]) {
-                Shift::Additive(d) => shift[*i] += d,
-                Shift::Factor(f) => factor[*i] *= f,
+        for (j, c) in self.covariates.iter().enumerate() {
+            let i = c.parameter.index;
+            match c.model.shift(phi[nt + j], terms[j]) {
+                Shift::Additive(d) => shift[i] += d,
+                Shift::Factor(f) => factor[i] *= f,
             }
-            scale[*i] = Some(*s);
+            scale[i] = Some(c.parameter.scale);
         }
-        for (k, &(i, s)) in self.random.iter().enumerate() {
-            random[i] += eta[k];
-            scale[i] = Some(s);
+        for (k, p) in self.random.iter().enumerate() {
+            random[p.index] += eta[k];
+            scale[p.index] = Some(p.scale);
         }
         for i in 0..n {
             let Some(s) = scale[i] else { continue };
@@ -305,8 +338,8 @@ impl Layout {
         let effects: Vec<&CovariateModel> = self
             .covariates
             .iter()
-            .map(|c| &c.2)
-            .chain(self.values.iter().map(|v| &v.1))
+            .map(|c| &c.model)
+            .chain(self.values.iter().map(|v| &v.model))
             .collect();
         let mut series = Vec::with_capacity(effects.len());
         for c in &effects {

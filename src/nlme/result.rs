@@ -1,21 +1,24 @@
 //! The result of a population fit: θ, Ω, σ with standard errors, shrinkage, EBEs and
 //! per-observation PRED/IPRED/IWRES/CWRES.
 
+use super::params::Layout;
 use super::subject::Contribution;
 use super::{Foce, PopulationOptions, PopulationSpec};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::fit::covariance::{covariance_from_hessian, hessian};
-use crate::fit::optimize::StartOutcome;
-use crate::fit::status::classify;
-use crate::fit::{Estimate, FitStatus, Scale};
+use crate::error_model::ErrorModel;
+use crate::fit::ObservationTerm;
+use crate::fit::objective::Obs;
 use crate::model::Model;
-use crate::normal::Z_975;
+use crate::normal::LN_2PI;
+use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
+use crate::optim::differences::{OMEGA_JACOBIAN_STEP, hessian, jacobian};
+use crate::optim::status::classify;
+use crate::optim::termination::StartOutcome;
+use crate::optim::{Estimate, FitStatus, Scale};
 use crate::params::Parameters;
 use nalgebra::{DMatrix, DVector};
 use std::fmt;
-
-use crate::normal::LN_2PI;
 
 /// One element of Ω.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,13 +73,47 @@ pub struct SubjectEstimates {
     pub predictions: Vec<PopulationPrediction>,
 }
 
+/// The estimation method of a population fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EstimationMethod {
+    /// First-order conditional estimation with interaction.
+    FoceI,
+}
+
+impl fmt::Display for EstimationMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EstimationMethod::FoceI => write!(f, "FOCE-I"),
+        }
+    }
+}
+
+/// Something to look at before trusting a population fit's estimates.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum PopulationWarning {
+    /// The covariance step ran but the Hessian of the objective is not positive definite:
+    /// no standard errors.
+    CovarianceStepFailed,
+}
+
+impl fmt::Display for PopulationWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PopulationWarning::CovarianceStepFailed => write!(
+                f,
+                "covariance step failed: the Hessian of the objective is not positive definite"
+            ),
+        }
+    }
+}
+
 /// The result of [`fit_population`](super::fit_population).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PopulationFit {
     /// Model name.
     pub model: String,
-    /// `"FOCE-I"`.
-    pub method: String,
+    /// Estimation method.
+    pub method: EstimationMethod,
     /// Objective-function value as NONMEM reports it (−2LL without `ln 2π` constants).
     pub ofv: f64,
     /// −2 log-likelihood (FOCE-I approximation), with constants.
@@ -111,25 +148,37 @@ pub struct PopulationFit {
     /// likelihood, parameters the data do not determine.
     pub status: FitStatus,
     /// Things to look at (e.g. a failed covariance step).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<PopulationWarning>,
 }
 
-fn estimate(name: String, unit: String, u: f64, se_u: Option<f64>, scale: Scale) -> Estimate {
-    let value = scale.to_natural(u);
-    let se = se_u.map(|s| s * scale.derivative(u).abs());
-    Estimate {
-        name,
-        unit,
-        value,
-        se,
-        rse_percent: se.map(|s| 100.0 * s / value.abs()),
-        ci95: se_u.map(|s| {
-            (
-                scale.to_natural(u - Z_975 * s),
-                scale.to_natural(u + Z_975 * s),
-            )
-        }),
-        scale,
+/// The covariance step: the Hessian of the objective at `φ` (EBE starts held fixed) and
+/// the covariance `2·H⁻¹` where `H` is positive definite; `None` for both when the step is
+/// not asked for.
+struct CovarianceStep {
+    hessian: Option<DMatrix<f64>>,
+    covariance: Option<DMatrix<f64>>,
+}
+
+impl CovarianceStep {
+    fn run<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &PopulationOptions) -> Self {
+        let hessian = opts.covariance.then(|| {
+            let fixed = foce.with_fixed_starts();
+            hessian(|x| fixed.minus_two_ll(x), phi, opts.hessian_step)
+        });
+        let covariance = hessian.as_ref().and_then(covariance_from_hessian);
+        CovarianceStep {
+            hessian,
+            covariance,
+        }
+    }
+
+    /// Standard error of `φ[j]`.
+    fn se(&self, j: usize) -> Option<f64> {
+        self.covariance.as_ref().map(|c| c[(j, j)].sqrt())
+    }
+
+    fn failed(&self) -> bool {
+        self.hessian.is_some() && self.covariance.is_none()
     }
 }
 
@@ -145,62 +194,123 @@ pub(super) fn assemble<M: Model>(
     let layout = &foce.layout;
     let contributions = foce.contributions(&phi)?;
     let minus_two_ll: f64 = contributions.iter().map(|c| c.minus_two_ll).sum();
+    let step = CovarianceStep::run(foce, &phi, opts);
     let mut warnings = Vec::new();
-    let hess = opts.covariance.then(|| {
-        let (at, restore) = foce.around_current_etas();
-        let h = hessian(at, &phi, opts.hessian_step);
-        restore();
-        h
-    });
-    let cov = hess.as_ref().and_then(covariance_from_hessian);
-    if hess.is_some() && cov.is_none() {
-        warnings.push(
-            "covariance step failed: the Hessian of the objective is not positive definite"
-                .to_owned(),
-        );
+    if step.failed() {
+        warnings.push(PopulationWarning::CovarianceStepFailed);
     }
     let status = classify(
         &layout.checked(spec, &outcome.initial, &phi),
-        hess.as_ref().map(Some),
+        step.hessian.as_ref().map(Some),
     );
-    let se = |j: usize| cov.as_ref().map(|c| c[(j, j)].sqrt());
+    let omega = layout.omega(&phi);
+    let shared = foce.shared(&phi)?;
+    let subjects = foce
+        .subjects
+        .iter()
+        .zip(&contributions)
+        .zip(data.subjects())
+        .map(|((sp, c), s)| subject_estimates(sp, c, s.id(), &shared, &omega))
+        .collect::<Result<Vec<_>>>()?;
+    let n_observations: usize = foce
+        .subjects
+        .iter()
+        .map(|s| s.objective.n_observations())
+        .sum();
+    let n_censored: usize = foce.subjects.iter().map(|s| s.objective.n_censored()).sum();
+    let p = phi.len() as f64;
+    Ok(PopulationFit {
+        model: model.name().to_owned(),
+        method: EstimationMethod::FoceI,
+        ofv: minus_two_ll - (n_observations - n_censored) as f64 * LN_2PI,
+        minus_two_ll,
+        aic: minus_two_ll + 2.0 * p,
+        bic: minus_two_ll + p * (n_observations as f64).ln(),
+        n_subjects: subjects.len(),
+        n_observations,
+        n_censored,
+        theta: theta_estimates::<M>(layout, &phi, &step),
+        random_effects: (0..layout.random.len())
+            .map(|r| random_name::<M>(layout, r).to_owned())
+            .collect(),
+        omega: omega_estimates::<M>(layout, &phi, &step, &contributions),
+        sigma: sigma_estimates(layout, spec, &phi, &step),
+        correlation: step.covariance.as_ref().map(|c| rows(&correlation(c))),
+        subjects,
+        iterations: outcome.iterations,
+        evaluations: foce.evaluations.load(std::sync::atomic::Ordering::Relaxed),
+        status,
+        warnings,
+    })
+}
 
+/// The name of the parameter with random effect `r`.
+fn random_name<M: Model>(layout: &Layout, r: usize) -> &'static str {
+    M::Params::specs()[layout.random[r].index].name
+}
+
+/// Typical values (natural scale), then covariate coefficients.
+fn theta_estimates<M: Model>(layout: &Layout, phi: &[f64], step: &CovarianceStep) -> Vec<Estimate> {
     let specs = M::Params::specs();
     let nt = layout.theta.len();
-    let mut theta: Vec<Estimate> = layout
-        .theta
+    let typical = layout.theta.iter().enumerate().map(|(j, p)| {
+        let spec = &specs[p.index];
+        Estimate::from_estimation_scale(
+            spec.name.to_owned(),
+            spec.unit.to_owned(),
+            phi[j],
+            step.se(j),
+            p.scale,
+        )
+    });
+    let coefficients = layout.covariates.iter().enumerate().map(|(j, c)| {
+        Estimate::from_estimation_scale(
+            c.model.describe(),
+            "coefficient".into(),
+            phi[nt + j],
+            step.se(nt + j),
+            Scale::Identity,
+        )
+    });
+    typical.chain(coefficients).collect()
+}
+
+/// Residual error parameters (estimated on the log scale).
+fn sigma_estimates<M: Model>(
+    layout: &Layout,
+    spec: &PopulationSpec<M>,
+    phi: &[f64],
+    step: &CovarianceStep,
+) -> Vec<Estimate> {
+    let ns = phi.len() - layout.sigma.len();
+    layout
+        .sigma
         .iter()
         .enumerate()
-        .map(|(j, &(i, s))| {
-            estimate(
-                specs[i].name.to_owned(),
-                specs[i].unit.to_owned(),
-                phi[j],
-                se(j),
-                s,
+        .map(|(j, s)| {
+            let res = &spec.residuals[s.residual];
+            let name = format!("{}.{}", res.analyte, res.model.param_names()[s.parameter]);
+            Estimate::from_estimation_scale(
+                name,
+                String::new(),
+                phi[ns + j],
+                step.se(ns + j),
+                Scale::Log,
             )
         })
-        .collect();
-    theta.extend(
-        layout
-            .covariates
-            .iter()
-            .map(|c| &c.2)
-            .enumerate()
-            .map(|(j, c)| {
-                estimate(
-                    c.describe(),
-                    "coefficient".into(),
-                    phi[nt + j],
-                    se(nt + j),
-                    Scale::Identity,
-                )
-            }),
-    );
+        .collect()
+}
 
-    // Ω elements and their SEs through the numerical Jacobian of Ω(φ).
+/// Ω's variances, then (for a block) its covariances below the diagonal, with SEs through
+/// the Jacobian of Ω(φ) and the EBEs' shrinkage.
+fn omega_estimates<M: Model>(
+    layout: &Layout,
+    phi: &[f64],
+    step: &CovarianceStep,
+    contributions: &[Contribution],
+) -> Vec<OmegaEstimate> {
     let k = layout.random.len();
-    let omega = layout.omega(&phi);
+    let omega = layout.omega(phi);
     let lower: Vec<(usize, usize)> = (0..k)
         .map(|r| (r, r))
         .chain(
@@ -209,17 +319,14 @@ pub(super) fn assemble<M: Model>(
                 .filter(|_| layout.block),
         )
         .collect();
-    let omega_se: Vec<Option<f64>> = match &cov {
+    let omega_se: Vec<Option<f64>> = match &step.covariance {
         None => vec![None; lower.len()],
         Some(c) => {
-            let h = 1e-6;
-            let jac = DMatrix::from_fn(lower.len(), phi.len(), |e, p| {
-                let (mut up, mut down) = (phi.clone(), phi.clone());
-                up[p] += h;
-                down[p] -= h;
-                let (r, col) = lower[e];
-                (layout.omega(&up)[(r, col)] - layout.omega(&down)[(r, col)]) / (2.0 * h)
-            });
+            let elements = |x: &[f64]| {
+                let o = layout.omega(x);
+                lower.iter().map(|&(r, col)| o[(r, col)]).collect()
+            };
+            let jac = jacobian(elements, phi, OMEGA_JACOBIAN_STEP);
             let v = &jac * c * jac.transpose();
             (0..lower.len())
                 .map(|e| Some(v[(e, e)].max(0.0).sqrt()))
@@ -236,8 +343,7 @@ pub(super) fn assemble<M: Model>(
             / (n - 1.0))
             .sqrt()
     };
-    let name_of = |r: usize| specs[layout.random[r].0].name;
-    let omega_estimates = lower
+    lower
         .iter()
         .zip(&omega_se)
         .map(|(&(r, c), &se)| {
@@ -245,9 +351,13 @@ pub(super) fn assemble<M: Model>(
             let diag = r == c;
             OmegaEstimate {
                 name: if diag {
-                    name_of(r).to_owned()
+                    random_name::<M>(layout, r).to_owned()
                 } else {
-                    format!("{},{}", name_of(r), name_of(c))
+                    format!(
+                        "{},{}",
+                        random_name::<M>(layout, r),
+                        random_name::<M>(layout, c)
+                    )
                 },
                 value: var,
                 se,
@@ -259,67 +369,13 @@ pub(super) fn assemble<M: Model>(
                         (var - 1.96 * se, var + 1.96 * se)
                     }
                 }),
-                cv_percent: (diag && matches!(layout.random[r].1, Scale::Log | Scale::LogAbove(_)))
-                    .then(|| 100.0 * var.exp_m1().sqrt()),
+                cv_percent: (diag
+                    && matches!(layout.random[r].scale, Scale::Log | Scale::LogAbove(_)))
+                .then(|| 100.0 * var.exp_m1().sqrt()),
                 shrinkage_percent: diag.then(|| 100.0 * (1.0 - eta_sd(r) / var.sqrt())),
             }
         })
-        .collect();
-
-    let ns = phi.len() - layout.sigma.len();
-    let sigma = layout
-        .sigma
-        .iter()
-        .enumerate()
-        .map(|(j, &(r, p))| {
-            let res = &spec.residuals[r];
-            let name = format!("{}.{}", res.analyte, res.model.param_names()[p]);
-            estimate(name, String::new(), phi[ns + j], se(ns + j), Scale::Log)
-        })
-        .collect();
-
-    let shared = foce.shared(&phi)?;
-    let subjects = foce
-        .subjects
-        .iter()
-        .zip(&contributions)
-        .zip(data.subjects())
-        .map(|((sp, c), s)| subject_estimates(sp, c, s.id(), &shared, &omega))
-        .collect::<Result<Vec<_>>>()?;
-
-    let n_observations: usize = foce
-        .subjects
-        .iter()
-        .map(|s| s.objective.n_observations())
-        .sum();
-    let n_censored: usize = foce.subjects.iter().map(|s| s.objective.n_censored()).sum();
-    let p = phi.len() as f64;
-    Ok(PopulationFit {
-        model: model.name().to_owned(),
-        method: "FOCE-I".into(),
-        ofv: minus_two_ll - (n_observations - n_censored) as f64 * LN_2PI,
-        minus_two_ll,
-        aic: minus_two_ll + 2.0 * p,
-        bic: minus_two_ll + p * (n_observations as f64).ln(),
-        n_subjects: subjects.len(),
-        n_observations,
-        n_censored,
-        theta,
-        random_effects: (0..k).map(|r| name_of(r).to_owned()).collect(),
-        omega: omega_estimates,
-        sigma,
-        correlation: cov.as_ref().map(|c| {
-            let d: Vec<f64> = (0..c.nrows()).map(|i| c[(i, i)].sqrt()).collect();
-            (0..c.nrows())
-                .map(|i| (0..c.ncols()).map(|j| c[(i, j)] / (d[i] * d[j])).collect())
-                .collect()
-        }),
-        subjects,
-        iterations: outcome.iterations,
-        evaluations: foce.evaluations.load(std::sync::atomic::Ordering::Relaxed),
-        status,
-        warnings,
-    })
+        .collect()
 }
 
 fn subject_estimates<M: Model>(
@@ -333,30 +389,8 @@ fn subject_estimates<M: Model>(
     let typical = sp.params(shared, &vec![0.0; c.eta.len()])?;
     let ipred = sp.objective.contributions(&individual, &shared.errors)?;
     let pred = sp.objective.contributions(&typical, &shared.errors)?;
-    let rows: Vec<_> = sp.objective.observation_rows().collect();
-    // CWRES: C = GΩGᵀ + V over the quantified observations, residual y − f(η̂) + Gη̂.
-    let quantified: Vec<usize> = (0..rows.len()).filter(|&j| !rows[j].4).collect();
-    let cwres: Vec<Option<f64>> = {
-        let g = DMatrix::from_fn(quantified.len(), c.eta.len(), |r, col| {
-            c.g[(quantified[r], col)]
-        });
-        let eta = DVector::from_column_slice(&c.eta);
-        let mut cm = &g * omega * g.transpose();
-        let mut e = DVector::zeros(quantified.len());
-        for (r, &j) in quantified.iter().enumerate() {
-            let m = &shared.errors[rows[j].5];
-            cm[(r, r)] += m.sd(ipred[j].0).powi(2);
-            e[r] = m.transform(rows[j].2) - c.transformed[j] + (g.row(r) * &eta)[(0, 0)];
-        }
-        let decorrelated = cm.cholesky().and_then(|l| l.l().solve_lower_triangular(&e));
-        let mut out = vec![None; rows.len()];
-        if let Some(w) = decorrelated {
-            for (r, &j) in quantified.iter().enumerate() {
-                out[j] = Some(w[r]);
-            }
-        }
-        out
-    };
+    let observations = sp.objective.observations();
+    let cwres = cwres(observations, c, &ipred, &shared.errors, omega);
     Ok(SubjectEstimates {
         subject: id.to_owned(),
         eta: c.eta.clone(),
@@ -365,21 +399,56 @@ fn subject_estimates<M: Model>(
             .map(String::from)
             .zip(individual[0].values())
             .collect(),
-        predictions: rows
+        predictions: observations
             .iter()
             .enumerate()
-            .map(|(j, r)| PopulationPrediction {
-                time: r.0,
-                analyte: r.1.to_owned(),
-                observed: r.2,
-                pred: pred[j].0,
-                ipred: ipred[j].0,
-                iwres: shared.errors[r.5].weighted_residual(r.2, ipred[j].0),
+            .map(|(j, o)| PopulationPrediction {
+                time: o.time,
+                analyte: sp.objective.analyte(o).to_owned(),
+                observed: o.value,
+                pred: pred[j].prediction,
+                ipred: ipred[j].prediction,
+                iwres: shared.errors[o.error].weighted_residual(o.value, ipred[j].prediction),
                 cwres: cwres[j],
-                censored: r.4,
+                censored: o.censored,
             })
             .collect(),
     })
+}
+
+/// CWRES of one subject's quantified observations (`None` for censored ones): the
+/// residuals `y − f(η̂) + Gη̂` (on the error models' scales) decorrelated by the Cholesky
+/// factor of `C = GΩGᵀ + V`; all `None` when `C` is not positive definite.
+fn cwres(
+    observations: &[Obs],
+    c: &Contribution,
+    ipred: &[ObservationTerm],
+    errors: &[ErrorModel],
+    omega: &DMatrix<f64>,
+) -> Vec<Option<f64>> {
+    let quantified: Vec<usize> = (0..observations.len())
+        .filter(|&j| !observations[j].censored)
+        .collect();
+    let g = DMatrix::from_fn(quantified.len(), c.eta.len(), |r, col| {
+        c.g[(quantified[r], col)]
+    });
+    let eta = DVector::from_column_slice(&c.eta);
+    let mut cm = &g * omega * g.transpose();
+    let mut e = DVector::zeros(quantified.len());
+    for (r, &j) in quantified.iter().enumerate() {
+        let o = &observations[j];
+        let m = &errors[o.error];
+        cm[(r, r)] += m.sd(ipred[j].prediction).powi(2);
+        e[r] = m.transform(o.value) - c.transformed[j] + (g.row(r) * &eta)[(0, 0)];
+    }
+    let decorrelated = cm.cholesky().and_then(|l| l.l().solve_lower_triangular(&e));
+    let mut out = vec![None; observations.len()];
+    if let Some(w) = decorrelated {
+        for (r, &j) in quantified.iter().enumerate() {
+            out[j] = Some(w[r]);
+        }
+    }
+    out
 }
 
 /// NONMEM-style table of θ, Ω and σ.

@@ -39,7 +39,31 @@ pub(crate) struct SubjectProblem<'a, M: Model> {
     /// Covariate terms per parameter set (one set unless covariates change over time).
     pub covariates: Vec<Vec<f64>>,
     /// The last EBE, the start of the next inner optimisation.
-    pub eta: Mutex<Vec<f64>>,
+    pub start: WarmStart,
+}
+
+/// A subject's warm start: its last EBE, where its next inner optimisation begins. Subjects
+/// are solved in parallel, each writing only its own start; a lock makes that safe to share.
+pub(crate) struct WarmStart(Mutex<Vec<f64>>);
+
+impl WarmStart {
+    /// `η = 0` with `k` random effects.
+    pub fn at_zero(k: usize) -> Self {
+        WarmStart(Mutex::new(vec![0.0; k]))
+    }
+
+    /// The start of the next EBE search.
+    pub fn get(&self) -> Vec<f64> {
+        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the start.
+    pub fn set(&self, eta: &[f64]) {
+        if let Ok(mut e) = self.0.lock() {
+            e.clear();
+            e.extend_from_slice(eta);
+        }
+    }
 }
 
 /// One subject's EBE, its contribution and the pieces the diagnostics use.
@@ -54,18 +78,6 @@ pub(crate) struct Contribution {
 }
 
 impl<'a, M: Model> SubjectProblem<'a, M> {
-    /// The start of the next EBE search.
-    pub fn start(&self) -> Vec<f64> {
-        self.eta.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-
-    pub fn set_start(&self, eta: &[f64]) {
-        if let Ok(mut e) = self.eta.lock() {
-            e.clear();
-            e.extend_from_slice(eta);
-        }
-    }
-
     /// Model parameters of this subject at `η`: one set per covariate piece.
     pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<Vec<M::Params>> {
         self.covariates
@@ -78,8 +90,8 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
     /// next call).
     pub fn contribution(&self, shared: &Shared) -> Result<Contribution> {
         let map = MapProblem::new(self, shared);
-        let lin = map.solve(&self.start())?;
-        self.set_start(&lin.eta);
+        let lin = map.solve(&self.start.get())?;
+        self.start.set(&lin.eta);
         // A = GᵀV⁻¹G over quantified observations + ½·Σ t''·GᵀG over censored ones (half
         // the Fisher-scoring matrix of the EBE search); then
         // ln|Ω| + ln|Ω⁻¹ + A| = ln|I + LᵀAL|, which stays accurate as a variance → 0.

@@ -1,0 +1,229 @@
+//! Finite differences: every numerical derivative the estimation code takes, with the step
+//! each one uses and why.
+//!
+//! | derivative | where | step (estimation scale) |
+//! |---|---|---|
+//! | gradient of an individual −2LL (L-BFGS) | [`INDIVIDUAL_GRADIENT_STEP`] | `10⁻⁴` |
+//! | Hessian of an individual −2LL (covariance step) | `FitOptions::hessian_step` | user option |
+//! | gradient of the FOCE-I objective (outer BFGS) | `PopulationOptions::gradient_step` | `10⁻³` by default |
+//! | Hessian of the FOCE-I objective (covariance step) | `PopulationOptions::hessian_step` | `3·10⁻³` by default |
+//! | `G = ∂q/∂η` and the model curvature in the EBE search | [`ETA_STEP`] | `10⁻³` |
+//! | Jacobian of Ω's elements in `φ` (their SEs) | [`OMEGA_JACOBIAN_STEP`] | `10⁻⁶` |
+//!
+//! The steps differ because the functions differ in noise. Truncation error grows like
+//! `h²` and noise is amplified like `ε/h` (`ε/h²` for second differences), so a step is
+//! chosen above the noise of what it differentiates. An individual −2LL is smooth to
+//! rounding for a closed-form model, and `10⁻⁴` serves; for an ODE model, the L-BFGS
+//! gradient sees the solver's error (the default Nelder–Mead needs no gradient), and the
+//! covariance step re-solves at tight tolerances (`FitOptions::covariance_solver`). The
+//! FOCE-I objective and the EBE search work at the population fit's solver tolerances; an
+//! ODE solution's error changes discontinuously where the solver's step sequence changes
+//! between `x ± h`: with relative tolerance `10⁻⁶`, a step of `10⁻⁵` in `η` gave errors
+//! near 1% in `G`, so these derivatives use `10⁻³`, and second differences a larger step
+//! still. Ω(φ) is a polynomial in `φ`, computed exactly, so its Jacobian takes a small step.
+//!
+//! Gradients are central, `(f(x+h) − f(x−h))/2h`; where one side cannot be evaluated
+//! (`f = +∞`, a model outside its domain), the one-sided difference from `f(x)` replaces it.
+
+use nalgebra::DMatrix;
+
+/// Step of the gradient of an individual fit's −2LL.
+pub(crate) const INDIVIDUAL_GRADIENT_STEP: f64 = 1e-4;
+
+/// Step in `η` of the EBE search's derivatives.
+pub(crate) const ETA_STEP: f64 = 1e-3;
+
+/// Step of the Jacobian of Ω's elements with respect to `φ`.
+pub(crate) const OMEGA_JACOBIAN_STEP: f64 = 1e-6;
+
+/// No side of a coordinate could be evaluated: no difference exists there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoDifference {
+    /// The coordinate.
+    pub coordinate: usize,
+}
+
+/// Gradient of `f` at `x` by central differences with step `h`, one-sided from `f(x)` where
+/// one side is not finite (`f(x)` is evaluated only then). `2n` evaluations in the usual
+/// case.
+///
+/// # Errors
+/// [`NoDifference`] naming the first coordinate where neither side is finite.
+pub(crate) fn gradient<F: Fn(&[f64]) -> f64>(
+    f: F,
+    x: &[f64],
+    h: f64,
+) -> Result<Vec<f64>, NoDifference> {
+    let centre = std::cell::OnceCell::new();
+    let centre = || *centre.get_or_init(|| f(x));
+    let mut y = x.to_vec();
+    let mut g = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        y[i] = x[i] + h;
+        let up = f(&y);
+        y[i] = x[i] - h;
+        let down = f(&y);
+        y[i] = x[i];
+        g.push(match (up.is_finite(), down.is_finite()) {
+            (true, true) => (up - down) / (2.0 * h),
+            (true, false) => (up - centre()) / h,
+            (false, true) => (centre() - down) / h,
+            (false, false) => return Err(NoDifference { coordinate: i }),
+        });
+    }
+    Ok(g)
+}
+
+/// Jacobian of a vector function `f: ℝⁿ → ℝᵐ` at `x` by central differences with step `h`
+/// (`m × n`).
+pub(crate) fn jacobian<F: Fn(&[f64]) -> Vec<f64>>(f: F, x: &[f64], h: f64) -> DMatrix<f64> {
+    let mut y = x.to_vec();
+    let mut columns = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        y[i] = x[i] + h;
+        let up = f(&y);
+        y[i] = x[i] - h;
+        let down = f(&y);
+        y[i] = x[i];
+        columns.push(
+            up.iter()
+                .zip(&down)
+                .map(|(u, d)| (u - d) / (2.0 * h))
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let m = columns.first().map_or(0, Vec::len);
+    DMatrix::from_fn(m, x.len(), |r, c| columns[c][r])
+}
+
+/// Hessian of `f` at `x` by central differences with step `h` in every coordinate:
+/// `H_ii = (f(x+h) − 2f(x) + f(x−h))/h²`,
+/// `H_ij = (f(++) − f(+−) − f(−+) + f(−−))/(4h²)`. Uses `1 + 2n + 2n(n−1)` evaluations.
+pub(crate) fn hessian<F: Fn(&[f64]) -> f64>(f: F, x: &[f64], h: f64) -> DMatrix<f64> {
+    let n = x.len();
+    let f0 = f(x);
+    let mut hess = DMatrix::zeros(n, n);
+    let mut y = x.to_vec();
+    let at = |y: &mut Vec<f64>, moves: &[(usize, f64)]| {
+        for &(i, d) in moves {
+            y[i] = x[i] + d;
+        }
+        let v = f(y);
+        for &(i, _) in moves {
+            y[i] = x[i];
+        }
+        v
+    };
+    for i in 0..n {
+        let up = at(&mut y, &[(i, h)]);
+        let down = at(&mut y, &[(i, -h)]);
+        hess[(i, i)] = (up - 2.0 * f0 + down) / (h * h);
+        for j in 0..i {
+            let pp = at(&mut y, &[(i, h), (j, h)]);
+            let pm = at(&mut y, &[(i, h), (j, -h)]);
+            let mp = at(&mut y, &[(i, -h), (j, h)]);
+            let mm = at(&mut y, &[(i, -h), (j, -h)]);
+            let v = (pp - pm - mp + mm) / (4.0 * h * h);
+            hess[(i, j)] = v;
+            hess[(j, i)] = v;
+        }
+    }
+    hess
+}
+
+/// Coordinates where −2LL is not smooth at `x`: the second difference at step `2h`
+/// disagrees with the one at step `h` (`hess_diag`) by more than 25%. At a smooth point the
+/// two agree to O(h²); across a kink (a change point of the model landing on a sampling
+/// time, say) the second difference grows like 1/h and the Wald SE is meaningless.
+pub(crate) fn non_smooth<F: Fn(&[f64]) -> f64>(
+    f: F,
+    x: &[f64],
+    h: f64,
+    hess: &DMatrix<f64>,
+) -> Vec<usize> {
+    let f0 = f(x);
+    let mut y = x.to_vec();
+    (0..x.len())
+        .filter(|&i| {
+            y[i] = x[i] + 2.0 * h;
+            let up = f(&y);
+            y[i] = x[i] - 2.0 * h;
+            let down = f(&y);
+            y[i] = x[i];
+            let wide = (up - 2.0 * f0 + down) / (4.0 * h * h);
+            let narrow = hess[(i, i)];
+            (wide - narrow).abs() > 0.25 * narrow.abs().max(wide.abs())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::covariance::{correlation, covariance_from_hessian};
+    use super::*;
+
+    /// A quadratic −2LL = (x−a)ᵀ A (x−a) has Hessian 2A exactly and covariance A⁻¹.
+    #[test]
+    fn recovers_the_covariance_of_a_quadratic() {
+        let a = DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 1.0, 2.0]);
+        let centre = [0.3, -1.2];
+        let f = |x: &[f64]| {
+            let d = nalgebra::DVector::from_vec(vec![x[0] - centre[0], x[1] - centre[1]]);
+            (d.transpose() * &a * &d)[(0, 0)]
+        };
+        let h = hessian(f, &centre, 1e-3);
+        approx::assert_relative_eq!(h, &a * 2.0, max_relative = 1e-8);
+        let cov = covariance_from_hessian(&h).unwrap();
+        let expected = a.try_inverse().unwrap();
+        approx::assert_relative_eq!(cov, expected, max_relative = 1e-8);
+        let r = correlation(&cov);
+        approx::assert_relative_eq!(r[(0, 1)], -1.0 / (8f64).sqrt(), max_relative = 1e-8);
+    }
+
+    #[test]
+    fn a_kink_is_detected_and_a_smooth_minimum_is_not() {
+        let smooth = |x: &[f64]| x[0] * x[0] + 3.0 * x[1] * x[1];
+        let h = hessian(smooth, &[0.0, 0.0], 1e-3);
+        assert!(non_smooth(smooth, &[0.0, 0.0], 1e-3, &h).is_empty());
+        let kinked = |x: &[f64]| x[0].abs() + 3.0 * x[1] * x[1];
+        let h = hessian(kinked, &[0.0, 0.0], 1e-3);
+        assert_eq!(non_smooth(kinked, &[0.0, 0.0], 1e-3, &h), vec![0]);
+    }
+
+    #[test]
+    fn an_indefinite_hessian_gives_no_covariance() {
+        let h = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, -1.0]);
+        assert!(covariance_from_hessian(&h).is_none());
+    }
+
+    #[test]
+    fn gradients_are_exact_for_a_quadratic_and_one_sided_at_a_wall() {
+        let f = |x: &[f64]| 3.0 * x[0] * x[0] + x[0] * x[1];
+        let g = gradient(f, &[1.0, 2.0], 1e-4).unwrap();
+        approx::assert_relative_eq!(g[0], 8.0, max_relative = 1e-9);
+        approx::assert_relative_eq!(g[1], 1.0, max_relative = 1e-9);
+        // a wall at x < 0: the forward difference of x² at 0 is h
+        let walled = |x: &[f64]| {
+            if x[0] < 0.0 {
+                f64::INFINITY
+            } else {
+                x[0] * x[0]
+            }
+        };
+        let g = gradient(walled, &[0.0], 1e-3).unwrap();
+        approx::assert_relative_eq!(g[0], 1e-3, max_relative = 1e-9);
+        let nowhere = |_: &[f64]| f64::INFINITY;
+        assert_eq!(
+            gradient(nowhere, &[0.0, 0.0], 1e-3),
+            Err(NoDifference { coordinate: 0 })
+        );
+    }
+
+    #[test]
+    fn the_jacobian_of_a_linear_map_is_its_matrix() {
+        let f = |x: &[f64]| vec![x[0] + 2.0 * x[1], -x[1], 4.0 * x[0]];
+        let j = jacobian(f, &[0.3, 0.7], 1e-6);
+        let expected = DMatrix::from_row_slice(3, 2, &[1.0, 2.0, 0.0, -1.0, 4.0, 0.0]);
+        approx::assert_relative_eq!(j, expected, epsilon = 1e-8);
+    }
+}
