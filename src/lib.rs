@@ -65,6 +65,7 @@ pub mod dose;
 pub mod error;
 pub mod error_model;
 pub mod fit;
+pub(crate) mod likelihood;
 pub mod model;
 pub mod models;
 pub mod nca;

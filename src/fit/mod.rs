@@ -36,20 +36,21 @@
 //! # Ok::<(), cart_pkpd::Error>(())
 //! ```
 
-pub(crate) mod objective;
-mod result;
+pub(crate) mod result;
 
+pub use crate::likelihood::{Censoring, FitSpec, Objective, ResidualSpec, Slot, Target};
+pub use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE};
 pub use crate::optim::{Estimate, FitStatus, Scale, Termination};
-pub(crate) use objective::ObservationTerm;
-pub use objective::{Objective, Slot, Target};
 pub use result::{FitResult, FitWarning, Prediction, StartSummary};
 
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
+use crate::likelihood::ObservationTerm;
 use crate::model::Model;
 use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
 use crate::optim::differences::{hessian, non_smooth};
+use crate::optim::limits::check_positive;
 use crate::optim::multistart::{self, StartDesign};
 use crate::optim::solver::lbfgs::lbfgs;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
@@ -66,97 +67,6 @@ pub enum Method {
     NelderMead,
     /// L-BFGS with central finite-difference gradients and Moré–Thuente line search.
     Lbfgs,
-}
-
-/// How observations below their LLOQ enter the likelihood.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Censoring {
-    /// Beal's M3: `P(y < LLOQ)` under the error model. The default and the right choice.
-    #[default]
-    M3,
-    /// Drop them. Biased; offered only to compare with M3.
-    Drop,
-}
-
-/// A residual error model for one analyte, estimated or fixed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ResidualSpec {
-    /// Analyte (model output) name.
-    pub analyte: String,
-    /// Error model with initial (or fixed) values.
-    pub model: ErrorModel,
-    /// Whether its parameters are estimated.
-    pub estimate: bool,
-}
-
-impl ResidualSpec {
-    /// A residual error model whose parameters are estimated.
-    pub fn estimated(analyte: &str, model: ErrorModel) -> Self {
-        ResidualSpec {
-            analyte: analyte.to_owned(),
-            model,
-            estimate: true,
-        }
-    }
-
-    /// A residual error model with fixed parameters.
-    pub fn fixed(analyte: &str, model: ErrorModel) -> Self {
-        ResidualSpec {
-            estimate: false,
-            ..Self::estimated(analyte, model)
-        }
-    }
-}
-
-/// What to estimate: initial values of every model parameter, the names of those estimated
-/// (the rest stay fixed), and a residual error model for each observed analyte.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FitSpec<M: Model> {
-    /// Every model parameter: initial values of the estimated ones, fixed values of the rest.
-    pub initial: M::Params,
-    /// Names of the estimated model parameters.
-    pub estimate: Vec<String>,
-    /// Residual error models, one per analyte in the data.
-    pub residuals: Vec<ResidualSpec>,
-    /// Analytes in the data that the fit leaves out on purpose.
-    pub ignored: Vec<String>,
-}
-
-impl<M: Model> FitSpec<M> {
-    /// Starts from `initial`, estimating nothing yet.
-    pub fn new(initial: M::Params) -> Self {
-        FitSpec {
-            initial,
-            estimate: Vec::new(),
-            residuals: Vec::new(),
-            ignored: Vec::new(),
-        }
-    }
-
-    /// Estimates these model parameters (by name).
-    pub fn estimate(mut self, names: &[&str]) -> Self {
-        self.estimate.extend(names.iter().map(|s| s.to_string()));
-        self
-    }
-
-    /// Adds an estimated residual error model for `analyte`.
-    pub fn residual(mut self, analyte: &str, model: ErrorModel) -> Self {
-        self.residuals.push(ResidualSpec::estimated(analyte, model));
-        self
-    }
-
-    /// Leaves the observations of these analytes out of the fit. Without this, an analyte in
-    /// the data that has no residual error model is an error, never dropped silently.
-    pub fn ignore(mut self, analytes: &[&str]) -> Self {
-        self.ignored.extend(analytes.iter().map(|s| s.to_string()));
-        self
-    }
-
-    /// Adds a residual error model for `analyte` with fixed parameters.
-    pub fn residual_fixed(mut self, analyte: &str, model: ErrorModel) -> Self {
-        self.residuals.push(ResidualSpec::fixed(analyte, model));
-        self
-    }
 }
 
 /// Largest spread of random starts on the estimation scale: a factor `e^20 ≈ 5·10⁸` either
@@ -221,28 +131,6 @@ impl Default for FitOptions {
         }
     }
 }
-
-/// `Err(InvalidFitOptions)` naming the setting unless `0 < value ≤ max`: a step or
-/// tolerance beyond `max` would silently give a wrong answer (a gradient from differences
-/// across the whole parameter space, a "converged" start).
-pub(crate) fn check_positive(name: &str, value: f64, max: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 && value <= max {
-        Ok(())
-    } else {
-        Err(Error::InvalidFitOptions {
-            reason: format!("{name} must be in (0, {max}], got {value}"),
-        })
-    }
-}
-
-/// Largest tolerance on −2LL (a larger one stops at the start).
-pub const MAX_TOLERANCE: f64 = 1.0;
-
-/// Largest finite-difference step on the estimation scale.
-pub const MAX_STEP: f64 = 1.0;
-
-/// Largest initial simplex edge on the estimation scale.
-pub const MAX_SIMPLEX_STEP: f64 = 10.0;
 
 impl FitOptions {
     fn check(&self) -> Result<()> {

@@ -33,12 +33,10 @@ pub use result::{
 
 use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};
-use crate::fit::{
-    Censoring, FitSpec, MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, Objective, ResidualSpec,
-    check_positive,
-};
+use crate::likelihood::{Censoring, FitSpec, Objective, ResidualSpec};
 use crate::model::Model;
 use crate::optim::differences;
+use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, check_positive};
 use crate::optim::multistart::evaluation;
 use crate::optim::solver::bfgs::bfgs_then_nelder_mead;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};

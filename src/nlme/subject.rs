@@ -17,7 +17,7 @@ use super::ebe::MapProblem;
 use super::params::Layout;
 use crate::error::Result;
 use crate::error_model::ErrorModel;
-use crate::fit::Objective;
+use crate::likelihood::Objective;
 use crate::model::Model;
 use crate::params::Parameters;
 use nalgebra::DMatrix;

@@ -6,6 +6,7 @@
 //!   step each uses and why;
 //! - [`covariance`]: the covariance of the estimates from the Hessian of −2LL;
 //! - [`estimate`]: an estimate with its SE and CI carried to the natural scale;
+//! - [`limits`]: bounds on steps and tolerances, checked before a fit runs;
 //! - [`status`]: the end-of-fit checks (boundary, unbounded, not identifiable);
 //! - [`termination`]: how one optimisation run ended, as a type;
 //! - [`multistart`]: seeded starts;
@@ -16,6 +17,7 @@
 pub(crate) mod covariance;
 pub(crate) mod differences;
 pub(crate) mod estimate;
+pub(crate) mod limits;
 pub(crate) mod multistart;
 pub(crate) mod scale;
 pub(crate) mod solver;
