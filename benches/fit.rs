@@ -4,11 +4,10 @@
 //!
 //! Run: `cargo bench --bench fit`
 
+use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, trial_design};
 use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::synthetic::{
-    Sampling, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, simulate_subject, trial_design,
-};
+use cart_pkpd::synthetic::{Sampling, simulate_subject};
 use cart_pkpd::{Dose, ErrorModel, Model, SolverOptions, Subject};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;

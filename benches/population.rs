@@ -12,11 +12,12 @@
 #[path = "../examples/user_model.rs"]
 mod user_model;
 
+use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::nlme::{PopulationFit, PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{CohortDesign, Sampling, TRIAL_TRANSGENE_DAYS, simulate_cohort_dataset};
+use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
 use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
@@ -58,7 +59,7 @@ fn theophylline(c: &mut Criterion) {
         &[("cmax", 0.25), ("alpha", 0.09)],
     )
     .unwrap();
-    let mut design = CohortDesign::bms986353_sle();
+    let mut design = bms986353_sle_design();
     design.follow_up_days = vec![365.0; 19];
     design.sampling = vec![Sampling::new(
         "transgene",
@@ -66,7 +67,7 @@ fn theophylline(c: &mut Criterion) {
         ErrorModel::LogAdditive { sd: 0.4 },
         Some(5.0),
     )];
-    design.phenotype_sd = None;
+    design.composition = None;
     let cohort = simulate_cohort_dataset(
         &CellularKinetics,
         &pop,

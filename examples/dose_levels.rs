@@ -3,8 +3,8 @@
 //!
 //! Run: `cargo run --release --example dose_levels`
 
+use cart_pkpd::cart::TRIAL_TRANSGENE_DAYS as VISITS;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::synthetic::TRIAL_TRANSGENE_DAYS as VISITS;
 use cart_pkpd::{Dose, SolverOptions, nca, simulate};
 
 /// B-cell LLOQ of a high-sensitivity flow panel (cells/µL).

@@ -15,15 +15,16 @@
 //! subjects whose individual fits identify every parameter enter, and their medians run
 //! below the observed ones).
 
+use cart_pkpd::cart::{
+    Composition, MONTH6_DAY, b_cell_nca, observed_composition, simulated_composition, transgene_nca,
+};
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::fit::{FitOptions, FitResult, FitSpec, fit_subjects};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::nca::{b_cell_nca, transgene_nca};
 use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::{Group, PopulationModel, simulate_cohort};
 use cart_pkpd::summary::{
-    Composition, Reported, TimeSummary, describe, observed_composition, simulated_composition,
-    summarize_observations, summarize_simulations,
+    Reported, TimeSummary, describe, summarize_observations, summarize_simulations,
 };
 use cart_pkpd::{Dataset, ErrorModel, SolverOptions, Subject};
 use plotters::prelude::*;
@@ -321,12 +322,12 @@ fn nca_table(levels: &[(Level, [Vec<TimeSummary>; 2])]) -> Result<String, Box<dy
         let pk: Vec<_> = level
             .subjects
             .iter()
-            .filter_map(|s| transgene_nca(s, "transgene", 28.0).ok().flatten())
+            .filter_map(|s| transgene_nca(s, 28.0).ok().flatten())
             .collect();
         let pd: Vec<_> = level
             .subjects
             .iter()
-            .filter_map(|s| b_cell_nca(s, 180.0).ok())
+            .filter_map(|s| b_cell_nca(s, MONTH6_DAY).ok())
             .collect();
         let metrics: Vec<(&str, Vec<f64>)> = vec![
             ("Cmax (copies/ug)", pk.iter().map(|n| n.cmax).collect()),

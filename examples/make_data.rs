@@ -1,7 +1,7 @@
 //! Writes the simulated data files in `data/` (see `data/README.md`):
 //!
 //! - `data/cohort.csv`: a 19-subject cohort with the BMS-986353 SLE phase 1 design
-//!   (`CohortDesign::bms986353_sle()`), individual parameters drawn from
+//!   (`cart::bms986353_sle_design()`), individual parameters drawn from
 //!   `CarTBCellParams::default()` with the between-subject variability below; seed 2025.
 //! - `data/example_subject.csv`: one subject at dose level 1 with the typical parameters,
 //!   transgene, B cells and naive B cells; seed 2025.
@@ -14,12 +14,10 @@
 //!
 //! Run: `cargo run --release --example make_data`
 
+use cart_pkpd::cart::{TRIAL_B_CELL_DAYS, bms986353_sle_design, trial_design};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{
-    CohortDesign, Sampling, TRIAL_B_CELL_DAYS, simulate_cohort_dataset, simulate_subject,
-    trial_design,
-};
+use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset, simulate_subject};
 use cart_pkpd::{Dataset, Dose, ErrorModel, SolverOptions};
 use rand::SeedableRng;
 
@@ -49,7 +47,7 @@ fn run() -> cart_pkpd::Result<()> {
     let cohort = simulate_cohort_dataset(
         &CarTBCell,
         &population,
-        &CohortDesign::bms986353_sle(),
+        &bms986353_sle_design(),
         &opts,
         2025,
     )?;

@@ -60,6 +60,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cart;
 pub mod data;
 pub mod dose;
 pub mod error;

@@ -1,9 +1,10 @@
 //! The simulated trial cohort follows its design: group sizes, follow-up cut-offs,
 //! phenotype counts that add up to the total, and the seed.
 
+use cart_pkpd::cart::bms986353_sle_design;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{CohortDesign, simulate_cohort_dataset};
+use cart_pkpd::synthetic::simulate_cohort_dataset;
 use cart_pkpd::{Error, SolverOptions};
 
 fn cohort(seed: u64) -> cart_pkpd::Dataset {
@@ -15,7 +16,7 @@ fn cohort(seed: u64) -> cart_pkpd::Dataset {
     simulate_cohort_dataset(
         &CarTBCell,
         &pop,
-        &CohortDesign::bms986353_sle(),
+        &bms986353_sle_design(),
         &SolverOptions::default(),
         seed,
     )
@@ -25,7 +26,7 @@ fn cohort(seed: u64) -> cart_pkpd::Dataset {
 #[test]
 fn the_cohort_follows_the_reported_design() {
     let data = cohort(4);
-    let design = CohortDesign::bms986353_sle();
+    let design = bms986353_sle_design();
     assert_eq!(data.subjects().len(), 19);
     let dl2: Vec<_> = data
         .subjects()
@@ -76,7 +77,7 @@ fn the_seed_fixes_the_cohort_and_a_bad_design_is_an_error() {
     assert_ne!(cohort(4), cohort(5));
     let pop = PopulationModel::<CarTBCell>::diagonal(CarTBCellParams::default(), &[("kmax", 0.09)])
         .unwrap();
-    let mut design = CohortDesign::bms986353_sle();
+    let mut design = bms986353_sle_design();
     design.follow_up_days.pop();
     let err = simulate_cohort_dataset(&CarTBCell, &pop, &design, &SolverOptions::default(), 1)
         .unwrap_err();

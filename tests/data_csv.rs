@@ -18,7 +18,7 @@ ID,TIME,DV,AMT,EVID,MDV,ANALYTE,CENS,LLOQ,DL,WT
 ";
 
 fn read(text: &str) -> cart_pkpd::Result<Dataset> {
-    Dataset::from_csv_reader(text.as_bytes(), &CsvOptions::default())
+    Dataset::from_csv_reader(text.as_bytes(), &cart_pkpd::cart::csv_options())
 }
 
 /// Reads `text`, expects a data error, and returns (line, column, kind).
@@ -64,12 +64,12 @@ fn write_then_read_loses_nothing() {
     let data = read(GOOD).unwrap();
     let mut buf = Vec::new();
     data.to_csv_writer(&mut buf).unwrap();
-    let back = Dataset::from_csv_reader(buf.as_slice(), &CsvOptions::default()).unwrap();
+    let back = Dataset::from_csv_reader(buf.as_slice(), &cart_pkpd::cart::csv_options()).unwrap();
     assert_eq!(back, data);
     // and through a file
     let path = std::env::temp_dir().join(format!("cart_pkpd_roundtrip_{}.csv", std::process::id()));
     back.write_csv(&path).unwrap();
-    let again = Dataset::read_csv(&path, &CsvOptions::default()).unwrap();
+    let again = Dataset::read_csv(&path, &cart_pkpd::cart::csv_options()).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(again, data);
 }
@@ -85,7 +85,7 @@ fn values_survive_the_round_trip_to_the_last_bit() {
     let mut buf = Vec::new();
     data.to_csv_writer(&mut buf).unwrap();
     assert_eq!(
-        Dataset::from_csv_reader(buf.as_slice(), &CsvOptions::default()).unwrap(),
+        Dataset::from_csv_reader(buf.as_slice(), &cart_pkpd::cart::csv_options()).unwrap(),
         data
     );
 }
@@ -93,7 +93,9 @@ fn values_survive_the_round_trip_to_the_last_bit() {
 #[test]
 fn cmt_numbers_map_to_analytes_and_evid_can_be_inferred_from_amt() {
     let text = "ID,TIME,DV,AMT,CMT,BLQ,LLOQ\n1,0,0,10,1,0,.\n1,7,2.1e4,0,1,0,.\n1,14,0.5,0,2,1,1\n";
-    let opts = CsvOptions::default().cmt(1, "transgene").cmt(2, "b_cells");
+    let opts = cart_pkpd::cart::csv_options()
+        .cmt(1, "transgene")
+        .cmt(2, "b_cells");
     let data = Dataset::from_csv_reader(text.as_bytes(), &opts).unwrap();
     let s = &data.subjects()[0];
     assert_eq!(s.doses().len(), 1);
@@ -165,7 +167,7 @@ fn each_bad_field_is_located_by_line_and_column() {
             "ANALYTE",
             DataErrorKind::UnknownAnalyte {
                 name: "cd4_t".into(),
-                known: cart_pkpd::data::CART_ANALYTES.join(", "),
+                known: cart_pkpd::cart::ANALYTES.join(", "),
             },
         ),
         (

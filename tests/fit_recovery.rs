@@ -3,11 +3,10 @@
 //! 95% CIs and mean log-bias are printed (`cargo test --release --test fit_recovery --
 //! --nocapture`) and checked.
 
+use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, trial_design};
 use cart_pkpd::fit::{Censoring, FitOptions, FitSpec, FitWarning, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::synthetic::{
-    Sampling, TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, simulate_subject, trial_design,
-};
+use cart_pkpd::synthetic::{Sampling, simulate_subject};
 use cart_pkpd::{Dose, ErrorModel, Model, Parameters, SolverOptions};
 use rand::SeedableRng;
 

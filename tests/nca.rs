@@ -2,7 +2,8 @@
 
 use approx::assert_relative_eq;
 use cart_pkpd::Subject;
-use cart_pkpd::nca::{auc_linear_up_log_down, b_cell_nca, transgene_nca};
+use cart_pkpd::cart::{b_cell_nca, transgene_nca};
+use cart_pkpd::nca::{AucMethod, BlqRule, NcaOptions, auc_linear_up_log_down, exposure_nca};
 use cart_pkpd::summary::{Reported, describe, quantile_censored, summarize_observations};
 
 #[test]
@@ -50,7 +51,7 @@ fn transgene_nca_handles_blq_before_and_after_the_quantified_values() {
         .observe_censored(90.0, "transgene", 5.0)
         .build()
         .unwrap();
-    let nca = transgene_nca(&s, "transgene", 28.0).unwrap().unwrap();
+    let nca = transgene_nca(&s, 28.0).unwrap().unwrap();
     assert_eq!((nca.cmax, nca.tmax), (640.0, 7.0));
     assert_eq!((nca.clast, nca.tlast), (40.0, 28.0));
     // (0,0) (1,0) (4,80) (7,640) (28,40): 0 + 120 + 2160 + 600·21/ln 16
@@ -63,20 +64,70 @@ fn transgene_nca_handles_blq_before_and_after_the_quantified_values() {
         .observe(14.0, "transgene", 50.0)
         .build()
         .unwrap();
-    assert_eq!(
-        transgene_nca(&short, "transgene", 28.0)
-            .unwrap()
-            .unwrap()
-            .auc,
-        None
-    );
+    assert_eq!(transgene_nca(&short, 28.0).unwrap().unwrap().auc, None);
     // all below LLOQ: nothing to report; no observation at all: an error
     let blq = Subject::builder("B")
         .observe_censored(7.0, "transgene", 5.0)
         .build()
         .unwrap();
-    assert_eq!(transgene_nca(&blq, "transgene", 28.0).unwrap(), None);
-    assert!(transgene_nca(&blq, "b_cells", 28.0).is_err());
+    assert_eq!(transgene_nca(&blq, 28.0).unwrap(), None);
+    assert!(exposure_nca(&blq, "b_cells", &NcaOptions::auc_to(28.0)).is_err());
+}
+
+#[test]
+fn blq_rules_and_auc_methods_give_their_trapezoids() {
+    // samples at 2 (BLQ, LLOQ 4), 4 (80), 8 (BLQ, LLOQ 4), 12 (20); AUC to day 12
+    let s = Subject::builder("R")
+        .observe_censored(2.0, "cp", 4.0)
+        .observe_with_lloq(4.0, "cp", 80.0, 4.0)
+        .observe_censored(8.0, "cp", 4.0)
+        .observe_with_lloq(12.0, "cp", 20.0, 4.0)
+        .build()
+        .unwrap();
+    let auc = |auc_method, blq| {
+        let opts = NcaOptions {
+            auc_end: 12.0,
+            auc_method,
+            blq,
+        };
+        exposure_nca(&s, "cp", &opts).unwrap().unwrap().auc.unwrap()
+    };
+    let lin = |c1: f64, c2: f64, dt: f64| 0.5 * (c1 + c2) * dt;
+    let log = |c1: f64, c2: f64, dt: f64| (c1 - c2) * dt / (c1 / c2).ln();
+    // profile always starts at (0, 0); the leading BLQ is 0 under every rule but Exclude/HalfLloq
+    let zero_then_exclude = lin(0.0, 0.0, 2.0) + lin(0.0, 80.0, 2.0) + log(80.0, 20.0, 8.0);
+    assert_relative_eq!(
+        auc(AucMethod::LinearUpLogDown, BlqRule::ZeroThenExclude),
+        zero_then_exclude,
+        max_relative = 1e-12
+    );
+    let linear = lin(0.0, 0.0, 2.0) + lin(0.0, 80.0, 2.0) + lin(80.0, 20.0, 8.0);
+    assert_relative_eq!(
+        auc(AucMethod::Linear, BlqRule::ZeroThenExclude),
+        linear,
+        max_relative = 1e-12
+    );
+    // Zero: the BLQ at day 8 is 0, so 80 → 0 and 0 → 20 are linear (no log of 0)
+    let zero = lin(0.0, 80.0, 2.0) + lin(80.0, 0.0, 4.0) + lin(0.0, 20.0, 4.0);
+    assert_relative_eq!(
+        auc(AucMethod::LinearUpLogDown, BlqRule::Zero),
+        zero,
+        max_relative = 1e-12
+    );
+    // HalfLloq: 2 at days 2 and 8
+    let half = lin(0.0, 2.0, 2.0) + lin(2.0, 80.0, 2.0) + log(80.0, 2.0, 4.0) + lin(2.0, 20.0, 4.0);
+    assert_relative_eq!(
+        auc(AucMethod::LinearUpLogDown, BlqRule::HalfLloq),
+        half,
+        max_relative = 1e-12
+    );
+    // Exclude: (0,0) (4,80) (12,20)
+    let exclude = lin(0.0, 80.0, 4.0) + log(80.0, 20.0, 8.0);
+    assert_relative_eq!(
+        auc(AucMethod::LinearUpLogDown, BlqRule::Exclude),
+        exclude,
+        max_relative = 1e-12
+    );
 }
 
 #[test]

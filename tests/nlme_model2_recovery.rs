@@ -4,10 +4,11 @@
 //! `cargo test --release --test nlme_model2_recovery -- --ignored --nocapture`
 //! (`REPLICATES=n` to change the number of replicates, 20 by default).
 
+use cart_pkpd::cart::bms986353_sle_design;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{CohortDesign, simulate_cohort_dataset};
+use cart_pkpd::synthetic::simulate_cohort_dataset;
 use cart_pkpd::{ErrorModel, Parameters, SolverOptions};
 
 mod common;
@@ -25,9 +26,9 @@ const OMEGA: [(&str, f64); 3] = [("gamma", 0.25), ("alpha", 0.09), ("kmax", 0.09
 fn model2_population_parameters_are_recovered() {
     let truth = CarTBCellParams::default();
     let pop = PopulationModel::<CarTBCell>::diagonal(truth.clone(), &OMEGA).unwrap();
-    let mut design = CohortDesign::bms986353_sle();
+    let mut design = bms986353_sle_design();
     design.follow_up_days = vec![365.0; 19];
-    design.phenotype_sd = None;
+    design.composition = None;
     let spec = PopulationSpec::new(
         truth
             .with_all(&[("rho", 2.5), ("kmax", 1.0), ("kp", 0.05)])

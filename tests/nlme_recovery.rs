@@ -2,10 +2,11 @@
 //! transgene sampling days, LLOQ 5 copies/µg with M3): known population parameters are
 //! recovered across seeded replicates; bad input is a typed error.
 
+use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
 use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
 use cart_pkpd::nlme::{CovariateModel, PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{CohortDesign, Sampling, TRIAL_TRANSGENE_DAYS, simulate_cohort_dataset};
+use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
 use cart_pkpd::{Dataset, Error, ErrorModel, Parameters, SolverOptions, Subject};
 use nalgebra::DMatrix;
 
@@ -20,7 +21,7 @@ fn cohort(seed: u64) -> Dataset {
     let pop =
         PopulationModel::<CellularKinetics>::diagonal(CellularKineticsParams::stein_2019(), &OMEGA)
             .unwrap();
-    let mut design = CohortDesign::bms986353_sle();
+    let mut design = bms986353_sle_design();
     design.follow_up_days = vec![365.0; 19];
     design.sampling = vec![Sampling::new(
         "transgene",
@@ -28,7 +29,7 @@ fn cohort(seed: u64) -> Dataset {
         ErrorModel::LogAdditive { sd: SIGMA },
         Some(5.0),
     )];
-    design.phenotype_sd = None;
+    design.composition = None;
     simulate_cohort_dataset(
         &CellularKinetics,
         &pop,

@@ -14,7 +14,7 @@ mod subject;
 
 pub use builder::SubjectBuilder;
 pub use covariate::{CovariateInterpolation, CovariateSeries, CovariateValue};
-pub use csv_format::{CART_ANALYTES, CsvOptions};
+pub use csv_format::CsvOptions;
 pub use dataset::Dataset;
 pub use subject::{EventKind, Observation, Record, Subject};
 pub(crate) use subject::{OwnedRecord, col};

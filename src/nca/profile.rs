@@ -89,30 +89,46 @@ pub fn reappearance_time(times: &[f64], values: &[f64], lloq: f64) -> Result<Opt
         .map(|(&t, _)| t))
 }
 
-/// Area under the curve from the first time to `t_end` by linear-up/log-down trapezoids:
-/// a log trapezoid `(c1 − c2)·Δt / ln(c1/c2)` where the level falls and both values are
-/// positive, a linear one `(c1 + c2)·Δt/2` otherwise. A `t_end` between two times is reached by
-/// interpolating the same way (log-linear when falling); a `t_end` after the last time is
-/// `None` (no extrapolation).
+/// The trapezoid rule of an AUC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AucMethod {
+    /// Linear trapezoids `(c1 + c2)·Δt/2` throughout.
+    Linear,
+    /// Linear trapezoids where the level rises or stays, log trapezoids
+    /// `(c1 − c2)·Δt / ln(c1/c2)` where it falls and both values are positive. The default.
+    #[default]
+    LinearUpLogDown,
+}
+
+/// Area under the curve from the first time to `t_end` by `method`. A `t_end` between two
+/// times is reached by interpolating the same way (log-linear on a falling log piece); a
+/// `t_end` before the first time or after the last is `None` (no extrapolation).
+///
+/// # Errors
+/// [`Error::InvalidProfile`] for lengths that differ, no points, values that are not
+/// finite or unsorted times.
 ///
 /// ```
-/// use cart_pkpd::nca::auc_linear_up_log_down;
-/// // rising 0 → 10 over 1 d (linear: 5), falling 10 → 5 over 1 d (log: 5/ln 2)
-/// let auc = auc_linear_up_log_down(&[0.0, 1.0, 2.0], &[0.0, 10.0, 5.0], 2.0).unwrap().unwrap();
-/// assert!((auc - (5.0 + 5.0 / 2f64.ln())).abs() < 1e-12);
+/// use cart_pkpd::nca::{auc, AucMethod};
+/// let (t, c) = ([0.0, 1.0, 2.0], [0.0, 10.0, 5.0]);
+/// let linear = auc(&t, &c, 2.0, AucMethod::Linear)?.unwrap();
+/// assert!((linear - 12.5).abs() < 1e-12);
+/// let log_down = auc(&t, &c, 2.0, AucMethod::LinearUpLogDown)?.unwrap();
+/// assert!((log_down - (5.0 + 5.0 / 2f64.ln())).abs() < 1e-12);
+/// # Ok::<(), cart_pkpd::Error>(())
 /// ```
-pub fn auc_linear_up_log_down(times: &[f64], values: &[f64], t_end: f64) -> Result<Option<f64>> {
+pub fn auc(times: &[f64], values: &[f64], t_end: f64, method: AucMethod) -> Result<Option<f64>> {
     check_profile(times, values)?;
     if t_end < times[0] || t_end > times[times.len() - 1] {
         return Ok(None);
     }
-    let mut auc = 0.0;
+    let mut total = 0.0;
     for i in 1..times.len() {
         let (t1, t2, c1, c2) = (times[i - 1], times[i], values[i - 1], values[i]);
         if t1 >= t_end {
             break;
         }
-        let log_down = c2 < c1 && c2 > 0.0 && c1 > 0.0;
+        let log_down = method == AucMethod::LinearUpLogDown && c2 < c1 && c2 > 0.0 && c1 > 0.0;
         // the end of this piece: t2, or t_end inside it
         let (t2, c2) = if t2 > t_end {
             let f = (t_end - t1) / (t2 - t1);
@@ -126,11 +142,26 @@ pub fn auc_linear_up_log_down(times: &[f64], values: &[f64], t_end: f64) -> Resu
             (t2, c2)
         };
         let dt = t2 - t1;
-        auc += if log_down && c2 < c1 {
+        total += if log_down && c2 < c1 {
             (c1 - c2) * dt / (c1 / c2).ln()
         } else {
             0.5 * (c1 + c2) * dt
         };
     }
-    Ok(Some(auc))
+    Ok(Some(total))
+}
+
+/// [`auc`] by linear-up/log-down trapezoids.
+///
+/// # Errors
+/// As [`auc`].
+///
+/// ```
+/// use cart_pkpd::nca::auc_linear_up_log_down;
+/// // rising 0 → 10 over 1 d (linear: 5), falling 10 → 5 over 1 d (log: 5/ln 2)
+/// let auc = auc_linear_up_log_down(&[0.0, 1.0, 2.0], &[0.0, 10.0, 5.0], 2.0).unwrap().unwrap();
+/// assert!((auc - (5.0 + 5.0 / 2f64.ln())).abs() < 1e-12);
+/// ```
+pub fn auc_linear_up_log_down(times: &[f64], values: &[f64], t_end: f64) -> Result<Option<f64>> {
+    auc(times, values, t_end, AucMethod::LinearUpLogDown)
 }

@@ -1,23 +1,61 @@
-//! Non-compartmental analysis of one subject's observed data.
+//! Non-compartmental analysis of one subject's observed data for one analyte.
 
-use super::profile::{auc_linear_up_log_down, peak};
+use super::profile::{AucMethod, auc, peak};
 use crate::data::{Observation, Subject};
 use crate::error::{Error, Result};
-use crate::summary::Reported;
 
-/// Transgene NCA of one subject (times in days, levels in copies/µg).
+/// How values below the LLOQ enter the AUC of a subject's profile (Cmax, Tmax, Clast and
+/// Tlast always come from quantified values).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BlqRule {
+    /// Before the first quantified value they count as 0; after it they are left out (the
+    /// AUC interpolates across them). The usual NCA convention (and PKNCA's default for
+    /// leading and embedded values). The default.
+    #[default]
+    ZeroThenExclude,
+    /// Every one counts as 0.
+    Zero,
+    /// Every one counts as half its LLOQ.
+    HalfLloq,
+    /// Every one is left out.
+    Exclude,
+}
+
+/// Settings of [`exposure_nca`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NcaOptions {
+    /// End of the AUC interval (time unit of the data; 28 for AUC0–28d in days).
+    pub auc_end: f64,
+    /// Trapezoid rule of the AUC.
+    pub auc_method: AucMethod,
+    /// Treatment of below-LLOQ values in the AUC.
+    pub blq: BlqRule,
+}
+
+impl NcaOptions {
+    /// AUC from 0 to `auc_end`, linear-up/log-down, [`BlqRule::ZeroThenExclude`].
+    pub fn auc_to(auc_end: f64) -> Self {
+        NcaOptions {
+            auc_end,
+            auc_method: AucMethod::LinearUpLogDown,
+            blq: BlqRule::ZeroThenExclude,
+        }
+    }
+}
+
+/// Exposure NCA of one subject for one analyte (units of the data).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TransgeneNca {
+pub struct ExposureNca {
     /// Subject identifier.
     pub subject: String,
     /// Highest quantified level.
     pub cmax: f64,
     /// Its time (first time the highest level is seen).
     pub tmax: f64,
-    /// AUC from infusion to `auc_end` (copies/µg·d); `None` when the subject was not
-    /// observed up to then.
+    /// AUC from 0 to `auc_end` (level·time); `None` when the subject was not observed up to
+    /// then.
     pub auc: Option<f64>,
-    /// End of the AUC interval (days; 28 for AUC0–28d).
+    /// End of the AUC interval.
     pub auc_end: f64,
     /// Last quantified level.
     pub clast: f64,
@@ -25,39 +63,71 @@ pub struct TransgeneNca {
     pub tlast: f64,
 }
 
-fn below_lloq(o: &Observation) -> bool {
+/// Whether an observation is below its LLOQ (flagged censored, or a value under the LLOQ).
+pub(crate) fn below_lloq(o: &Observation) -> bool {
     o.censored || o.lloq.is_some_and(|l| o.value < l)
 }
 
-/// Transgene (or any PK analyte) NCA from observed data, [NCA conventions](crate::models#nca-conventions-for-car-t): Cmax and
-/// Tmax the observed peak, Clast and Tlast the last quantified level, AUC from infusion
-/// (day 0) to `auc_end` by linear-up/log-down trapezoids.
+/// The profile the AUC integrates: a dose at time 0 is assumed (the level before any
+/// sample is 0, so a profile whose first sample is later starts from `(0, 0)`), and
+/// below-LLOQ values are placed by `rule`.
+fn auc_profile(
+    obs: &[&Observation],
+    first_quantified: usize,
+    rule: BlqRule,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    if obs[0].time > 0.0 {
+        times.push(0.0);
+        values.push(0.0);
+    }
+    for (i, o) in obs.iter().enumerate() {
+        let value = if !below_lloq(o) {
+            Some(o.value)
+        } else {
+            match rule {
+                BlqRule::ZeroThenExclude => (i < first_quantified).then_some(0.0),
+                BlqRule::Zero => Some(0.0),
+                BlqRule::HalfLloq => Some(0.5 * o.lloq.unwrap_or(o.value)),
+                BlqRule::Exclude => None,
+            }
+        };
+        if let Some(v) = value {
+            times.push(o.time);
+            values.push(v);
+        }
+    }
+    (times, values)
+}
+
+/// NCA of one analyte from a subject's observed data, for a dose at time 0: Cmax and Tmax
+/// the observed peak, Clast and Tlast the last quantified level, AUC from 0 to
+/// `opts.auc_end` by `opts.auc_method`, below-LLOQ values placed by `opts.blq`.
 ///
-/// Below-LLOQ values: before the first quantified value they count as 0 (as does day 0
-/// when there is no sample then: nothing has been infused before); after it they are left
-/// out (the AUC interpolates across them). Returns `Ok(None)` when no value is quantified,
-/// and [`Error::NoObservations`] when the subject has no observation of `analyte`.
+/// # Errors
+/// [`Error::NoObservations`] when the subject has no observation of `analyte`. Returns
+/// `Ok(None)` when no value is quantified.
 ///
 /// ```
-/// use cart_pkpd::{nca::transgene_nca, Subject};
+/// use cart_pkpd::{nca::{exposure_nca, NcaOptions}, Subject};
 /// let s = Subject::builder("1")
-///     .observe_censored(0.0, "transgene", 5.0)
-///     .observe(7.0, "transgene", 700.0)
-///     .observe(14.0, "transgene", 350.0)
-///     .observe(28.0, "transgene", 87.5)
+///     .observe_censored(0.0, "cp", 5.0)
+///     .observe(7.0, "cp", 700.0)
+///     .observe(14.0, "cp", 350.0)
+///     .observe(28.0, "cp", 87.5)
 ///     .build()?;
-/// let nca = transgene_nca(&s, "transgene", 28.0)?.unwrap();
+/// let nca = exposure_nca(&s, "cp", &NcaOptions::auc_to(28.0))?.unwrap();
 /// assert_eq!((nca.cmax, nca.tmax, nca.tlast), (700.0, 7.0, 28.0));
 /// // 0→700 linear over 7 d; then log-down: 350·7/ln 2 and 262.5·14/ln 4
 /// let auc = 2450.0 + 350.0 * 7.0 / 2f64.ln() + 262.5 * 14.0 / 4f64.ln();
 /// assert!((nca.auc.unwrap() - auc).abs() < 1e-9);
 /// # Ok::<(), cart_pkpd::Error>(())
 /// ```
-pub fn transgene_nca(
+pub fn exposure_nca(
     subject: &Subject,
     analyte: &str,
-    auc_end: f64,
-) -> Result<Option<TransgeneNca>> {
+    opts: &NcaOptions,
+) -> Result<Option<ExposureNca>> {
     let obs: Vec<&Observation> = subject.observations_of(analyte).collect();
     if obs.is_empty() {
         return Err(Error::NoObservations {
@@ -68,122 +138,19 @@ pub fn transgene_nca(
     let Some(first_quantified) = obs.iter().position(|o| !below_lloq(o)) else {
         return Ok(None);
     };
-    let (mut times, mut values) = (Vec::new(), Vec::new());
-    if obs[0].time > 0.0 {
-        times.push(0.0);
-        values.push(0.0);
-    }
-    for (i, o) in obs.iter().enumerate() {
-        if !below_lloq(o) {
-            times.push(o.time);
-            values.push(o.value);
-        } else if i < first_quantified {
-            times.push(o.time);
-            values.push(0.0);
-        }
-    }
+    let (times, values) = auc_profile(&obs, first_quantified, opts.blq);
     let quantified: Vec<&&Observation> = obs.iter().filter(|o| !below_lloq(o)).collect();
     let qt: Vec<f64> = quantified.iter().map(|o| o.time).collect();
     let qv: Vec<f64> = quantified.iter().map(|o| o.value).collect();
     let p = peak(&qt, &qv)?;
     let last = quantified.last().expect("at least one quantified value");
-    Ok(Some(TransgeneNca {
+    Ok(Some(ExposureNca {
         subject: subject.id().to_owned(),
         cmax: p.cmax,
         tmax: p.tmax,
-        auc: auc_linear_up_log_down(&times, &values, auc_end)?,
-        auc_end,
+        auc: auc(&times, &values, opts.auc_end, opts.auc_method)?,
+        auc_end: opts.auc_end,
         clast: last.value,
         tlast: last.time,
     }))
-}
-
-/// B-cell NCA of one subject (days; cells/µL; %).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BCellNca {
-    /// Subject identifier.
-    pub subject: String,
-    /// Lowest B-cell count: below the LLOQ if any value was.
-    pub nadir: Reported,
-    /// Time of the nadir (first time it is seen).
-    pub nadir_day: f64,
-    /// Day of depletion: the first value below the LLOQ.
-    pub depletion_day: Option<f64>,
-    /// Day of reappearance: the first value at or above the LLOQ after depletion.
-    pub reappearance_day: Option<f64>,
-    /// Naive B cells as % of B cells at reappearance.
-    pub naive_pct_at_reappearance: Option<f64>,
-    /// Naive B cells as % of B cells at the month-6 visit.
-    pub naive_pct_month6: Option<f64>,
-}
-
-/// Naive % at time `t`: a `naive_pct` observation if there is one, else
-/// `100 · naive_b / b_cells` from quantified counts; `None` while B cells are below LLOQ.
-fn naive_pct_at(subject: &Subject, t: f64) -> Option<f64> {
-    let at = |analyte: &str| {
-        subject
-            .observations()
-            .iter()
-            .find(|o| o.analyte == analyte && o.time == t && !o.mdv)
-    };
-    let b = at("b_cells").filter(|o| !below_lloq(o))?;
-    if let Some(p) = at("naive_pct") {
-        return Some(p.value);
-    }
-    let n = at("naive_b").filter(|o| !below_lloq(o))?;
-    Some(100.0 * n.value / b.value)
-}
-
-/// B-cell NCA from observed `b_cells` (and `naive_b` or `naive_pct`) data: nadir, day of
-/// depletion and of reappearance (the [models](crate::models#nca-conventions-for-car-t) definitions, each value against its own LLOQ),
-/// and naive % at reappearance and at the `month6_day` visit (180 in the trial schedule).
-///
-/// ```
-/// use cart_pkpd::{nca::b_cell_nca, summary::Reported, Subject};
-/// let s = Subject::builder("1")
-///     .observe_with_lloq(0.0, "b_cells", 120.0, 1.0)
-///     .observe_censored(14.0, "b_cells", 1.0)
-///     .observe_with_lloq(90.0, "b_cells", 4.0, 1.0)
-///     .observe_with_lloq(90.0, "naive_b", 3.8, 1.0)
-///     .build()?;
-/// let nca = b_cell_nca(&s, 180.0)?;
-/// assert_eq!(nca.nadir, Reported::BelowLloq);
-/// assert_eq!((nca.depletion_day, nca.reappearance_day), (Some(14.0), Some(90.0)));
-/// assert!((nca.naive_pct_at_reappearance.unwrap() - 95.0).abs() < 1e-12);
-/// assert_eq!(nca.naive_pct_month6, None);   // no day-180 visit
-/// # Ok::<(), cart_pkpd::Error>(())
-/// ```
-pub fn b_cell_nca(subject: &Subject, month6_day: f64) -> Result<BCellNca> {
-    let obs: Vec<&Observation> = subject.observations_of("b_cells").collect();
-    if obs.is_empty() {
-        return Err(Error::NoObservations {
-            subject: subject.id().to_owned(),
-            analyte: "b_cells".into(),
-        });
-    }
-    let depletion = obs.iter().find(|o| below_lloq(o)).map(|o| o.time);
-    let reappearance = depletion.and_then(|d| {
-        obs.iter()
-            .find(|o| o.time > d && !below_lloq(o))
-            .map(|o| o.time)
-    });
-    let (nadir, nadir_day) = match depletion {
-        Some(d) => (Reported::BelowLloq, d),
-        None => {
-            let lowest = obs
-                .iter()
-                .min_by(|a, b| a.value.total_cmp(&b.value))
-                .expect("not empty");
-            (Reported::Value(lowest.value), lowest.time)
-        }
-    };
-    Ok(BCellNca {
-        subject: subject.id().to_owned(),
-        nadir,
-        nadir_day,
-        depletion_day: depletion,
-        reappearance_day: reappearance,
-        naive_pct_at_reappearance: reappearance.and_then(|t| naive_pct_at(subject, t)),
-        naive_pct_month6: naive_pct_at(subject, month6_day),
-    })
 }

@@ -21,7 +21,7 @@ pub struct DoseLevel {
     pub label: String,
     /// Dose-level number, written as the `DL` covariate.
     pub level: u32,
-    /// Dose at day 0 (10^6 CAR+ T cells).
+    /// Dose at day 0 (dose units of the model; 10^6 CAR+ T cells for the CAR-T models).
     pub dose: f64,
     /// Number of subjects.
     pub n: usize,
@@ -37,62 +37,89 @@ pub struct CohortDesign {
     pub follow_up_days: Vec<f64>,
     /// Sampling of the PK and total-B-cell analytes.
     pub sampling: Vec<Sampling>,
-    /// When B cells are sampled and quantified, also record `naive_b`, `memory_b`, `dn_b`
-    /// (cells/µL) from the model's `naive_pct`, `memory_pct`, `dn_pct`, with this SD of
-    /// the additive-logistic noise on the composition (the log-ratios of memory and DN to
-    /// naive each get N(0, sd²)); `None` records no phenotype.
-    pub phenotype_sd: Option<f64>,
+    /// Counts of the components of an analyte (say B-cell phenotypes) recorded wherever
+    /// that analyte is quantified; `None` records none.
+    pub composition: Option<CompositionSampling>,
 }
 
-impl CohortDesign {
-    /// The BMS-986353 SLE phase 1 design as reported (ACR Convergence 2025, abstract 1529):
-    /// DL1 10 × 10^6 CAR+ T cells n = 13, DL2 25 × 10^6 n = 6; follow-up median 181 days
-    /// (range 7–488), here 19 values with exactly that median and range; the sampling of
-    /// [`trial_design`](super::trial_design); phenotype composition noise SD 0.3.
-    ///
-    /// ```
-    /// let d = cart_pkpd::synthetic::CohortDesign::bms986353_sle();
-    /// assert_eq!(d.dose_levels.iter().map(|g| g.n).sum::<usize>(), 19);
-    /// let mut f = d.follow_up_days.clone();
-    /// f.sort_by(f64::total_cmp);
-    /// assert_eq!((f[0], f[9], f[18]), (7.0, 181.0, 488.0));
-    /// ```
-    pub fn bms986353_sle() -> Self {
-        CohortDesign {
-            dose_levels: vec![
-                DoseLevel {
-                    label: "DL1".into(),
-                    level: 1,
-                    dose: 10.0,
-                    n: 13,
-                },
-                DoseLevel {
-                    label: "DL2".into(),
-                    level: 2,
-                    dose: 25.0,
-                    n: 6,
-                },
-            ],
-            follow_up_days: vec![
-                7.0, 28.0, 60.0, 90.0, 120.0, 150.0, 160.0, 170.0, 175.0, 181.0, 190.0, 200.0,
-                240.0, 270.0, 300.0, 365.0, 400.0, 450.0, 488.0,
-            ],
-            sampling: super::trial_design(),
-            phenotype_sd: Some(0.3),
-        }
-    }
+/// One component of a [`CompositionSampling`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompositionComponent {
+    /// The model output giving the component's share of the total (%).
+    pub share_output: String,
+    /// The analyte its count is recorded as (unit of the total).
+    pub analyte: String,
 }
 
-/// Draws phenotype counts around the model's composition, scaled to the observed total.
-fn phenotype_counts<R: Rng + ?Sized>(pct: [f64; 3], total: f64, sd: f64, rng: &mut R) -> [f64; 3] {
-    let naive = pct[0].max(1e-12);
-    let mut w = [1.0, 0.0, 0.0];
-    for k in 1..3 {
+/// Counts of the components of a total, drawn around the model's composition: wherever the
+/// `total` analyte is quantified, the component shares are the model's with
+/// additive-logistic noise (the log-ratio of each component to the first gets
+/// `N(0, sd²)`), scaled to the observed total; a count below the total's LLOQ is censored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompositionSampling {
+    /// The analyte whose observed value is split.
+    pub total: String,
+    /// The components, at least two.
+    pub components: Vec<CompositionComponent>,
+    /// SD of the log-ratio noise.
+    pub sd: f64,
+}
+
+/// Draws component counts around the model's shares (%), scaled to the observed total.
+fn component_counts<R: Rng + ?Sized>(pct: &[f64], total: f64, sd: f64, rng: &mut R) -> Vec<f64> {
+    let first = pct[0].max(1e-12);
+    let mut w = vec![1.0; pct.len()];
+    for k in 1..pct.len() {
         let z: f64 = rng.sample(StandardNormal);
-        w[k] = ((pct[k].max(1e-12) / naive).ln() + sd * z).exp();
+        w[k] = ((pct[k].max(1e-12) / first).ln() + sd * z).exp();
     }
     let sum: f64 = w.iter().sum();
-    w.map(|x| total * x / sum)
+    w.iter().map(|x| total * x / sum).collect()
+}
+
+/// The component counts of one subject: at each quantified observation of the total, one
+/// censored-or-quantified observation per component.
+fn composition_observations<M: Model, R: Rng + ?Sized>(
+    model: &M,
+    params: &M::Params,
+    doses: &[Dose],
+    base: &Subject,
+    sampling: &CompositionSampling,
+    opts: &SolverOptions,
+    rng: &mut R,
+) -> Result<Vec<Observation>> {
+    let totals: Vec<&Observation> = base
+        .observations_of(&sampling.total)
+        .filter(|o| !o.censored)
+        .collect();
+    let times: Vec<f64> = totals.iter().map(|o| o.time).collect();
+    let sim = crate::simulate::simulate(model, params, doses, &times, opts)?;
+    let shares = sampling
+        .components
+        .iter()
+        .map(|c| sim.get(&c.share_output))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for (i, total) in totals.iter().enumerate() {
+        let pct: Vec<f64> = shares.iter().map(|s| s[i]).collect();
+        let counts = component_counts(&pct, total.value, sampling.sd, rng);
+        for (c, count) in sampling.components.iter().zip(counts) {
+            let censored = total.lloq.is_some_and(|l| count < l);
+            out.push(Observation {
+                time: total.time,
+                analyte: c.analyte.clone(),
+                value: if censored {
+                    total.lloq.unwrap_or(count)
+                } else {
+                    count
+                },
+                lloq: total.lloq,
+                censored,
+                mdv: false,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Simulates a cohort with `design`: each subject gets parameters drawn from `population`
@@ -115,10 +142,19 @@ pub fn simulate_cohort_dataset<M: Model>(
             ),
         });
     }
-    let phenotype_outputs = ["naive_pct", "memory_pct", "dn_pct"];
-    if design.phenotype_sd.is_some() {
-        for o in phenotype_outputs {
-            model.output_index(o)?;
+    if let Some(c) = &design.composition {
+        if c.components.len() < 2 || !(c.sd.is_finite() && c.sd >= 0.0) {
+            return Err(Error::InvalidDesign {
+                reason: format!(
+                    "a composition needs at least two components and a finite SD >= 0 \
+                     ({} components, SD {})",
+                    c.components.len(),
+                    c.sd
+                ),
+            });
+        }
+        for o in &c.components {
+            model.output_index(&o.share_output)?;
         }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -146,32 +182,10 @@ pub fn simulate_cohort_dataset<M: Model>(
             let doses = [Dose::bolus(0.0, group.dose)];
             let base = simulate_subject(model, &params, &id, &doses, &sampling, opts, &mut rng)?;
             let mut observations = base.observations().to_vec();
-            if let Some(sd) = design.phenotype_sd {
-                let b_times: Vec<(f64, f64, Option<f64>)> = base
-                    .observations_of("b_cells")
-                    .filter(|o| !o.censored)
-                    .map(|o| (o.time, o.value, o.lloq))
-                    .collect();
-                let times: Vec<f64> = b_times.iter().map(|b| b.0).collect();
-                let sim = crate::simulate::simulate(model, &params, &doses, &times, opts)?;
-                let pct = phenotype_outputs.map(|o| sim.get(o).map(<[f64]>::to_vec));
-                let [naive, memory, dn] = pct;
-                let (naive, memory, dn) = (naive?, memory?, dn?);
-                for (i, &(t, total, lloq)) in b_times.iter().enumerate() {
-                    let counts =
-                        phenotype_counts([naive[i], memory[i], dn[i]], total, sd, &mut rng);
-                    for (analyte, c) in ["naive_b", "memory_b", "dn_b"].iter().zip(counts) {
-                        let censored = lloq.is_some_and(|l| c < l);
-                        observations.push(Observation {
-                            time: t,
-                            analyte: (*analyte).to_owned(),
-                            value: if censored { lloq.unwrap_or(c) } else { c },
-                            lloq,
-                            censored,
-                            mdv: false,
-                        });
-                    }
-                }
+            if let Some(c) = &design.composition {
+                observations.extend(composition_observations(
+                    model, &params, &doses, &base, c, opts, &mut rng,
+                )?);
             }
             observations.sort_by(|a, b| a.time.total_cmp(&b.time));
             let mut builder = Subject::builder(&id).dose_event(doses[0].clone());

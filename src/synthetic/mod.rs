@@ -1,11 +1,14 @@
 //! Simulated observed data: model predictions at a sampling design, with residual error
 //! drawn from the error model and values below the LLOQ censored, as an assay reports them;
 //! for one subject ([`simulate_subject`]) or a whole trial-like cohort
-//! ([`simulate_cohort_dataset`]).
+//! ([`simulate_cohort_dataset`]). The CAR-T trial's own design is in
+//! [`cart`](crate::cart).
 
 mod cohort;
 
-pub use cohort::{CohortDesign, DoseLevel, simulate_cohort_dataset};
+pub use cohort::{
+    CohortDesign, CompositionComponent, CompositionSampling, DoseLevel, simulate_cohort_dataset,
+};
 
 use crate::data::{Observation, Subject};
 use crate::dose::Dose;
@@ -14,16 +17,6 @@ use crate::error_model::ErrorModel;
 use crate::model::Model;
 use crate::simulate::{SolverOptions, simulate};
 use rand::Rng;
-
-/// Transgene sampling days of the trial's design (days from infusion; day 0 is the day of
-/// infusion).
-pub const TRIAL_TRANSGENE_DAYS: [f64; 13] = [
-    0.0, 1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0,
-];
-
-/// B-cell (flow cytometry) sampling days of the trial's design; the screening sample is
-/// placed at day 0.
-pub const TRIAL_B_CELL_DAYS: [f64; 9] = [0.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 270.0, 365.0];
 
 /// How one analyte is sampled and measured.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -48,34 +41,6 @@ impl Sampling {
             lloq,
         }
     }
-}
-
-/// The trial's sampling design with illustrative assay characteristics: transgene (ddPCR)
-/// on [`TRIAL_TRANSGENE_DAYS`], log-additive SD 0.4, LLOQ 5 copies/µg; CD19+ B cells
-/// (flow cytometry) on [`TRIAL_B_CELL_DAYS`], log-additive SD 0.25, LLOQ 1 cell/µL. The
-/// SDs and LLOQs are chosen for this project (typical of the assays, not reported by the
-/// trial).
-///
-/// ```
-/// let design = cart_pkpd::synthetic::trial_design();
-/// assert_eq!(design[0].analyte, "transgene");
-/// assert_eq!(design[1].lloq, Some(1.0));
-/// ```
-pub fn trial_design() -> Vec<Sampling> {
-    vec![
-        Sampling::new(
-            "transgene",
-            &TRIAL_TRANSGENE_DAYS,
-            ErrorModel::LogAdditive { sd: 0.4 },
-            Some(5.0),
-        ),
-        Sampling::new(
-            "b_cells",
-            &TRIAL_B_CELL_DAYS,
-            ErrorModel::LogAdditive { sd: 0.25 },
-            Some(1.0),
-        ),
-    ]
 }
 
 /// Simulates one subject's observed data: doses, then every analyte of `design` at its

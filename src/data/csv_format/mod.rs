@@ -53,24 +53,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
-/// Analytes of the built-in CAR-T models, accepted by [`CsvOptions::default`].
-pub const CART_ANALYTES: &[&str] = &[
-    "transgene",
-    "b_cells",
-    "naive_b",
-    "memory_b",
-    "dn_b",
-    "naive_pct",
-    "memory_pct",
-    "dn_pct",
-];
-
 /// How to read a CSV data set.
+///
+/// [`CsvOptions::for_model`] is the usual start: it accepts the model's outputs and maps
+/// its observed compartments. The default accepts any analyte name.
 ///
 /// ```
 /// use cart_pkpd::data::CsvOptions;
-/// let opts = CsvOptions::default().cmt(1, "transgene").cmt(2, "b_cells");
-/// assert_eq!(opts.cmt_analytes[&2], "b_cells");
+/// let opts = CsvOptions::default().cmt(2, "cp").cmt(3, "effect").analytes(&["cp", "effect"]);
+/// assert_eq!(opts.cmt_analytes[&2], "cp");
+/// assert_eq!(opts.known_analytes.unwrap().len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvOptions {
@@ -80,7 +72,7 @@ pub struct CsvOptions {
     pub cmt_analytes: BTreeMap<i64, String>,
     /// Analyte of observations that name none (no analyte, `CMT` missing or 0).
     pub default_analyte: Option<String>,
-    /// Analyte names accepted; `None` accepts any. Default: [`CART_ANALYTES`].
+    /// Analyte names accepted; `None` (the default) accepts any.
     pub known_analytes: Option<Vec<String>>,
 }
 
@@ -90,7 +82,7 @@ impl Default for CsvOptions {
             analyte_column: col::ANALYTE.to_owned(),
             cmt_analytes: BTreeMap::new(),
             default_analyte: None,
-            known_analytes: Some(CART_ANALYTES.iter().map(|s| s.to_string()).collect()),
+            known_analytes: None,
         }
     }
 }
@@ -129,6 +121,13 @@ impl CsvOptions {
     /// Observations that name no analyte are of this one.
     pub fn default_analyte(mut self, analyte: &str) -> Self {
         self.default_analyte = Some(analyte.to_owned());
+        self
+    }
+
+    /// Accepts exactly these analyte names: any other is an error naming the subject and
+    /// line.
+    pub fn analytes(mut self, names: &[&str]) -> Self {
+        self.known_analytes = Some(names.iter().map(|s| s.to_string()).collect());
         self
     }
 
