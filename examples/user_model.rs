@@ -11,11 +11,11 @@
 //! Run: `cargo run --release --example user_model`
 
 use cart_pkpd::model::state_index;
-use cart_pkpd::{Dose, DoseInput, Model, OutputSpec, SolverOptions, parameters};
+use cart_pkpd::{Dose, DoseInput, Model, OutputSpec, SolverOptions, indices, outputs, parameters};
 
 parameters! {
     /// Parameters of the one-compartment oral model.
-    pub struct OneCompartmentParams {
+    pub struct OneCompartmentParams keys OneCompartmentKeys {
         /// First-order absorption rate constant.
         ka: Positive => "1/h",
         /// First-order elimination rate constant.
@@ -35,11 +35,17 @@ impl OneCompartmentParams {
 /// One compartment with first-order absorption from a depot.
 pub struct OneCompartmentOral;
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec {
-    name: "concentration",
-    unit: "mg/L",
-    description: "plasma concentration",
-}];
+indices! {
+    /// The model's states (mg), by name.
+    pub mod state { DEPOT, CENTRAL }
+}
+
+outputs! {
+    /// The model's output, by name.
+    pub mod output {
+        CONCENTRATION = "concentration" => "mg/L", "plasma concentration";
+    }
+}
 
 impl Model for OneCompartmentOral {
     type Params = OneCompartmentParams;
@@ -53,7 +59,7 @@ impl Model for OneCompartmentOral {
     }
 
     fn outputs(&self) -> &[OutputSpec] {
-        OUTPUTS
+        output::SPECS
     }
 
     fn initial_state(&self, _: &Self::Params, x0: &mut [f64]) {
@@ -61,12 +67,12 @@ impl Model for OneCompartmentOral {
     }
 
     fn derivatives(&self, _t: f64, x: &[f64], p: &Self::Params, dxdt: &mut [f64]) {
-        dxdt[0] = -p.ka() * x[0];
-        dxdt[1] = p.ka() * x[0] - p.ke() * x[1];
+        dxdt[state::DEPOT] = -p.ka() * x[state::DEPOT];
+        dxdt[state::CENTRAL] = p.ka() * x[state::DEPOT] - p.ke() * x[state::CENTRAL];
     }
 
     fn output(&self, _t: f64, x: &[f64], p: &Self::Params, y: &mut [f64]) {
-        y[0] = x[1] / p.volume();
+        y[output::CONCENTRATION] = x[state::CENTRAL] / p.volume();
     }
 
     fn dose_input(
@@ -87,7 +93,7 @@ impl Model for OneCompartmentOral {
         y: &mut [f64],
     ) -> cart_pkpd::Result<()> {
         let (ka, ke, v) = (p.ka(), p.ke(), p.volume());
-        y[0] = doses
+        y[output::CONCENTRATION] = doses
             .iter()
             .filter(|d| d.time <= t)
             .map(|d| {

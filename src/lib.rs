@@ -66,6 +66,7 @@ pub mod dose;
 pub mod error;
 pub mod error_model;
 pub mod fit;
+pub mod indices;
 pub(crate) mod likelihood;
 pub mod model;
 pub mod models;
@@ -84,7 +85,7 @@ pub use dose::{Compartment, Dose, DoseRate, SteadyState};
 pub use error::{DataErrorKind, DataLocation, Error, Result};
 pub use error_model::ErrorModel;
 pub use model::{CompartmentDosing, DoseInput, Model, OutputSpec};
-pub use params::{Domain, ParamSpec, Parameters};
+pub use params::{Domain, ParamKey, ParamName, ParamSpec, Parameters};
 pub use simulate::{
     LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats, simulate,
     simulate_closed_form, simulate_subject, simulate_subject_with,

@@ -177,15 +177,23 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
             })
     }
 
-    /// The value of a parameter by name.
-    fn get(&self, name: &str) -> Result<f64> {
-        Ok(self.values()[Self::index_of(name)?])
+    /// The value of a parameter by name (a string, or a [`ParamKey`] of this set).
+    ///
+    /// # Errors
+    /// [`Error::UnknownParameter`] for a name the set does not have.
+    fn get<K: ParamName<Self>>(&self, name: K) -> Result<f64> {
+        Ok(self.values()[Self::index_of(name.param_name())?])
     }
 
     /// A copy with one parameter replaced, validated.
-    fn with(&self, name: &str, value: f64) -> Result<Self> {
+    ///
+    /// # Errors
+    /// [`Error::UnknownParameter`] for a name the set does not have;
+    /// [`Error::ParameterOutOfDomain`] for a value outside the parameter's domain or one
+    /// that breaks a relation between parameters.
+    fn with<K: ParamName<Self>>(&self, name: K, value: f64) -> Result<Self> {
         let mut v = self.values();
-        v[Self::index_of(name)?] = value;
+        v[Self::index_of(name.param_name())?] = value;
         Self::from_values(&v)
     }
 
@@ -238,6 +246,98 @@ pub fn deserialize_params<'de, P: Parameters, D: serde::Deserializer<'de>>(
     P::from_values(&values).map_err(D::Error::custom)
 }
 
+/// A parameter of the set `P`, named at compile time: a typo is a compile error and a key
+/// of another model's parameters does not type-check. The
+/// [`parameters!`](crate::parameters) macro gives every parameter a key (`KEYS`) when the
+/// declaration names a keys struct.
+///
+/// ```
+/// use cart_pkpd::{models::CellularKineticsParams as P, Parameters};
+/// let p = P::stein_2019().with(P::KEYS.cmax, 30_000.0)?;
+/// assert_eq!(p.get(P::KEYS.cmax)?, 30_000.0);
+/// assert_eq!(p.get("cmax")?, 30_000.0);   // the string API stays, for data-driven use
+/// # Ok::<(), cart_pkpd::Error>(())
+/// ```
+pub struct ParamKey<P> {
+    name: &'static str,
+    of: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P> ParamKey<P> {
+    /// The key of parameter `name` of `P` (used by the macro; the name is checked against
+    /// `P`'s specs when the key is used).
+    pub const fn new(name: &'static str) -> Self {
+        ParamKey {
+            name,
+            of: std::marker::PhantomData,
+        }
+    }
+
+    /// The parameter's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<P> Clone for ParamKey<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for ParamKey<P> {}
+
+impl<P> PartialEq for ParamKey<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<P> Eq for ParamKey<P> {}
+
+impl<P> Debug for ParamKey<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParamKey({})", self.name)
+    }
+}
+
+/// What names a parameter of `P`: a string (checked when used) or a [`ParamKey<P>`]
+/// (checked by the compiler).
+pub trait ParamName<P> {
+    /// The parameter's name.
+    fn param_name(&self) -> &str;
+}
+
+impl<P> ParamName<P> for &str {
+    fn param_name(&self) -> &str {
+        self
+    }
+}
+
+impl<P> ParamName<P> for &&str {
+    fn param_name(&self) -> &str {
+        self
+    }
+}
+
+impl<P> ParamName<P> for String {
+    fn param_name(&self) -> &str {
+        self
+    }
+}
+
+impl<P> ParamName<P> for &String {
+    fn param_name(&self) -> &str {
+        self
+    }
+}
+
+impl<P> ParamName<P> for ParamKey<P> {
+    fn param_name(&self) -> &str {
+        self.name
+    }
+}
+
 /// Declares a validated parameter struct.
 ///
 /// Each field is `name: Domain => "unit"` with a doc comment (`field as "name": ...` gives a
@@ -248,6 +348,8 @@ pub fn deserialize_params<'de, P: Parameters, D: serde::Deserializer<'de>>(
 /// takes the value of every parameter without a default in declaration order and
 /// validates. Cross-parameter constraints go in an
 /// optional `relations(self) { ... }` block returning [`Result<()>`](crate::Result).
+/// `struct Name keys NameKeys { ... }` also declares `NameKeys`, a struct with one
+/// [`ParamKey`] per parameter, and the constant `Name::KEYS` holding them.
 ///
 /// ```
 /// use cart_pkpd::{parameters, Parameters, Domain};
@@ -267,9 +369,27 @@ pub fn deserialize_params<'de, P: Parameters, D: serde::Deserializer<'de>>(
 /// assert_eq!(p.with("k", 0.2).unwrap().k(), 0.2);
 /// assert!(DeclineParams::new(100.0, -1.0).is_err());
 /// assert_eq!(DeclineParams::specs()[1].unit, "1/d");
+///
+/// parameters! {
+///     /// With typed keys.
+///     pub struct RiseParams keys RiseKeys {
+///         /// Growth rate.
+///         r: Positive => "1/d",
+///     }
+/// }
+/// let p = RiseParams::new(0.3).unwrap();
+/// assert_eq!(p.get(RiseParams::KEYS.r).unwrap(), 0.3);
 /// ```
 #[macro_export]
 macro_rules! parameters {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident keys $keys:ident { $($body:tt)* }
+        $($rest:tt)*
+    ) => {
+        $crate::parameters! { $(#[$meta])* $vis struct $name { $($body)* } $($rest)* }
+        $crate::__param_keys! { $vis $name $keys { $($body)* } }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {
@@ -368,6 +488,36 @@ macro_rules! __params_new {
     };
     (@build [$($arg:ident)*] [$($val:expr),*] $field:ident, $($rest:tt)*) => {
         $crate::__params_new!(@build [$($arg)* $field] [$($val,)* $field] $($rest)*);
+    };
+}
+
+/// The typed keys of a [`parameters!`](crate::parameters) struct declared with `keys`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __param_keys {
+    (
+        $vis:vis $name:ident $keys:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident $( as $pname:literal )? : $domain:ident $( ( $($darg:tt)* ) )? $( { $($dfield:tt)* } )? $( = $default:expr )? => $unit:literal
+            ),+ $(,)?
+        }
+    ) => {
+        #[doc = concat!("Typed keys of the parameters of [`", stringify!($name), "`].")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $keys {
+            $(
+                #[doc = concat!("Key of `", $crate::__param_name!($field $(, $pname)?), "` (", $unit, ").")]
+                pub $field: $crate::ParamKey<$name>,
+            )+
+        }
+
+        impl $name {
+            /// The typed key of every parameter.
+            pub const KEYS: $keys = $keys {
+                $( $field: $crate::ParamKey::new($crate::__param_name!($field $(, $pname)?)), )+
+            };
+        }
     };
 }
 

@@ -100,3 +100,30 @@ fn serde_round_trip_by_name_and_validation_on_the_way_in() {
         serde_json::from_str(&serde_json::to_string(&p2).unwrap()).unwrap();
     assert_eq!(back2, p2);
 }
+
+#[test]
+fn typed_keys_name_the_parameters_their_strings_name() {
+    let p = CarTBCellParams::default();
+    let k = CarTBCellParams::KEYS;
+    // a renamed field's key carries the parameter's name, not the field's
+    assert_eq!(k.fn_.name(), "fn");
+    for (key, name) in [(k.rho, "rho"), (k.fn_, "fn"), (k.n_transit, "n_transit")] {
+        assert_eq!(p.get(key).unwrap(), p.get(name).unwrap(), "{name}");
+    }
+    let doubled = p.with(k.rho, 2.0 * p.rho()).unwrap();
+    assert_eq!(doubled.rho(), 2.0 * p.rho());
+    // the keys, in declaration order, are the names of the specs
+    let m1 = CellularKineticsParams::KEYS;
+    let names: Vec<&str> = [
+        m1.tlag, m1.tmax, m1.cmax, m1.foldx, m1.alpha, m1.fb, m1.beta,
+    ]
+    .iter()
+    .map(|k| k.name())
+    .collect();
+    assert_eq!(names, CellularKineticsParams::names());
+    let spec = cart_pkpd::fit::FitSpec::<cart_pkpd::models::CellularKinetics>::new(
+        CellularKineticsParams::stein_2019(),
+    )
+    .estimate(&[m1.cmax, m1.alpha]);
+    assert_eq!(spec.estimate, vec!["cmax", "alpha"]);
+}

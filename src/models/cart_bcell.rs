@@ -66,7 +66,7 @@ crate::parameters! {
     /// assert_eq!(CarTBCellParams::index_of("fn").unwrap(), 15);
     /// assert!(p.with("n_transit", 2.5).is_err());
     /// ```
-    pub struct CarTBCellParams {
+    pub struct CarTBCellParams keys CarTBCellKeys {
         /// Maximal antigen-driven expansion rate of effector CAR-T cells.
         rho: Positive => "1/d",
         /// B-cell level giving half-maximal antigen drive.
@@ -248,48 +248,57 @@ impl CarTBCellParams {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CarTBCell;
 
-const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec {
-        name: "transgene",
-        unit: "copies/µg",
-        description: "CAR transgene in peripheral blood (ddPCR), C = E + M",
-    },
-    OutputSpec {
-        name: "b_cells",
-        unit: "cells/µL",
-        description: "CD19+ B cells in peripheral blood, B = N + S + D",
-    },
-    OutputSpec {
-        name: "naive_b",
-        unit: "cells/µL",
-        description: "naive B cells (IgD+CD27−, incl. transitional)",
-    },
-    OutputSpec {
-        name: "memory_b",
-        unit: "cells/µL",
-        description: "memory B cells (CD27+)",
-    },
-    OutputSpec {
-        name: "dn_b",
-        unit: "cells/µL",
-        description: "double-negative B cells (IgD−CD27−)",
-    },
-    OutputSpec {
-        name: "naive_pct",
-        unit: "%",
-        description: "naive cells as % of CD19+ B cells",
-    },
-    OutputSpec {
-        name: "memory_pct",
-        unit: "%",
-        description: "memory cells as % of CD19+ B cells",
-    },
-    OutputSpec {
-        name: "dn_pct",
-        unit: "%",
-        description: "double-negative cells as % of CD19+ B cells",
-    },
-];
+crate::outputs! {
+    /// Indices of model 2's outputs.
+    pub mod output {
+        TRANSGENE = "transgene" => "copies/µg", "CAR transgene in peripheral blood (ddPCR), C = E + M";
+        B_CELLS = "b_cells" => "cells/µL", "CD19+ B cells in peripheral blood, B = N + S + D";
+        NAIVE_B = "naive_b" => "cells/µL", "naive B cells (IgD+CD27−, incl. transitional)";
+        MEMORY_B = "memory_b" => "cells/µL", "memory B cells (CD27+)";
+        DN_B = "dn_b" => "cells/µL", "double-negative B cells (IgD−CD27−)";
+        NAIVE_PCT = "naive_pct" => "%", "naive cells as % of CD19+ B cells";
+        MEMORY_PCT = "memory_pct" => "%", "memory cells as % of CD19+ B cells";
+        DN_PCT = "dn_pct" => "%", "double-negative cells as % of CD19+ B cells";
+    }
+}
+
+crate::indices! {
+    /// Indices of model 2's states before the transit chain; the chain (`T1…Tn`,
+    /// `n = n_transit`) starts at `FIRST_TRANSIT`, and the B-cell pools follow it
+    /// ([`b_pools`]).
+    pub mod state {
+        /// Effector CAR-T cells `E`.
+        E,
+        /// Memory CAR-T cells `M`.
+        M,
+        /// Proliferative capacity `Z`.
+        Z,
+        /// Marrow B-cell precursors `P`.
+        P,
+        /// The first transit compartment, if any.
+        FIRST_TRANSIT,
+    }
+}
+
+/// Indices of the three B-cell pools in blood, the last states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BPools {
+    /// Naive `N`.
+    pub naive: usize,
+    /// Memory `S`.
+    pub memory: usize,
+    /// Double-negative `D`.
+    pub dn: usize,
+}
+
+/// The B-cell pools of a state vector of `n` states.
+pub fn b_pools(n: usize) -> BPools {
+    BPools {
+        naive: n - 3,
+        memory: n - 2,
+        dn: n - 1,
+    }
+}
 
 impl Model for CarTBCell {
     type Params = CarTBCellParams;
@@ -310,77 +319,77 @@ impl Model for CarTBCell {
     }
 
     fn outputs(&self) -> &[OutputSpec] {
-        OUTPUTS
+        output::SPECS
     }
 
     /// The pre-treatment steady state (lymphodepletion comes with the infusion, see
     /// [`on_dose`](Model::on_dose)).
     fn initial_state(&self, p: &Self::Params, x0: &mut [f64]) {
         let base = p.baseline();
-        let n = x0.len();
+        let b = b_pools(x0.len());
         x0.fill(1.0); // Z, P and transit pools start full
-        x0[0] = 0.0;
-        x0[1] = 0.0;
-        x0[n - 3] = base.n0;
-        x0[n - 2] = base.s0;
-        x0[n - 1] = base.d0;
+        x0[state::E] = 0.0;
+        x0[state::M] = 0.0;
+        x0[b.naive] = base.n0;
+        x0[b.memory] = base.s0;
+        x0[b.dn] = base.d0;
     }
 
     /// An infusion into a system without CAR-T cells follows lymphodepletion: blood B
     /// cells are multiplied by `fld` first.
-    fn on_dose(&self, p: &Self::Params, state: usize, x: &mut [f64]) {
-        if state == 0 && x[0] == 0.0 && x[1] == 0.0 {
-            let n = x.len();
-            for b in &mut x[n - 3..] {
-                *b *= p.fld;
+    fn on_dose(&self, p: &Self::Params, target: usize, x: &mut [f64]) {
+        if target == state::E && x[state::E] == 0.0 && x[state::M] == 0.0 {
+            let b = b_pools(x.len());
+            for i in [b.naive, b.memory, b.dn] {
+                x[i] *= p.fld;
             }
         }
     }
 
     fn derivatives(&self, _: f64, x: &[f64], p: &Self::Params, dxdt: &mut [f64]) {
         let base = p.baseline();
-        let n = x.len();
-        let (e, m, z) = (x[0], x[1], x[2]);
-        let (bn, bs, bd) = (x[n - 3], x[n - 2], x[n - 1]);
+        let pools = b_pools(x.len());
+        let (e, m, z) = (x[state::E], x[state::M], x[state::Z]);
+        let (bn, bs, bd) = (x[pools.naive], x[pools.memory], x[pools.dn]);
         let c = (e + m).max(0.0);
         let b = (bn + bs + bd).max(0.0);
         let g = b / (b + p.kb);
         let kill = p.kill_rate(c);
         let marrow_kill = p.eps * kill;
 
-        dxdt[0] = p.rho * g * z * e - (p.alpha + p.kmem) * e;
-        dxdt[1] = p.kmem * e - p.beta * m;
+        dxdt[state::E] = p.rho * g * z * e - (p.alpha + p.kmem) * e;
+        dxdt[state::M] = p.kmem * e - p.beta * m;
         // proliferative capacity is spent only by CAR-T cells that are there
-        dxdt[2] = if e + m > 0.0 { -p.kx * g * z } else { 0.0 };
-        dxdt[3] = p.kp * (1.0 - x[3]) - marrow_kill * x[3];
+        dxdt[state::Z] = if e + m > 0.0 { -p.kx * g * z } else { 0.0 };
+        dxdt[state::P] = p.kp * (1.0 - x[state::P]) - marrow_kill * x[state::P];
         let nt = p.transit_count();
         if nt > 0 {
             let ktr = nt as f64 / p.mtt;
-            for i in 4..4 + nt {
+            for i in state::FIRST_TRANSIT..state::FIRST_TRANSIT + nt {
                 dxdt[i] = ktr * (x[i - 1] - x[i]) - marrow_kill * x[i];
             }
         }
-        let influx = x[3 + nt]; // Tn, or P when there is no transit compartment
-        dxdt[n - 3] = base.kin * influx - (p.dn + base.kns + base.knd) * bn - kill * bn;
-        dxdt[n - 2] = base.kns * bn - p.ds * bs - kill * bs;
-        dxdt[n - 1] = base.knd * bn - p.dd * bd - kill * bd;
+        let influx = x[state::P + nt]; // Tn, or P when there is no transit compartment
+        dxdt[pools.naive] = base.kin * influx - (p.dn + base.kns + base.knd) * bn - kill * bn;
+        dxdt[pools.memory] = base.kns * bn - p.ds * bs - kill * bs;
+        dxdt[pools.dn] = base.knd * bn - p.dd * bd - kill * bd;
     }
 
     /// Outputs are never negative: a state the solver leaves a rounding error below 0 counts
     /// as 0, and the phenotype shares are 0 while there are no B cells at all.
     fn output(&self, _: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
-        let n = x.len();
-        let (bn, bs, bd) = (x[n - 3].max(0.0), x[n - 2].max(0.0), x[n - 1].max(0.0));
+        let pools = b_pools(x.len());
+        let [bn, bs, bd] = [pools.naive, pools.memory, pools.dn].map(|i| x[i].max(0.0));
         let b = bn + bs + bd;
         let pct = |v: f64| if b > 0.0 { 100.0 * v / b } else { 0.0 };
-        y[0] = (x[0] + x[1]).max(0.0);
-        y[1] = b;
-        y[2] = bn;
-        y[3] = bs;
-        y[4] = bd;
-        y[5] = pct(bn);
-        y[6] = pct(bs);
-        y[7] = pct(bd);
+        y[output::TRANSGENE] = (x[state::E] + x[state::M]).max(0.0);
+        y[output::B_CELLS] = b;
+        y[output::NAIVE_B] = bn;
+        y[output::MEMORY_B] = bs;
+        y[output::DN_B] = bd;
+        y[output::NAIVE_PCT] = pct(bn);
+        y[output::MEMORY_PCT] = pct(bs);
+        y[output::DN_PCT] = pct(bd);
     }
 
     /// CAR-T infusions go to `E` (10^6 CAR+ T cells, scaled by `gamma`); a dose into `LD`
@@ -388,11 +397,11 @@ impl Model for CarTBCell {
     fn dose_input(&self, p: &Self::Params, target: Option<&str>, time: f64) -> Result<DoseInput> {
         match state_index(&["E", "LD"], target.unwrap_or("E"), time)? {
             0 => Ok(DoseInput {
-                state: 0,
+                state: state::E,
                 scale: p.gamma,
             }),
             _ => Ok(DoseInput {
-                state: 2,
+                state: state::Z,
                 scale: 0.0,
             }),
         }

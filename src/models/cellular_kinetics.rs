@@ -30,7 +30,7 @@ crate::parameters! {
     /// let err = p.with("fb", 1.5).unwrap_err();
     /// assert!(err.to_string().contains("`fb`"));
     /// ```
-    pub struct CellularKineticsParams {
+    pub struct CellularKineticsParams keys CellularKineticsKeys {
         /// Lag before expansion starts.
         tlag: NonNegative => "d",
         /// Time of the peak (must exceed `tlag`).
@@ -132,11 +132,22 @@ impl CellularKineticsParams {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CellularKinetics;
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec {
-    name: "transgene",
-    unit: "copies/µg",
-    description: "CAR transgene in peripheral blood (ddPCR), C = E + M",
-}];
+crate::outputs! {
+    /// Index of model 1's output.
+    pub mod output {
+        TRANSGENE = "transgene" => "copies/µg", "CAR transgene in peripheral blood (ddPCR), C = E + M";
+    }
+}
+
+crate::indices! {
+    /// Indices of model 1's states.
+    pub mod state {
+        /// Effector CAR-T cells `E` (copies/µg).
+        E,
+        /// Memory CAR-T cells `M` (copies/µg).
+        M,
+    }
+}
 
 impl Model for CellularKinetics {
     type Params = CellularKineticsParams;
@@ -150,16 +161,16 @@ impl Model for CellularKinetics {
     }
 
     fn n_states(&self, _: &Self::Params) -> usize {
-        2
+        state::COUNT
     }
 
     fn outputs(&self) -> &[OutputSpec] {
-        OUTPUTS
+        output::SPECS
     }
 
     fn initial_state(&self, p: &Self::Params, x0: &mut [f64]) {
-        x0[0] = p.c0();
-        x0[1] = 0.0;
+        x0[state::E] = p.c0();
+        x0[state::M] = 0.0;
     }
 
     /// Both states on the scale of the initial level `C0 = cmax/foldx`, which may lie far
@@ -169,31 +180,36 @@ impl Model for CellularKinetics {
     }
 
     fn derivatives(&self, t: f64, x: &[f64], p: &Self::Params, dxdt: &mut [f64]) {
-        let (e, m) = (x[0], x[1]);
+        let (e, m) = (x[state::E], x[state::M]);
         if t < p.tlag {
-            dxdt[0] = 0.0;
-            dxdt[1] = 0.0;
+            dxdt[state::E] = 0.0;
+            dxdt[state::M] = 0.0;
         } else if t < p.tmax {
-            dxdt[0] = p.rho() * e;
-            dxdt[1] = 0.0;
+            dxdt[state::E] = p.rho() * e;
+            dxdt[state::M] = 0.0;
         } else {
             let k = p.fb * (p.alpha - p.beta);
-            dxdt[0] = -p.alpha * e;
-            dxdt[1] = k * e - p.beta * m;
+            dxdt[state::E] = -p.alpha * e;
+            dxdt[state::M] = k * e - p.beta * m;
         }
     }
 
     /// `C = E + M` (never negative), and 0 before the infusion (`t < 0`).
     fn output(&self, t: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
-        y[0] = if t < 0.0 { 0.0 } else { (x[0] + x[1]).max(0.0) };
+        y[output::TRANSGENE] = if t < 0.0 {
+            0.0
+        } else {
+            (x[state::E] + x[state::M]).max(0.0)
+        };
     }
 
     /// The infusion at day 0 into `E` (its amount does not enter); a dose into `LD`
     /// (lymphodepletion, any time) is accepted and changes nothing.
     fn dose_input(&self, _: &Self::Params, target: Option<&str>, time: f64) -> Result<DoseInput> {
         if crate::model::state_index(&["E", "LD"], target.unwrap_or("E"), time)? == 1 {
+            // lymphodepletion: a dose that adds nothing (to any state)
             return Ok(DoseInput {
-                state: 1,
+                state: state::M,
                 scale: 0.0,
             });
         }
@@ -207,7 +223,7 @@ impl Model for CellularKinetics {
             });
         }
         Ok(DoseInput {
-            state: 0,
+            state: state::E,
             scale: 0.0,
         })
     }
@@ -217,7 +233,7 @@ impl Model for CellularKinetics {
     }
 
     fn closed_form(&self, t: f64, p: &Self::Params, _: &[Dose], y: &mut [f64]) -> Result<()> {
-        y[0] = p.transgene(t);
+        y[output::TRANSGENE] = p.transgene(t);
         Ok(())
     }
 }

@@ -43,5 +43,5 @@ pub mod cart_bcell;
 pub mod cellular_kinetics;
 pub mod pk;
 
-pub use cart_bcell::{BCellBaseline, CarTBCell, CarTBCellParams};
-pub use cellular_kinetics::{CellularKinetics, CellularKineticsParams};
+pub use cart_bcell::{BCellBaseline, CarTBCell, CarTBCellKeys, CarTBCellParams};
+pub use cellular_kinetics::{CellularKinetics, CellularKineticsKeys, CellularKineticsParams};

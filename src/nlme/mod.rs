@@ -40,6 +40,7 @@ use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, check_posi
 use crate::optim::multistart::evaluation;
 use crate::optim::solver::bfgs::bfgs_then_nelder_mead;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
+use crate::params::ParamName;
 use crate::simulate::SolverOptions;
 use nalgebra::DMatrix;
 use params::Layout;
@@ -86,15 +87,19 @@ impl<M: Model> PopulationSpec<M> {
         }
     }
 
-    /// Estimates these typical values.
-    pub fn estimate(mut self, names: &[&str]) -> Self {
-        self.estimate.extend(names.iter().map(|s| s.to_string()));
+    /// Estimates these typical values (parameters by name or by typed key).
+    pub fn estimate<K: ParamName<M::Params>>(mut self, names: &[K]) -> Self {
+        self.estimate
+            .extend(names.iter().map(|k| k.param_name().to_owned()));
         self
     }
 
     /// Diagonal Ω with these initial variances (estimation scale) per parameter.
-    pub fn random_diagonal(mut self, variances: &[(&str, f64)]) -> Self {
-        self.random = variances.iter().map(|v| v.0.to_owned()).collect();
+    pub fn random_diagonal<K: ParamName<M::Params>>(mut self, variances: &[(K, f64)]) -> Self {
+        self.random = variances
+            .iter()
+            .map(|v| v.0.param_name().to_owned())
+            .collect();
         self.omega = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(
             variances.len(),
             variances.iter().map(|v| v.1),
@@ -104,8 +109,12 @@ impl<M: Model> PopulationSpec<M> {
     }
 
     /// A full (block) Ω over these parameters with this initial matrix.
-    pub fn random_block(mut self, names: &[&str], omega: DMatrix<f64>) -> Self {
-        self.random = names.iter().map(|s| s.to_string()).collect();
+    pub fn random_block<K: ParamName<M::Params>>(
+        mut self,
+        names: &[K],
+        omega: DMatrix<f64>,
+    ) -> Self {
+        self.random = names.iter().map(|k| k.param_name().to_owned()).collect();
         self.omega = omega;
         self.omega_block = true;
         self

@@ -53,9 +53,16 @@ mod one_cmt;
 mod three_cmt;
 mod two_cmt;
 
-pub use one_cmt::{OneCmtIv, OneCmtIvParams, OneCmtOral, OneCmtOralParams};
-pub use three_cmt::{ThreeCmtIv, ThreeCmtIvParams, ThreeCmtOral, ThreeCmtOralParams};
-pub use two_cmt::{TwoCmtIv, TwoCmtIvParams, TwoCmtOral, TwoCmtOralParams};
+pub use one_cmt::{
+    OneCmtIv, OneCmtIvKeys, OneCmtIvParams, OneCmtOral, OneCmtOralKeys, OneCmtOralParams,
+};
+pub use three_cmt::{
+    ThreeCmtIv, ThreeCmtIvKeys, ThreeCmtIvParams, ThreeCmtOral, ThreeCmtOralKeys,
+    ThreeCmtOralParams,
+};
+pub use two_cmt::{
+    TwoCmtIv, TwoCmtIvKeys, TwoCmtIvParams, TwoCmtOral, TwoCmtOralKeys, TwoCmtOralParams,
+};
 
 #[allow(unused_imports)] // used in the docs above
 use crate::model::Model;

@@ -13,7 +13,7 @@ crate::parameters! {
     /// assert_eq!(p.micro().k10, 0.1);
     /// # Ok::<(), cart_pkpd::Error>(())
     /// ```
-    pub struct OneCmtIvParams {
+    pub struct OneCmtIvParams keys OneCmtIvKeys {
         /// Clearance.
         cl: Positive => "L/h",
         /// Volume of distribution.
@@ -71,7 +71,7 @@ crate::parameters! {
     /// assert_eq!((p.f1(), p.alag2()), (1.0, 0.0));       // dosing parameters default
     /// # Ok::<(), cart_pkpd::Error>(())
     /// ```
-    pub struct OneCmtOralParams {
+    pub struct OneCmtOralParams keys OneCmtOralKeys {
         /// Absorption rate constant.
         ka: Positive => "1/h",
         /// Clearance.

@@ -13,7 +13,7 @@ crate::parameters! {
     /// assert_eq!(p.micro().k31, 0.005);
     /// # Ok::<(), cart_pkpd::Error>(())
     /// ```
-    pub struct ThreeCmtIvParams {
+    pub struct ThreeCmtIvParams keys ThreeCmtIvKeys {
         /// Clearance.
         cl: Positive => "L/h",
         /// Central volume.
@@ -90,7 +90,7 @@ pk_model! {
 crate::parameters! {
     /// Parameters of [`ThreeCmtOral`] (CMT 1 `depot`, 2 `central`, 3 `peripheral1`,
     /// 4 `peripheral2`).
-    pub struct ThreeCmtOralParams {
+    pub struct ThreeCmtOralParams keys ThreeCmtOralKeys {
         /// Absorption rate constant.
         ka: Positive => "1/h",
         /// Clearance.

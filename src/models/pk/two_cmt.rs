@@ -13,7 +13,7 @@ crate::parameters! {
     /// assert_eq!((p.micro().k12, p.micro().k21), (0.2, 0.1));
     /// # Ok::<(), cart_pkpd::Error>(())
     /// ```
-    pub struct TwoCmtIvParams {
+    pub struct TwoCmtIvParams keys TwoCmtIvKeys {
         /// Clearance.
         cl: Positive => "L/h",
         /// Central volume.
@@ -68,7 +68,7 @@ pk_model! {
 
 crate::parameters! {
     /// Parameters of [`TwoCmtOral`] (CMT 1 `depot`, CMT 2 `central`, CMT 3 `peripheral`).
-    pub struct TwoCmtOralParams {
+    pub struct TwoCmtOralParams keys TwoCmtOralKeys {
         /// Absorption rate constant.
         ka: Positive => "1/h",
         /// Clearance.
