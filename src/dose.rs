@@ -220,6 +220,10 @@ impl Dose {
     /// and `II > 0`, or a constant infusion: `AMT = 0`, `II = 0`, a rate and no additional
     /// doses).
     ///
+    /// # Errors
+    /// [`Error::InvalidDose`] naming what is inconsistent (a value that is not finite,
+    /// `ADDL` without `II`, steady state without `II`, a negative rate).
+    ///
     /// ```
     /// use cart_pkpd::Dose;
     /// assert!(Dose::bolus(-5.0, 10.0).check().is_ok());         // before day 0 is fine

@@ -69,6 +69,10 @@ impl ErrorModel {
 
     /// The same kind of model with new parameter values, validated (> 0, finite).
     ///
+    /// # Errors
+    /// [`Error::ParameterCount`] for the wrong number of values, [`Error::ParameterOutOfDomain`] for a value that is not
+    /// finite and > 0.
+    ///
     /// ```
     /// use cart_pkpd::ErrorModel;
     /// let m = ErrorModel::Combined { sd: 1.0, cv: 0.1 }.with_values(&[2.0, 0.2]).unwrap();
@@ -101,6 +105,9 @@ impl ErrorModel {
     }
 
     /// Checks the parameters (finite, > 0).
+    ///
+    /// # Errors
+    /// [`Error::ParameterOutOfDomain`] for a parameter that is not finite and > 0.
     pub fn validate(&self) -> Result<()> {
         self.with_values(&self.values()).map(|_| ())
     }

@@ -6,7 +6,9 @@
 //! CD19-directed CAR-T cells in systemic lupus erythematosus.
 //!
 //! - [`Model`]: the typed model API (named parameters with units and domains, named states
-//!   and outputs, right-hand side, optional closed form), for built-in and user models.
+//!   and outputs, right-hand side, optional closed form), for built-in and user models;
+//!   [`parameters!`], [`indices!`] and [`outputs!`] declare parameters (with typed
+//!   [`ParamKey`]s) and named state and output indices.
 //! - [`models`]: the built-in models, [`CellularKinetics`](models::CellularKinetics) (Stein
 //!   2019) and [`CarTBCell`](models::CarTBCell) (CAR-T × B cells), and the standard
 //!   1-, 2- and 3-compartment PK models ([`models::pk`], NONMEM ADVAN1–4, 11, 12).
@@ -15,8 +17,12 @@
 //!   rate or duration, `ADDL`/`II`, steady state, bioavailability and lag per
 //!   compartment, resets), solved exactly for linear compartment models and by Dopri5
 //!   otherwise ([`simulate`](mod@simulate) module docs).
-//! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC0–28d, Clast; B-cell nadir,
-//!   depletion, reappearance, naive share); [`summary`]: quantiles with BLQ handling.
+//! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC by linear or
+//!   linear-up/log-down trapezoids with a below-LLOQ rule, Clast, depletion and
+//!   reappearance); [`summary`]: quantiles with BLQ handling.
+//! - [`cart`]: the CAR-T trial's analytes, visit schedule and design, its NCA endpoints
+//!   (transgene AUC0–28d, B-cell nadir and reappearance, naive share) and B-cell phenotype
+//!   composition.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
 //!   censoring, standard errors and confidence intervals.
 //! - [`nlme`]: population (nonlinear mixed-effects) estimation by FOCE-I.

@@ -190,7 +190,10 @@ pub trait Model: Send + Sync {
         })
     }
 
-    /// Index of an output by analyte name, or [`Error::UnknownAnalyte`].
+    /// Index of an output by analyte name.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAnalyte`] naming the known outputs when `analyte` is not one.
     fn output_index(&self, analyte: &str) -> Result<usize> {
         self.outputs()
             .iter()
@@ -210,7 +213,8 @@ pub trait Model: Send + Sync {
 
 /// Index of `name` in `names`, as a [`DoseInput`] target lookup helper for models.
 ///
-/// Returns [`Error::InvalidDose`] naming the known states when `name` is not a state.
+/// # Errors
+/// [`Error::InvalidDose`] naming the known states when `name` is not a state.
 pub fn state_index(names: &[&str], name: &str, time: f64) -> Result<usize> {
     names
         .iter()

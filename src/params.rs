@@ -129,11 +129,18 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
     fn from_values_unchecked(values: &[f64]) -> Self;
 
     /// Constraints that involve several parameters (e.g. `tmax > tlag`). Default: none.
+    ///
+    /// # Errors
+    /// [`Error::ParameterOutOfDomain`] naming a parameter of the broken relation.
     fn check_relations(&self) -> Result<()> {
         Ok(())
     }
 
     /// Builds a validated parameter set from values in spec order.
+    ///
+    /// # Errors
+    /// [`Error::ParameterOutOfDomain`] naming the first value outside its domain or the
+    /// relation broken; [`Error::ParameterCount`] for the wrong number of values.
     fn from_values(values: &[f64]) -> Result<Self> {
         let specs = Self::specs();
         if values.len() != specs.len() {
@@ -157,6 +164,9 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
     }
 
     /// Re-checks every value and relation (useful after deserializing by hand-built means).
+    ///
+    /// # Errors
+    /// As [`from_values`](Parameters::from_values).
     fn validate(&self) -> Result<()> {
         Self::from_values(&self.values()).map(|_| ())
     }
@@ -167,6 +177,9 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
     }
 
     /// Position of a parameter in the vector, or [`Error::UnknownParameter`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownParameter`] naming the known parameters.
     fn index_of(name: &str) -> Result<usize> {
         Self::specs()
             .iter()
@@ -198,6 +211,9 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
     }
 
     /// A copy with several parameters replaced by name, validated.
+    ///
+    /// # Errors
+    /// As [`with`](Parameters::with).
     fn with_all(&self, pairs: &[(&str, f64)]) -> Result<Self> {
         let mut v = self.values();
         for (name, value) in pairs {
@@ -208,6 +224,9 @@ pub trait Parameters: Sized + Clone + Debug + PartialEq + Send + Sync {
 }
 
 /// Serializes a parameter set as a map `name → value` (used by [`parameters!`](crate::parameters)).
+///
+/// # Errors
+/// Whatever the serializer reports.
 #[doc(hidden)]
 pub fn serialize_params<P: Parameters, S: serde::Serializer>(
     p: &P,
@@ -224,6 +243,9 @@ pub fn serialize_params<P: Parameters, S: serde::Serializer>(
 
 /// Deserializes a map `name → value` into a validated parameter set; every parameter must be
 /// present and no unknown name is allowed.
+///
+/// # Errors
+/// A deserialisation error for a missing, unknown or out-of-domain parameter.
 #[doc(hidden)]
 pub fn deserialize_params<'de, P: Parameters, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -336,6 +358,11 @@ impl<P> ParamName<P> for ParamKey<P> {
     fn param_name(&self) -> &str {
         self.name
     }
+}
+
+/// The names of parameters given by name or by key.
+pub(crate) fn names_of<P, K: ParamName<P>>(keys: &[K]) -> impl Iterator<Item = String> + '_ {
+    keys.iter().map(|k| k.param_name().to_owned())
 }
 
 /// Declares a validated parameter struct.

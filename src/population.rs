@@ -71,6 +71,12 @@ impl<M: Model> PopulationModel<M> {
     /// estimation scale: variance of `ln x` for positive parameters). `omega` must be
     /// symmetric and positive definite.
     ///
+    /// # Errors
+    /// [`Error::InvalidOmega`] when Ω is not a symmetric positive definite `k × k` matrix;
+    /// [`Error::UnknownParameter`] or [`Error::DuplicateEstimate`] for the names;
+    /// [`Error::NotEstimable`] for a parameter without an estimation scale;
+    /// [`Error::ParameterOutOfDomain`] for a typical value on its domain's boundary.
+    ///
     /// ```
     /// use cart_pkpd::models::{CarTBCell, CarTBCellParams};
     /// use cart_pkpd::population::PopulationModel;
@@ -108,6 +114,9 @@ impl<M: Model> PopulationModel<M> {
     }
 
     /// A population with independent BSV given as variances `ω²` per parameter.
+    ///
+    /// # Errors
+    /// As [`PopulationModel::new`]; a variance must be finite and > 0.
     pub fn diagonal(typical: M::Params, variances: &[(&str, f64)]) -> Result<Self> {
         let names: Vec<&str> = variances.iter().map(|v| v.0).collect();
         let omega = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(
@@ -121,6 +130,10 @@ impl<M: Model> PopulationModel<M> {
     /// back-transformed mean of each parameter's estimation-scale estimates, `Ω` their
     /// sample covariance (which includes estimation error, so it overstates the true BSV);
     /// parameters without BSV keep their values in `base`. Needs more fits than names.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOmega`] with no more fits than names (the sample covariance would be
+    /// singular); the errors of [`PopulationModel::new`].
     pub fn standard_two_stage(
         base: M::Params,
         fits: &[&FitResult],
@@ -178,6 +191,11 @@ impl<M: Model> PopulationModel<M> {
 
     /// Individual parameters for a given `η` (with typical values multiplied by `effects`
     /// first, `(name, factor)`), validated.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParameter`] for an effect on an unknown parameter;
+    /// [`Error::ParameterOutOfDomain`] when the individual values break a parameter's
+    /// domain or relation.
     pub fn individual(&self, eta: &[f64], effects: &[(String, f64)]) -> Result<M::Params> {
         let mut values = self.typical.values();
         for (name, factor) in effects {

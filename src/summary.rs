@@ -39,6 +39,10 @@ impl std::fmt::Display for Reported {
 /// default). When either order statistic the quantile falls between is below the LLOQ the
 /// quantile is [`Reported::BelowLloq`]: a median below the LLOQ is reported as such.
 ///
+/// # Errors
+/// [`Error::InvalidQuantile`] for no values, `q` outside `[0, 1]` or a value that is not
+/// finite.
+///
 /// ```
 /// use cart_pkpd::summary::{quantile_censored, Reported};
 /// let v = [Some(4.0), None, Some(2.0), None, None];
@@ -159,6 +163,11 @@ fn time_summary(time: f64, values: &[Option<f64>], quantiles: &[f64]) -> Result<
 /// must share their output times. Values below `lloq` (if given) count as below the LLOQ,
 /// so that model and data are summarised alike.
 ///
+/// # Errors
+/// [`Error::UnknownAnalyte`] when a simulation lacks `analyte`; [`Error::InvalidTimes`]
+/// when the simulations' output times differ; [`Error::InvalidQuantile`] for a level
+/// outside `[0, 1]`.
+///
 /// ```
 /// use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 /// use cart_pkpd::summary::summarize_simulations;
@@ -206,6 +215,9 @@ pub fn summarize_simulations(
 
 /// Summaries of observed values of one analyte per visit (observation time) across
 /// subjects; censored values and values below their LLOQ count as below the LLOQ.
+///
+/// # Errors
+/// [`Error::InvalidQuantile`] for a level outside `[0, 1]`.
 pub fn summarize_observations(
     subjects: &[&Subject],
     analyte: &str,

@@ -37,6 +37,9 @@ impl TryFrom<DatasetData> for Dataset {
 
 impl Dataset {
     /// A data set from subjects; at least one, identifiers unique.
+    ///
+    /// # Errors
+    /// [`Error::Data`] for no subjects or a duplicate subject identifier.
     pub fn new(subjects: Vec<Subject>) -> Result<Self> {
         if subjects.is_empty() {
             return Err(Error::data(None, None, DataErrorKind::EmptyDataset));

@@ -165,7 +165,8 @@ impl FitOptions {
 
 /// Fits `spec` to one subject's data and returns the estimates with uncertainty.
 ///
-/// Errors: bad specification or data ([`Objective::new`]), invalid options, or
+/// # Errors
+/// Bad specification or data ([`Objective::new`]), invalid options, or
 /// [`Error::NotConverged`] when no start converged (no estimate is reported then).
 pub fn fit_subject<M: Model>(
     model: &M,
@@ -177,45 +178,22 @@ pub fn fit_subject<M: Model>(
     let objective = Objective::new(model, subject, spec, opts.censoring, opts.solver)?;
     let theta0 = objective.initial_theta()?;
     let outcomes = run_starts(&objective, &theta0, opts);
-    let best_start = outcomes
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.converged())
-        .min_by(|a, b| a.1.minus_two_ll.total_cmp(&b.1.minus_two_ll))
-        .map(|(i, _)| i)
-        .ok_or_else(|| {
-            let best = outcomes
-                .iter()
-                .min_by(|a, b| a.minus_two_ll.total_cmp(&b.minus_two_ll))
-                .expect("at least one start");
-            Error::NotConverged {
-                subject: subject.id().to_owned(),
-                starts: outcomes.len(),
-                best_minus_two_ll: best.minus_two_ll,
-                reason: best.termination.clone(),
-            }
-        })?;
+    let best_start = best_converged(&outcomes, subject.id())?;
     let theta = outcomes[best_start].theta.clone();
 
     // Covariance step with tight ODE tolerances.
     let precise = Objective::new(model, subject, spec, opts.censoring, opts.covariance_solver)?;
     let minus_two_ll = precise.minus_two_ll(&theta)?;
-    let hess = hessian(|u| precise.cost_or_infinity(u), &theta, opts.hessian_step);
-    let cov = covariance_from_hessian(&hess);
-    let kinks = non_smooth(
-        |u| precise.cost_or_infinity(u),
-        &theta,
-        opts.hessian_step,
-        &hess,
-    );
+    let step = CovarianceStep::run(&precise, &theta, opts.hessian_step);
+    let cov = &step.covariance;
 
     let (params, errors) = precise.unpack(&theta)?;
     let estimates = estimates(precise.slots(), &theta, cov.as_ref());
     let correlation = cov.as_ref().map(correlation);
     let checked = checked(precise.slots(), &outcomes[best_start].initial, &theta);
-    let status = status::classify(&checked, Some(Some(&hess)));
+    let status = status::classify(&checked, Some(Some(&step.hessian)));
     let mut warnings = warnings(&estimates, correlation.as_ref(), opts);
-    warnings.extend(kinks.iter().map(|&i| FitWarning::NonSmoothLikelihood {
+    warnings.extend(step.kinks.iter().map(|&i| FitWarning::NonSmoothLikelihood {
         name: estimates[i].name.clone(),
     }));
 
@@ -262,6 +240,51 @@ pub fn fit_subject<M: Model>(
         warnings,
         predictions,
     })
+}
+
+/// The start with the lowest −2LL among those that converged.
+///
+/// # Errors
+/// [`Error::NotConverged`] when none did, with how the best start ended.
+fn best_converged(outcomes: &[StartOutcome], subject: &str) -> Result<usize> {
+    let by_ll = |a: &&StartOutcome, b: &&StartOutcome| a.minus_two_ll.total_cmp(&b.minus_two_ll);
+    let converged = outcomes.iter().filter(|o| o.converged()).min_by(by_ll);
+    match converged {
+        Some(best) => Ok(outcomes
+            .iter()
+            .position(|o| std::ptr::eq(o, best))
+            .expect("an element of outcomes")),
+        None => {
+            let best = outcomes.iter().min_by(by_ll).expect("at least one start");
+            Err(Error::NotConverged {
+                subject: subject.to_owned(),
+                starts: outcomes.len(),
+                best_minus_two_ll: best.minus_two_ll,
+                reason: best.termination.clone(),
+            })
+        }
+    }
+}
+
+/// The covariance step of an individual fit: the Hessian of −2LL at the optimum (central
+/// differences), the covariance `2·H⁻¹` where `H` is positive definite, and the parameters
+/// along which −2LL is not smooth there.
+struct CovarianceStep {
+    hessian: nalgebra::DMatrix<f64>,
+    covariance: Option<nalgebra::DMatrix<f64>>,
+    kinks: Vec<usize>,
+}
+
+impl CovarianceStep {
+    fn run<M: Model>(objective: &Objective<'_, M>, theta: &[f64], step: f64) -> Self {
+        let f = |u: &[f64]| objective.cost_or_infinity(u);
+        let hessian = hessian(f, theta, step);
+        CovarianceStep {
+            covariance: covariance_from_hessian(&hessian),
+            kinks: non_smooth(f, theta, step, &hessian),
+            hessian,
+        }
+    }
 }
 
 /// Fits every subject with the same specification, subjects in parallel (rayon); one

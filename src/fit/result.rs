@@ -160,6 +160,10 @@ impl FitResult {
     }
 
     /// The model parameters at the estimates as the model's parameter struct.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParameter`](crate::Error::UnknownParameter) or [`Error::ParameterOutOfDomain`](crate::Error::ParameterOutOfDomain) when `P` is not the
+    /// fitted model's parameter set.
     pub fn parameters<P: Parameters>(&self) -> Result<P> {
         let values: Vec<f64> = self.params.iter().map(|p| p.1).collect();
         P::from_values(&values)
@@ -167,6 +171,9 @@ impl FitResult {
 
     /// Writes the per-observation diagnostics as CSV:
     /// `time,analyte,observed,ipred,residual,iwres,censored,lloq`.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) or [`Error::Csv`](crate::Error::Csv) when writing fails.
     pub fn write_predictions_csv<W: Write>(&self, writer: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(writer);
         w.write_record([

@@ -14,7 +14,7 @@ pub(crate) use objective::{Obs, ObservationTerm};
 
 use crate::error_model::ErrorModel;
 use crate::model::Model;
-use crate::params::ParamName;
+use crate::params::{ParamName, names_of};
 
 /// How observations below their LLOQ enter the likelihood.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,8 +84,7 @@ impl<M: Model> FitSpec<M> {
     /// Estimates these model parameters, by name or by typed key
     /// ([`ParamKey`](crate::ParamKey), e.g. `CellularKineticsParams::KEYS.cmax`).
     pub fn estimate<K: ParamName<M::Params>>(mut self, names: &[K]) -> Self {
-        self.estimate
-            .extend(names.iter().map(|k| k.param_name().to_owned()));
+        self.estimate.extend(names_of(names));
         self
     }
 

@@ -109,6 +109,76 @@ fn error_param_unit(model: &ErrorModel, param: &str, analyte_unit: &str) -> Stri
     }
 }
 
+/// The observations a likelihood uses.
+struct Selected {
+    /// In data order.
+    obs: Vec<Obs>,
+    /// Per observation of the subject: whether it is in `obs`.
+    included: Vec<bool>,
+}
+
+/// The observations in the likelihood, in data order, and which of the subject's
+/// observations they are: all but `MDV = 1`, ignored analytes and (with
+/// [`Censoring::Drop`]) censored values.
+///
+/// # Errors
+/// [`Error::UnknownAnalyte`], [`Error::MissingErrorModel`], or a data error for a value
+/// `≤ 0` under a log-scale error model.
+fn likelihood_observations<M: Model>(
+    model: &M,
+    subject: &Subject,
+    spec: &FitSpec<M>,
+    errors: &[(String, ErrorModel)],
+    censoring: Censoring,
+) -> Result<Selected> {
+    let id = subject.id();
+    let outputs = model.outputs();
+    let mut obs = Vec::new();
+    let mut included = vec![false; subject.observations().len()];
+    for (k, o) in subject.observations().iter().enumerate() {
+        if o.mdv || spec.ignored.contains(&o.analyte) {
+            continue;
+        }
+        let output = model
+            .output_index(&o.analyte)
+            .map_err(|_| Error::UnknownAnalyte {
+                name: o.analyte.clone(),
+                subject: Some(id.to_owned()),
+                known: outputs
+                    .iter()
+                    .map(|x| x.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let error = errors
+            .iter()
+            .position(|(a, _)| a == &o.analyte)
+            .ok_or_else(|| Error::MissingErrorModel {
+                analyte: o.analyte.clone(),
+            })?;
+        if o.censored && censoring == Censoring::Drop {
+            continue;
+        }
+        if !o.censored && errors[error].1.is_log_scale() && o.value <= 0.0 {
+            return Err(Error::data(
+                Some(id),
+                Some("DV"),
+                crate::error::DataErrorKind::NonPositiveForLogScale(o.value),
+            ));
+        }
+        included[k] = true;
+        obs.push(Obs {
+            time: o.time,
+            output,
+            error,
+            value: o.value,
+            lloq: o.lloq,
+            censored: o.censored,
+        });
+    }
+    Ok(Selected { obs, included })
+}
+
 /// The estimated parameters in `θ` order (model parameters, then residual-error
 /// parameters) and the residual error models by analyte.
 #[allow(clippy::type_complexity)]
@@ -159,7 +229,8 @@ impl<'a, M: Model> Objective<'a, M> {
     /// Prepares the objective for `subject`: checks the specification against the model and
     /// the data and decides where each observation goes.
     ///
-    /// Errors: [`Error::UnknownParameter`], [`Error::NotEstimable`],
+    /// # Errors
+    /// [`Error::UnknownParameter`], [`Error::NotEstimable`],
     /// [`Error::DuplicateEstimate`], [`Error::ParameterOutOfDomain`] (an initial value on its
     /// domain's boundary), [`Error::UnknownAnalyte`], [`Error::MissingErrorModel`],
     /// [`Error::NoObservations`], [`Error::AllCensored`], [`Error::InvalidDose`].
@@ -171,52 +242,10 @@ impl<'a, M: Model> Objective<'a, M> {
         solver: SolverOptions,
     ) -> Result<Self> {
         let id = subject.id();
-        let outputs = model.outputs();
         let (slots, errors) = estimated_slots(model, spec)?;
 
-        let mut obs = Vec::new();
-        let mut included = vec![false; subject.observations().len()];
-        for (k, o) in subject.observations().iter().enumerate() {
-            if o.mdv || spec.ignored.contains(&o.analyte) {
-                continue;
-            }
-            let output = model
-                .output_index(&o.analyte)
-                .map_err(|_| Error::UnknownAnalyte {
-                    name: o.analyte.clone(),
-                    subject: Some(id.to_owned()),
-                    known: outputs
-                        .iter()
-                        .map(|x| x.name)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-            let error = errors
-                .iter()
-                .position(|(a, _)| a == &o.analyte)
-                .ok_or_else(|| Error::MissingErrorModel {
-                    analyte: o.analyte.clone(),
-                })?;
-            if o.censored && censoring == Censoring::Drop {
-                continue;
-            }
-            if !o.censored && errors[error].1.is_log_scale() && o.value <= 0.0 {
-                return Err(Error::data(
-                    Some(id),
-                    Some("DV"),
-                    crate::error::DataErrorKind::NonPositiveForLogScale(o.value),
-                ));
-            }
-            included[k] = true;
-            obs.push(Obs {
-                time: o.time,
-                output,
-                error,
-                value: o.value,
-                lloq: o.lloq,
-                censored: o.censored,
-            });
-        }
+        let Selected { obs, included } =
+            likelihood_observations(model, subject, spec, &errors, censoring)?;
         for (analyte, _) in &errors {
             if !subject
                 .observations()
@@ -282,6 +311,10 @@ impl<'a, M: Model> Objective<'a, M> {
     }
 
     /// `θ` at the initial values of the specification.
+    ///
+    /// # Errors
+    /// [`Error::ParameterOutOfDomain`] for an initial value on its domain's boundary (say a
+    /// fraction of exactly 1).
     pub fn initial_theta(&self) -> Result<Vec<f64>> {
         self.slots
             .iter()
@@ -387,6 +420,10 @@ impl<'a, M: Model> Objective<'a, M> {
     }
 
     /// −2 log-likelihood at `θ` (estimation scale).
+    ///
+    /// # Errors
+    /// As [`unpack`](Objective::unpack) and
+    /// [`minus_two_ll_at`](Objective::minus_two_ll_at).
     pub fn minus_two_ll(&self, theta: &[f64]) -> Result<f64> {
         let (params, errors) = self.unpack(theta)?;
         self.minus_two_ll_at(&params, &errors)

@@ -35,6 +35,10 @@ pub(crate) fn check_profile(times: &[f64], values: &[f64]) -> Result<()> {
 
 /// Cmax and Tmax of a profile.
 ///
+/// # Errors
+/// [`Error::InvalidProfile`] for lengths that differ, no points, values that are not finite
+/// or unsorted times.
+///
 /// ```
 /// use cart_pkpd::nca::peak;
 /// let p = peak(&[0.0, 7.0, 14.0, 28.0], &[1.0, 900.0, 900.0, 40.0]).unwrap();
@@ -56,6 +60,9 @@ pub fn peak(times: &[f64], values: &[f64]) -> Result<Peak> {
 
 /// First time a value is below `lloq` (the day of depletion), or `None`.
 ///
+/// # Errors
+/// As [`peak`].
+///
 /// ```
 /// use cart_pkpd::nca::depletion_time;
 /// let t = depletion_time(&[0.0, 7.0, 14.0], &[120.0, 0.4, 0.1], 1.0).unwrap();
@@ -72,6 +79,9 @@ pub fn depletion_time(times: &[f64], values: &[f64], lloq: f64) -> Result<Option
 
 /// First time a value is at or above `lloq` after the day of depletion (the day of
 /// reappearance), or `None` (never depleted, or not back).
+///
+/// # Errors
+/// As [`peak`].
 ///
 /// ```
 /// use cart_pkpd::nca::reappearance_time;

@@ -40,7 +40,7 @@ use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, check_posi
 use crate::optim::multistart::evaluation;
 use crate::optim::solver::bfgs::bfgs_then_nelder_mead;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
-use crate::params::ParamName;
+use crate::params::{ParamName, names_of};
 use crate::simulate::SolverOptions;
 use nalgebra::DMatrix;
 use params::Layout;
@@ -89,8 +89,7 @@ impl<M: Model> PopulationSpec<M> {
 
     /// Estimates these typical values (parameters by name or by typed key).
     pub fn estimate<K: ParamName<M::Params>>(mut self, names: &[K]) -> Self {
-        self.estimate
-            .extend(names.iter().map(|k| k.param_name().to_owned()));
+        self.estimate.extend(names_of(names));
         self
     }
 
@@ -114,7 +113,7 @@ impl<M: Model> PopulationSpec<M> {
         names: &[K],
         omega: DMatrix<f64>,
     ) -> Self {
-        self.random = names.iter().map(|k| k.param_name().to_owned()).collect();
+        self.random = names_of(names).collect();
         self.omega = omega;
         self.omega_block = true;
         self
@@ -389,7 +388,8 @@ impl From<&PopulationOptions> for NelderMeadSettings {
 
 /// Fits a population model to every subject of `data` by FOCE-I.
 ///
-/// Errors: bad specification (unknown or duplicate names, non-estimable parameters, an
+/// # Errors
+/// Bad specification (unknown or duplicate names, non-estimable parameters, an
 /// initial Ω that is not symmetric positive definite), invalid options (a step or
 /// tolerance that is not finite and positive, no iterations), a subject without
 /// observations of an analyte the fit needs, a covariate missing for a subject, or

@@ -13,6 +13,7 @@ use super::{CovariateModel, PopulationSpec};
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
+use crate::likelihood::ResidualSpec;
 use crate::model::Model;
 use crate::optim::Scale;
 use crate::optim::status::{Checked, Kind};
@@ -114,44 +115,14 @@ impl Layout {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut values = Vec::new();
-        for c in spec.covariates.iter().filter(|c| !c.has_coefficient()) {
-            let name = c.parameter();
-            let i = M::Params::index_of(name)?;
-            let taken = theta.iter().chain(&random).any(|t| t.index == i)
-                || covariates.iter().any(|t| t.parameter.index == i)
-                || values.iter().any(|v: &ValueEffect| v.index == i);
-            if taken {
-                return Err(Error::NotEstimable {
-                    name: name.to_owned(),
-                    reason: format!(
-                        "it is set to covariate `{}`, so it cannot also be estimated, be \
-                         random, have another covariate effect or be set twice",
-                        c.covariate()
-                    ),
-                });
-            }
-            values.push(ValueEffect {
-                index: i,
-                model: c.clone(),
-            });
-        }
+        let values = value_effects::<M>(spec, &theta, &random, &covariates)?;
         omega_factor(&spec.omega, random.len())?;
         let base = spec.initial.values();
         for p in theta.iter().chain(&random) {
             p.scale
                 .to_estimation(M::Params::specs()[p.index].name, base[p.index])?;
         }
-        let mut sigma = Vec::new();
-        for (r, res) in spec.residuals.iter().enumerate() {
-            res.model.validate()?;
-            if res.estimate {
-                sigma.extend((0..res.model.values().len()).map(|p| SigmaElement {
-                    residual: r,
-                    parameter: p,
-                }));
-            }
-        }
+        let sigma = sigma_elements(&spec.residuals)?;
         Ok(Layout {
             theta,
             random,
@@ -390,6 +361,57 @@ impl Layout {
         }
         Ok(pieces)
     }
+}
+
+/// The parameters set to a covariate's value.
+///
+/// # Errors
+/// [`Error::NotEstimable`] for a parameter that is also estimated, random, has another
+/// covariate effect or is set twice.
+fn value_effects<M: Model>(
+    spec: &PopulationSpec<M>,
+    theta: &[ScaledParameter],
+    random: &[ScaledParameter],
+    covariates: &[CoefficientEffect],
+) -> Result<Vec<ValueEffect>> {
+    let mut values = Vec::new();
+    for c in spec.covariates.iter().filter(|c| !c.has_coefficient()) {
+        let name = c.parameter();
+        let i = M::Params::index_of(name)?;
+        let taken = theta.iter().chain(random).any(|t| t.index == i)
+            || covariates.iter().any(|t| t.parameter.index == i)
+            || values.iter().any(|v: &ValueEffect| v.index == i);
+        if taken {
+            return Err(Error::NotEstimable {
+                name: name.to_owned(),
+                reason: format!(
+                    "it is set to covariate `{}`, so it cannot also be estimated, be \
+                     random, have another covariate effect or be set twice",
+                    c.covariate()
+                ),
+            });
+        }
+        values.push(ValueEffect {
+            index: i,
+            model: c.clone(),
+        });
+    }
+    Ok(values)
+}
+
+/// Every estimated residual error parameter, after checking every error model.
+fn sigma_elements(residuals: &[ResidualSpec]) -> Result<Vec<SigmaElement>> {
+    let mut sigma = Vec::new();
+    for (r, res) in residuals.iter().enumerate() {
+        res.model.validate()?;
+        if res.estimate {
+            sigma.extend((0..res.model.values().len()).map(|p| SigmaElement {
+                residual: r,
+                parameter: p,
+            }));
+        }
+    }
+    Ok(sigma)
 }
 
 /// A subject's covariate terms: one set per distinct combination of covariate values, and

@@ -43,6 +43,24 @@ pub(crate) struct NoDifference {
     pub coordinate: usize,
 }
 
+/// `f` either side of `x` along coordinate `i`.
+struct Sides<T> {
+    /// `f(x + h·eᵢ)`.
+    up: T,
+    /// `f(x − h·eᵢ)`.
+    down: T,
+}
+
+/// `f` at `x ± h·eᵢ`, moving `y` (equal to `x` on entry and on return).
+fn sides<T, F: Fn(&[f64]) -> T>(f: &F, y: &mut [f64], x: &[f64], i: usize, h: f64) -> Sides<T> {
+    y[i] = x[i] + h;
+    let up = f(y);
+    y[i] = x[i] - h;
+    let down = f(y);
+    y[i] = x[i];
+    Sides { up, down }
+}
+
 /// Gradient of `f` at `x` by central differences with step `h`, one-sided from `f(x)` where
 /// one side is not finite (`f(x)` is evaluated only then). `2n` evaluations in the usual
 /// case.
@@ -59,11 +77,7 @@ pub(crate) fn gradient<F: Fn(&[f64]) -> f64>(
     let mut y = x.to_vec();
     let mut g = Vec::with_capacity(x.len());
     for i in 0..x.len() {
-        y[i] = x[i] + h;
-        let up = f(&y);
-        y[i] = x[i] - h;
-        let down = f(&y);
-        y[i] = x[i];
+        let Sides { up, down } = sides(&f, &mut y, x, i, h);
         g.push(match (up.is_finite(), down.is_finite()) {
             (true, true) => (up - down) / (2.0 * h),
             (true, false) => (up - centre()) / h,
@@ -80,11 +94,7 @@ pub(crate) fn jacobian<F: Fn(&[f64]) -> Vec<f64>>(f: F, x: &[f64], h: f64) -> DM
     let mut y = x.to_vec();
     let mut columns = Vec::with_capacity(x.len());
     for i in 0..x.len() {
-        y[i] = x[i] + h;
-        let up = f(&y);
-        y[i] = x[i] - h;
-        let down = f(&y);
-        y[i] = x[i];
+        let Sides { up, down } = sides(&f, &mut y, x, i, h);
         columns.push(
             up.iter()
                 .zip(&down)

@@ -24,6 +24,9 @@ impl Scale {
     /// The estimation scale for a parameter domain; [`Error::NotEstimable`] for `Integer` and
     /// `Fixed` parameters.
     ///
+    /// # Errors
+    /// [`Error::NotEstimable`] for `Integer` and `Fixed` parameters.
+    ///
     /// ```
     /// use cart_pkpd::{fit::Scale, Domain};
     /// assert_eq!(Scale::for_domain("cmax", Domain::Positive).unwrap(), Scale::Log);
@@ -44,6 +47,10 @@ impl Scale {
 
     /// `u` from `x`; [`Error::ParameterOutOfDomain`] when `x` is on the boundary or outside
     /// the open set the scale maps (for example a fraction of exactly 1).
+    ///
+    /// # Errors
+    /// [`Error::ParameterOutOfDomain`] when `x` is on the boundary or outside the open set
+    /// the scale maps.
     pub fn to_estimation(&self, name: &str, x: f64) -> Result<f64> {
         let u = match *self {
             Scale::Identity => x,

@@ -66,23 +66,7 @@ pub(super) fn run<M: Model>(
         match step.kind {
             StepKind::Dose(i) => {
                 let d = &plan.doses[i];
-                let target = match &d.target {
-                    Some(Compartment::Number(n)) => {
-                        let names = names.get_or_insert_with(|| model.state_names(p));
-                        let name = names.get((*n as usize).wrapping_sub(1)).ok_or_else(|| {
-                            Error::InvalidDose {
-                                subject: None,
-                                time: d.time,
-                                reason: format!(
-                                    "CMT {n} is not a compartment of model `{}`",
-                                    model.name()
-                                ),
-                            }
-                        })?;
-                        Some(Compartment::Name(name.clone()))
-                    }
-                    other => other.clone(),
-                };
+                let target = named_target(model, p, &mut names, d)?;
                 let input = model.dose_input(p, target_name(&target), d.time)?;
                 let dosing = model.compartment_dosing(p, input.state);
                 for k in 0..=d.addl {
@@ -106,6 +90,34 @@ pub(super) fn run<M: Model>(
         }
     }
     Ok(())
+}
+
+/// A dose's target with a compartment number replaced by its state's name (the state
+/// names are computed once, on first need).
+///
+/// # Errors
+/// [`Error::InvalidDose`] for a number that is not a compartment of the model.
+fn named_target<M: Model>(
+    model: &M,
+    p: &M::Params,
+    names: &mut Option<Vec<String>>,
+    d: &Dose,
+) -> Result<Option<Compartment>> {
+    match &d.target {
+        Some(Compartment::Number(n)) => {
+            let names = names.get_or_insert_with(|| model.state_names(p));
+            let name =
+                names
+                    .get((*n as usize).wrapping_sub(1))
+                    .ok_or_else(|| Error::InvalidDose {
+                        subject: None,
+                        time: d.time,
+                        reason: format!("CMT {n} is not a compartment of model `{}`", model.name()),
+                    })?;
+            Ok(Some(Compartment::Name(name.clone())))
+        }
+        other => Ok(other.clone()),
+    }
 }
 
 fn target_name(target: &Option<Compartment>) -> Option<&str> {

@@ -195,17 +195,26 @@ impl Simulation {
     }
 
     /// The values of one analyte at every output time.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAnalyte`] naming the simulated analytes.
     pub fn get(&self, analyte: &str) -> Result<&[f64]> {
         Ok(&self.values[self.column(analyte)?])
     }
 
     /// The unit of one analyte.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAnalyte`] naming the simulated analytes.
     pub fn unit(&self, analyte: &str) -> Result<&str> {
         Ok(&self.units[self.column(analyte)?])
     }
 
     /// Writes a wide CSV table: `time` then one column per analyte (header names carry no
     /// units; see [`Simulation::units`]). Numbers are written in shortest round-trip form.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Csv`] when writing fails.
     ///
     /// ```
     /// # use cart_pkpd::{models::{CellularKinetics, CellularKineticsParams}, simulate_closed_form};
@@ -328,7 +337,8 @@ pub fn simulate<M: Model>(
 /// Simulates with the model's exact solution: its linear system, or its closed form
 /// ([`Model::closed_form`], bolus doses only).
 ///
-/// Returns [`Error::NoClosedForm`] for a model without one.
+/// # Errors
+/// [`Error::NoClosedForm`] for a model without one; the errors of [`simulate`] otherwise.
 ///
 /// ```
 /// use cart_pkpd::{models::{CellularKinetics, CellularKineticsParams}, simulate_closed_form};

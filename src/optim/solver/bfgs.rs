@@ -73,6 +73,39 @@ fn scaled_identity(g: &DVector<f64>, max_step: f64) -> DMatrix<f64> {
     DMatrix::identity(g.len(), g.len()) * c
 }
 
+/// A point the line search accepted and its cost.
+struct Accepted {
+    point: DVector<f64>,
+    cost: f64,
+}
+
+/// Backtracking from `x` along `d`: `α = 1, ½, ¼, …` (at most [`MAX_HALVINGS`] times) until
+/// the Armijo condition holds; `None` when no step does.
+fn backtrack<O>(
+    problem: &mut Problem<O>,
+    x: &DVector<f64>,
+    d: &DVector<f64>,
+    cost: f64,
+    slope: f64,
+) -> Result<Option<Accepted>, Error>
+where
+    O: CostFunction<Param = Vec<f64>, Output = f64>,
+{
+    let mut alpha = 1.0;
+    for _ in 0..MAX_HALVINGS {
+        let trial = x + d * alpha;
+        let trial_cost = problem.cost(&trial.iter().copied().collect())?;
+        if trial_cost.is_finite() && trial_cost <= cost + ARMIJO * alpha * slope {
+            return Ok(Some(Accepted {
+                point: trial,
+                cost: trial_cost,
+            }));
+        }
+        alpha *= 0.5;
+    }
+    Ok(None)
+}
+
 impl<O> Solver<O, BfgsState> for Bfgs
 where
     O: CostFunction<Param = Vec<f64>, Output = f64>
@@ -128,18 +161,11 @@ where
             d *= self.max_step / longest;
             slope = g.dot(&d);
         }
-        let mut alpha = 1.0;
-        let mut accepted = None;
-        for _ in 0..MAX_HALVINGS {
-            let trial = &x + &d * alpha;
-            let trial_cost = problem.cost(&trial.iter().copied().collect())?;
-            if trial_cost.is_finite() && trial_cost <= cost + ARMIJO * alpha * slope {
-                accepted = Some((trial, trial_cost));
-                break;
-            }
-            alpha *= 0.5;
-        }
-        let Some((next, next_cost)) = accepted else {
+        let Some(Accepted {
+            point: next,
+            cost: next_cost,
+        }) = backtrack(problem, &x, &d, cost, slope)?
+        else {
             let b = if self.updated {
                 // retry once from steepest descent
                 self.updated = false;
