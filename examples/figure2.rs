@@ -251,7 +251,12 @@ fn write_table(
     levels: &[(Level, [Vec<TimeSummary>; 2])],
     analytes: &[&str; 2],
 ) -> Result<String, Box<dyn Error>> {
-    let mut csv = String::from("dose_level,analyte,day,source,n,n_below_lloq,median,p05,p95\n");
+    // numeric columns stay numeric: a value below the LLOQ is an empty field with its flag 1
+    let mut csv = String::from(
+        "dose_level,analyte,day,source,n,n_below_lloq,median,p05,p95,median_blq,p05_blq,p95_blq\n",
+    );
+    let num = |r: &Reported| r.value().map_or_else(String::new, |v| v.to_string());
+    let blq = |r: &Reported| u8::from(r.value().is_none());
     for (level, _) in levels {
         println!("\n{}", level.label);
         println!(
@@ -261,17 +266,20 @@ fn write_table(
         for (i, analyte) in analytes.iter().enumerate() {
             for (source, rows) in [("observed", &level.observed[i]), ("model", &level.model[i])] {
                 for r in rows {
-                    let q = |k: usize| r.quantiles[k].1.to_string();
+                    let (lo, hi) = (&r.quantiles[0].1, &r.quantiles[1].1);
                     writeln!(
                         csv,
-                        "{},{analyte},{},{source},{},{},{},{},{}",
+                        "{},{analyte},{},{source},{},{},{},{},{},{},{},{}",
                         level.label.split(' ').next().unwrap_or(""),
                         r.time,
                         r.n,
                         r.n_below_lloq,
-                        r.median,
-                        q(0),
-                        q(1)
+                        num(&r.median),
+                        num(lo),
+                        num(hi),
+                        blq(&r.median),
+                        blq(lo),
+                        blq(hi)
                     )?;
                 }
             }
@@ -376,10 +384,19 @@ fn nca_table(levels: &[(Level, [Vec<TimeSummary>; 2])]) -> Result<String, Box<dy
                 d.median,
                 format!("{:.1}-{:.1}", d.min, d.max)
             );
+            let field = |v: Option<f64>| match v {
+                Some(x) if with_geo => x.to_string(),
+                _ => String::new(),
+            };
             writeln!(
                 csv,
-                "{short},{name},{},{},{},{},{gm},{cv}",
-                d.n, d.median, d.min, d.max
+                "{short},{name},{},{},{},{},{},{}",
+                d.n,
+                d.median,
+                d.min,
+                d.max,
+                field(d.geometric_mean),
+                field(d.geometric_cv_percent)
             )?;
         }
     }

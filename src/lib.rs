@@ -68,6 +68,7 @@
 
 pub mod cart;
 pub mod data;
+pub mod diagnostics;
 pub mod dose;
 pub mod error;
 pub mod error_model;

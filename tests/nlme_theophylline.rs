@@ -179,12 +179,10 @@ fn foce_i_objective_is_close_to_the_exact_marginal_likelihood() {
 #[test]
 fn diagnostics_follow_their_definitions() {
     let fit = fit();
-    // shrinkage = 1 − SD(η̂)/ω over the subjects
+    // shrinkage as NONMEM's ETASHRINKSD: 1 − √(Σ η̂²/n)/ω over the n subjects
     for (k, o) in fit.omega.iter().enumerate() {
         let etas: Vec<f64> = fit.subjects.iter().map(|s| s.eta[k]).collect();
-        let mean = etas.iter().sum::<f64>() / etas.len() as f64;
-        let sd =
-            (etas.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (etas.len() - 1) as f64).sqrt();
+        let sd = (etas.iter().map(|e| e * e).sum::<f64>() / etas.len() as f64).sqrt();
         approx::assert_relative_eq!(
             o.shrinkage_percent.unwrap(),
             100.0 * (1.0 - sd / o.value.sqrt()),
@@ -234,5 +232,54 @@ fn diagnostics_follow_their_definitions() {
     assert!(
         mean.abs() < 0.3 && (sd - 1.0).abs() < 0.3,
         "CWRES mean {mean}, SD {sd}"
+    );
+}
+
+#[test]
+fn tables_are_numeric_and_reproduce_the_fit() {
+    let fit = fit();
+    let mut buf = Vec::new();
+    cart_pkpd::diagnostics::write_sdtab(&fit, &mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "ID,TIME,DVID,DV,PRED,IPRED,IWRES,CWRES,CENS"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), fit.n_observations);
+    let all: Vec<_> = fit
+        .subjects
+        .iter()
+        .flat_map(|s| s.predictions.iter().map(move |p| (s, p)))
+        .collect();
+    for (row, (s, p)) in rows.iter().zip(&all) {
+        assert_eq!(row[0], s.subject);
+        // every other field is a number (or empty where CWRES is missing)
+        for field in &row[1..] {
+            assert!(field.is_empty() || field.parse::<f64>().is_ok(), "{field}");
+        }
+        assert_eq!(row[3].parse::<f64>().unwrap(), p.observed);
+        assert_eq!(row[5].parse::<f64>().unwrap(), p.ipred);
+        assert_eq!(row[7].parse::<f64>().ok(), p.cwres);
+    }
+    let mut buf = Vec::new();
+    cart_pkpd::diagnostics::write_patab(&fit, &mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(header[0], "ID");
+    assert_eq!(&header[header.len() - 2..], ["ETA1", "ETA2"]);
+    assert_eq!(text.lines().count(), fit.subjects.len() + 1);
+    // ε-shrinkage as NONMEM: 1 − √(mean IWRES²) over quantified observations
+    let iwres: Vec<f64> = all
+        .iter()
+        .filter(|(_, p)| !p.censored)
+        .map(|(_, p)| p.iwres)
+        .collect();
+    let rms = (iwres.iter().map(|v| v * v).sum::<f64>() / iwres.len() as f64).sqrt();
+    approx::assert_relative_eq!(
+        fit.epsilon_shrinkage[0].percent.unwrap(),
+        100.0 * (1.0 - rms),
+        max_relative = 1e-12
     );
 }

@@ -170,7 +170,8 @@ impl FitResult {
     }
 
     /// Writes the per-observation diagnostics as CSV:
-    /// `time,analyte,observed,ipred,residual,iwres,censored,lloq`.
+    /// `time,analyte,observed,ipred,residual,iwres,censored,lloq` (`censored` 0/1; an empty
+    /// `lloq` where there is none, so that the column reads as numeric).
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) or [`Error::Csv`](crate::Error::Csv) when writing fails.
@@ -188,7 +189,7 @@ impl FitResult {
                 p.residual.to_string(),
                 p.iwres.to_string(),
                 u8::from(p.censored).to_string(),
-                p.lloq.map_or_else(|| ".".into(), |v| v.to_string()),
+                p.lloq.map_or_else(String::new, |v| v.to_string()),
             ])?;
         }
         w.flush()?;

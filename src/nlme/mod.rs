@@ -27,8 +27,8 @@ mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
 pub use result::{
-    EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction, PopulationWarning,
-    SubjectEstimates,
+    EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
+    PopulationWarning, SubjectEstimates,
 };
 
 use crate::data::{CovariateInterpolation, Dataset};

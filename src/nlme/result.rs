@@ -5,6 +5,7 @@ use super::params::Layout;
 use super::subject::Contribution;
 use super::{Foce, PopulationOptions, PopulationSpec};
 use crate::data::Dataset;
+use crate::diagnostics::{epsilon_shrinkage_sd, eta_shrinkage_sd};
 use crate::error::Result;
 use crate::error_model::ErrorModel;
 use crate::likelihood::{Obs, ObservationTerm};
@@ -33,7 +34,8 @@ pub struct OmegaEstimate {
     pub ci95: Option<(f64, f64)>,
     /// For a variance of a log-normal parameter: `100·√(exp(ω²) − 1)` (%).
     pub cv_percent: Option<f64>,
-    /// For a variance: η-shrinkage `100·(1 − SD(η̂)/ω)` (%), SD over subjects (n − 1).
+    /// For a variance: η-shrinkage as NONMEM's `ETASHRINKSD`, `100·(1 − √(Σ η̂²/n)/ω)` (%),
+    /// over the `n` subjects ([`eta_shrinkage_sd`]).
     pub shrinkage_percent: Option<f64>,
 }
 
@@ -70,6 +72,40 @@ pub struct SubjectEstimates {
     pub params: Vec<(String, f64)>,
     /// Per-observation predictions and residuals.
     pub predictions: Vec<PopulationPrediction>,
+}
+
+/// ε-shrinkage of one analyte's residuals.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpsilonShrinkage {
+    /// Analyte.
+    pub analyte: String,
+    /// Shrinkage (%); `None` when no observation of the analyte is quantified.
+    pub percent: Option<f64>,
+}
+
+/// ε-shrinkage per analyte, in order of first appearance.
+fn epsilon_shrinkage(subjects: &[SubjectEstimates]) -> Vec<EpsilonShrinkage> {
+    let mut analytes: Vec<&str> = Vec::new();
+    for p in subjects.iter().flat_map(|s| &s.predictions) {
+        if !analytes.contains(&p.analyte.as_str()) {
+            analytes.push(&p.analyte);
+        }
+    }
+    analytes
+        .into_iter()
+        .map(|a| {
+            let iwres: Vec<f64> = subjects
+                .iter()
+                .flat_map(|s| &s.predictions)
+                .filter(|p| p.analyte == a && !p.censored)
+                .map(|p| p.iwres)
+                .collect();
+            EpsilonShrinkage {
+                analyte: a.to_owned(),
+                percent: epsilon_shrinkage_sd(&iwres).map(|s| 100.0 * s),
+            }
+        })
+        .collect()
 }
 
 /// The estimation method of a population fit.
@@ -135,6 +171,10 @@ pub struct PopulationFit {
     pub omega: Vec<OmegaEstimate>,
     /// Residual error parameters.
     pub sigma: Vec<Estimate>,
+    /// ε-shrinkage per analyte, as NONMEM's `EPSSHRINKSD`:
+    /// `100·(1 − √(Σ IWRES²/m))` (%) over the analyte's `m` quantified observations
+    /// ([`epsilon_shrinkage_sd`](crate::diagnostics::epsilon_shrinkage_sd)).
+    pub epsilon_shrinkage: Vec<EpsilonShrinkage>,
     /// Correlation of the outer estimates (estimation scale), if the covariance step ran.
     pub correlation: Option<Vec<Vec<f64>>>,
     /// Per subject: EBEs, individual parameters, predictions.
@@ -234,6 +274,7 @@ pub(super) fn assemble<M: Model>(
             .collect(),
         omega: omega_estimates::<M>(layout, &phi, &step, &contributions),
         sigma: sigma_estimates(layout, spec, &phi, &step),
+        epsilon_shrinkage: epsilon_shrinkage(&subjects),
         correlation: step.covariance.as_ref().map(|c| rows(&correlation(c))),
         subjects,
         iterations: outcome.iterations,
@@ -332,16 +373,7 @@ fn omega_estimates<M: Model>(
                 .collect()
         }
     };
-    let eta_sd = |r: usize| {
-        let n = contributions.len() as f64;
-        let mean = contributions.iter().map(|c| c.eta[r]).sum::<f64>() / n;
-        (contributions
-            .iter()
-            .map(|c| (c.eta[r] - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0))
-            .sqrt()
-    };
+    let etas = |r: usize| -> Vec<f64> { contributions.iter().map(|c| c.eta[r]).collect() };
     lower
         .iter()
         .zip(&omega_se)
@@ -371,7 +403,9 @@ fn omega_estimates<M: Model>(
                 cv_percent: (diag
                     && matches!(layout.random[r].scale, Scale::Log | Scale::LogAbove(_)))
                 .then(|| 100.0 * var.exp_m1().sqrt()),
-                shrinkage_percent: diag.then(|| 100.0 * (1.0 - eta_sd(r) / var.sqrt())),
+                shrinkage_percent: diag
+                    .then(|| eta_shrinkage_sd(&etas(r), var).map(|s| 100.0 * s))
+                    .flatten(),
             }
         })
         .collect()
@@ -521,6 +555,14 @@ impl fmt::Display for PopulationFit {
                 e.value,
                 opt(e.se, 5),
                 opt(e.rse_percent, 1)
+            )?;
+        }
+        for e in &self.epsilon_shrinkage {
+            writeln!(
+                f,
+                "{:<22} {:>12}",
+                format!("EPSSHRINK {}", e.analyte),
+                opt(e.percent, 1)
             )?;
         }
         for w in &self.warnings {
