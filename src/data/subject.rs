@@ -84,6 +84,23 @@ pub(crate) enum OwnedRecord {
     Event { time: f64, kind: EventKind },
 }
 
+impl From<Record<'_>> for OwnedRecord {
+    fn from(r: Record<'_>) -> Self {
+        match r {
+            Record::Dose(d) => OwnedRecord::Dose(d.clone()),
+            Record::Observation(o) => OwnedRecord::Observation(o.clone()),
+            Record::Other { time } => OwnedRecord::Event {
+                time,
+                kind: EventKind::Other,
+            },
+            Record::Reset { time } => OwnedRecord::Event {
+                time,
+                kind: EventKind::Reset,
+            },
+        }
+    }
+}
+
 impl OwnedRecord {
     fn as_record(&self) -> Record<'_> {
         match self {
@@ -421,6 +438,22 @@ impl Subject {
             };
             s.order.push(slot);
         }
+        Ok(s)
+    }
+
+    /// A copy with new observations in place of the old, one for one (same times and
+    /// analytes; new values and censoring), as a simulation from the subject's design
+    /// makes them.
+    ///
+    /// # Errors
+    /// [`Error::Data`] when the new observations contradict the rules every subject obeys
+    /// (a value below its LLOQ not flagged censored, a value that is not finite).
+    pub(crate) fn with_observations(&self, observations: Vec<Observation>) -> Result<Subject> {
+        debug_assert_eq!(observations.len(), self.observations.len());
+        let mut s = self.clone();
+        s.observations = observations;
+        let records: Vec<OwnedRecord> = s.records().map(OwnedRecord::from).collect();
+        validate_records(&s.id, &records, &vec![None; records.len()])?;
         Ok(s)
     }
 

@@ -52,6 +52,8 @@ pub struct Slot {
 pub(crate) struct Obs {
     /// Time (model time unit).
     pub time: f64,
+    /// Position among the subject's observations ([`Subject::observations`]).
+    pub observation: usize,
     /// Index of the model output observed.
     pub output: usize,
     /// Index of the residual error model (and of its analyte).
@@ -169,6 +171,7 @@ fn likelihood_observations<M: Model>(
         included[k] = true;
         obs.push(Obs {
             time: o.time,
+            observation: k,
             output,
             error,
             value: o.value,

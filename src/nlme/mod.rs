@@ -23,6 +23,7 @@ mod covariate;
 mod ebe;
 mod params;
 mod result;
+mod simulation;
 mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
@@ -30,6 +31,7 @@ pub use result::{
     EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
     PopulationWarning, SubjectEstimates,
 };
+pub use simulation::{Design, DesignSubject, FittedModel, Predicted};
 
 use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};

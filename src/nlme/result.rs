@@ -188,6 +188,10 @@ pub struct PopulationFit {
     pub status: FitStatus,
     /// Things to look at (e.g. a failed covariance step).
     pub warnings: Vec<PopulationWarning>,
+    /// The outer parameter vector at the estimates (estimation scale), from which a
+    /// [`FittedModel`](super::FittedModel) simulates.
+    #[serde(default)]
+    pub(crate) phi: Vec<f64>,
 }
 
 /// The covariance step: the Hessian of the objective at `φ` (EBE starts held fixed) and
@@ -281,6 +285,7 @@ pub(super) fn assemble<M: Model>(
         evaluations: foce.evaluations.load(std::sync::atomic::Ordering::Relaxed),
         status,
         warnings,
+        phi,
     })
 }
 
