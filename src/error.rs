@@ -95,6 +95,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// No subject of a data set observes an analyte a data-set-wide analysis needs.
+    #[error("no subject of the data set has observations of `{analyte}`")]
+    AnalyteNotObserved {
+        /// The analyte.
+        analyte: String,
+    },
+
     /// A profile (times and values) that non-compartmental analysis cannot use: lengths
     /// that differ, no points, values that are not finite, unsorted times.
     #[error("invalid profile: {reason}")]

@@ -1,8 +1,11 @@
 //! Evaluating a fit as a pharmacometrician does: shrinkage as NONMEM reports it, tables
-//! that R and xpose read, and simulation from the fitted model.
+//! that R and xpose read, and visual predictive checks (VPC, pcVPC, with below-LLOQ data)
+//! from data sets simulated with the fit ([`FittedModel`](crate::nlme::FittedModel)).
 
 mod shrinkage;
 mod tables;
+mod vpc;
 
 pub use shrinkage::{epsilon_shrinkage_sd, eta_shrinkage_sd, eta_shrinkage_var};
 pub use tables::{write_patab, write_sdtab};
+pub use vpc::{Binning, SimulatedInterval, Vpc, VpcBin, VpcOptions, VpcPercentile, vpc};
