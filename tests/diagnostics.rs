@@ -347,3 +347,125 @@ fn strata_bins_and_bad_options() {
         Err(Error::CovariateMissing { .. })
     ));
 }
+
+/// Reference values computed once with SciPy 1.17.1 (`scipy.stats.shapiro`,
+/// `ttest_1samp`, `chi2.cdf`, `skew`, `kurtosis`), an independent implementation.
+#[test]
+fn normality_and_summary_tests_match_scipy() {
+    use cart_pkpd::diagnostics::{shapiro_wilk, summarize};
+    let cases: [(&[f64], f64, f64); 5] = [
+        (
+            &[
+                148.0, 154.0, 158.0, 160.0, 161.0, 162.0, 166.0, 170.0, 182.0, 195.0, 236.0,
+            ],
+            0.788_814_694_863_171_6,
+            0.006_703_814_061_898_823,
+        ),
+        (
+            &[1.0, 2.0, 4.0, 7.0],
+            0.945_630_482_855_650_3,
+            0.688_936_438_488_198_9,
+        ),
+        (
+            &[2.1, 3.3, 0.4, 5.6, 4.4],
+            0.990_040_856_000_774_8,
+            0.979_837_443_791_798,
+        ),
+        (
+            &[1.0, 2.0, 4.0],
+            0.964_285_714_285_714_2,
+            0.636_886_845_028_968_9,
+        ),
+        (&X20, 0.974_085_719_462_769_7, 0.837_677_884_758_009_2),
+    ];
+    for (x, w, p) in cases {
+        let t = shapiro_wilk(x).unwrap();
+        approx::assert_abs_diff_eq!(t.w, w, epsilon = 1e-5);
+        approx::assert_abs_diff_eq!(t.p_value, p, epsilon = 1e-4);
+    }
+    assert!(shapiro_wilk(&[1.0, 2.0]).is_none());
+    assert!(shapiro_wilk(&[1.0, 1.0, 1.0]).is_none());
+    let s = summarize(&X20).unwrap();
+    approx::assert_relative_eq!(
+        s.mean_p_value,
+        0.398_826_605_357_140_65,
+        max_relative = 1e-6
+    );
+    approx::assert_relative_eq!(
+        s.variance_p_value,
+        0.078_361_892_812_635_95,
+        max_relative = 1e-6
+    );
+    approx::assert_relative_eq!(s.skewness, 0.559_070_482_021_151_4, max_relative = 1e-9);
+    approx::assert_relative_eq!(s.kurtosis, 0.643_657_954_884_741_6, max_relative = 1e-9);
+    approx::assert_relative_eq!(
+        s.global_p_value,
+        3.0 * 0.078_361_892_812_635_95,
+        max_relative = 1e-6
+    );
+}
+
+const X20: [f64; 20] = [
+    0.12, -1.3, 0.85, 2.1, -0.44, 0.3, -0.9, 1.7, -2.2, 0.05, 0.66, -0.15, 1.1, -0.7, 0.4, -1.05,
+    0.95, -0.25, 0.2, 3.5,
+];
+
+#[test]
+fn npde_of_data_from_the_model_are_standard_normal_and_of_other_data_are_not() {
+    use cart_pkpd::diagnostics::{NpdeOptions, npde, summarize};
+    let data = data_n(24);
+    let base = fitted(&data);
+    let spec = spec();
+    let truth =
+        FittedModel::new(&CellularKinetics, &spec, &base, SolverOptions::default()).unwrap();
+    let opts = NpdeOptions {
+        replicates: 500,
+        seed: 3,
+    };
+    let mut pooled = Vec::new();
+    let mut rejected = 0;
+    for d in 0..10 {
+        let sim = truth.simulate_replicate(&data, 77, d).unwrap();
+        let result = npde(&truth, &sim, &opts).unwrap();
+        assert_eq!(result.rows.len(), 24 * 5);
+        for r in result.rows.iter().filter(|r| r.censored) {
+            // an imputed value lies below its LLOQ
+            assert!(r.value < data.subjects()[0].observations()[4].lloq.unwrap());
+        }
+        rejected += usize::from(result.summary.global_p_value < 0.05);
+        pooled.extend(result.rows.iter().map(|r| r.npde));
+    }
+    let s = summarize(&pooled).unwrap();
+    let n = pooled.len() as f64;
+    eprintln!(
+        "pooled NPDE: mean {:.3} variance {:.3}, {rejected}/10 rejected",
+        s.mean, s.variance
+    );
+    assert!(s.mean.abs() < 4.0 / n.sqrt(), "{}", s.mean);
+    assert!(
+        (s.variance - 1.0).abs() < 4.0 * (2.0 / n).sqrt(),
+        "{}",
+        s.variance
+    );
+    assert!(rejected <= 3, "{rejected}");
+    // data three times higher than the model predicts: the mean test rejects
+    let shifted = Dataset::new(
+        data.subjects()
+            .iter()
+            .map(|s| {
+                let mut b = Subject::builder(s.id()).dose(0.0, 10.0);
+                for o in s.observations().iter().filter(|o| !o.censored) {
+                    b = b.observe(o.time, "transgene", 3.0 * o.value);
+                }
+                b.build().unwrap()
+            })
+            .collect(),
+    )
+    .unwrap();
+    let off = npde(&truth, &shifted, &opts).unwrap();
+    assert!(
+        off.summary.mean > 1.0 && off.summary.mean_p_value < 1e-6,
+        "{:?}",
+        off.summary
+    );
+}

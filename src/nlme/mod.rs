@@ -31,7 +31,7 @@ pub use result::{
     EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
     PopulationWarning, SubjectEstimates,
 };
-pub use simulation::{Design, DesignSubject, FittedModel, Predicted};
+pub use simulation::{Design, DesignSubject, Drawn, FittedModel, Predicted};
 
 use crate::data::{CovariateInterpolation, Dataset};
 use crate::error::{Error, Result};

@@ -176,23 +176,64 @@ impl<'m, M: Model> FittedModel<'m, M> {
         (&self.omega_factor * z).iter().copied().collect()
     }
 
-    /// One subject simulated: η drawn, observations drawn around its predictions and
-    /// censored below their LLOQ; other records as they were.
+    /// One subject's observations in the likelihood drawn (η, then residual error), not
+    /// censored: the values and the positions of their observations.
+    fn draw_values<R: Rng + ?Sized>(
+        &self,
+        subject: &DesignSubject<'_, 'm, M>,
+        rng: &mut R,
+    ) -> Result<Vec<Drawn>> {
+        let eta = self.draw_eta(rng);
+        Ok(self
+            .predictions(subject, &eta)?
+            .into_iter()
+            .map(|p| Drawn {
+                observation: p.observation,
+                value: p.error.sample(p.prediction, rng),
+            })
+            .collect())
+    }
+
+    /// One subject simulated: its drawn values censored below their LLOQ; other records as
+    /// they were.
     fn simulate_subject<R: Rng + ?Sized>(
         &self,
         subject: &DesignSubject<'_, 'm, M>,
         rng: &mut R,
     ) -> Result<Subject> {
-        let eta = self.draw_eta(rng);
         let mut observations = subject.subject.observations().to_vec();
-        for p in self.predictions(subject, &eta)? {
-            let o = &mut observations[p.observation];
-            let y = p.error.sample(p.prediction, rng);
-            let censored = o.lloq.is_some_and(|l| y < l);
-            o.value = if censored { o.lloq.unwrap_or(y) } else { y };
+        for d in self.draw_values(subject, rng)? {
+            let o = &mut observations[d.observation];
+            let censored = o.lloq.is_some_and(|l| d.value < l);
+            o.value = if censored {
+                o.lloq.unwrap_or(d.value)
+            } else {
+                d.value
+            };
             o.censored = censored;
         }
         subject.subject.with_observations(observations)
+    }
+
+    /// Replicate `replicate` of a prepared design with `seed`, before censoring: per
+    /// subject, the drawn value of each observation in the likelihood (the same draws as
+    /// [`simulate_design`](FittedModel::simulate_design) censors).
+    ///
+    /// # Errors
+    /// As [`predictions`](FittedModel::predictions).
+    pub fn simulate_values(
+        &self,
+        design: &Design<'_, 'm, M>,
+        seed: u64,
+        replicate: u64,
+    ) -> Result<Vec<Vec<Drawn>>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(replicate);
+        design
+            .subjects
+            .iter()
+            .map(|s| self.draw_values(s, &mut rng))
+            .collect()
     }
 
     /// Replicate `replicate` of a prepared design with `seed`.
@@ -262,6 +303,15 @@ impl<M: Model> DesignSubject<'_, '_, M> {
     pub fn subject(&self) -> &Subject {
         self.subject
     }
+}
+
+/// A simulated value of one observation, before censoring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drawn {
+    /// Position among the subject's observations.
+    pub observation: usize,
+    /// The value (analyte unit).
+    pub value: f64,
 }
 
 /// A model prediction of one observation.
