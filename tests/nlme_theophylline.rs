@@ -239,12 +239,12 @@ fn diagnostics_follow_their_definitions() {
 fn tables_are_numeric_and_reproduce_the_fit() {
     let fit = fit();
     let mut buf = Vec::new();
-    cart_pkpd::diagnostics::write_sdtab(&fit, &mut buf).unwrap();
+    cart_pkpd::diagnostics::write_sdtab(&fit, None, &mut buf).unwrap();
     let text = String::from_utf8(buf).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "ID,TIME,DVID,DV,PRED,IPRED,IWRES,CWRES,CENS"
+        "ID,TIME,DVID,DV,PRED,IPRED,IWRES,CWRES,NPDE,CENS"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), fit.n_observations);

@@ -2,7 +2,8 @@
 //! numeric apart from the subject identifier, a missing value written as an empty field
 //! (read as `NA` by R and `NaN` by pandas), flags as 0/1.
 
-use crate::error::Result;
+use super::Npde;
+use crate::error::{Error, Result};
 use crate::nlme::PopulationFit;
 use std::io::Write;
 
@@ -24,21 +25,40 @@ fn number(v: Option<f64>) -> String {
 }
 
 /// Writes the observation table (NONMEM's `sdtab`): one row per observation in the
-/// likelihood, columns `ID,TIME,DVID,DV,PRED,IPRED,IWRES,CWRES,CENS`. `DVID` numbers the
-/// analytes in order of first appearance (the header comment line is not written, so the
-/// mapping is [`PopulationFit::subjects`]' analyte names in that order); `DV` of a
-/// censored observation is its LLOQ, with `CENS = 1` and an empty `CWRES`.
+/// likelihood, columns `ID,TIME,DVID,DV,PRED,IPRED,IWRES,CWRES,NPDE,CENS`. `DVID` numbers
+/// the analytes in order of first appearance over [`PopulationFit::subjects`]; `DV` of a
+/// censored observation is its LLOQ, with `CENS = 1` and an empty `CWRES`; `NPDE` is empty
+/// without `npde` (computed for the same data).
 ///
 /// # Errors
-/// [`Error::Io`](crate::Error::Io) or [`Error::Csv`](crate::Error::Csv) when writing fails.
-pub fn write_sdtab<W: Write>(fit: &PopulationFit, writer: W) -> Result<()> {
+/// [`Error::InvalidOptions`] when `npde` does not have the fit's observations (another data
+/// set); [`Error::Io`] or [`Error::Csv`] when writing fails.
+pub fn write_sdtab<W: Write>(fit: &PopulationFit, npde: Option<&Npde>, writer: W) -> Result<()> {
     let dvid = analytes(fit);
+    let rows = fit
+        .subjects
+        .iter()
+        .flat_map(|s| s.predictions.iter().map(move |p| (s, p)));
+    if let Some(n) = npde {
+        let same = n.rows.len() == rows.clone().count()
+            && rows
+                .clone()
+                .zip(&n.rows)
+                .all(|((s, p), r)| r.subject == s.subject && r.time == p.time);
+        if !same {
+            return Err(Error::InvalidOptions {
+                reason: "the NPDE were computed for other data than the fit".into(),
+            });
+        }
+    }
+    let mut npde_of = npde.map(|n| n.rows.iter().map(|r| r.npde));
     let mut w = csv::Writer::from_writer(writer);
     w.write_record([
-        "ID", "TIME", "DVID", "DV", "PRED", "IPRED", "IWRES", "CWRES", "CENS",
+        "ID", "TIME", "DVID", "DV", "PRED", "IPRED", "IWRES", "CWRES", "NPDE", "CENS",
     ])?;
     for s in &fit.subjects {
         for p in &s.predictions {
+            let npde = npde_of.as_mut().and_then(Iterator::next);
             let id = dvid.iter().position(|a| *a == p.analyte).unwrap_or(0) + 1;
             w.write_record([
                 s.subject.clone(),
@@ -49,6 +69,7 @@ pub fn write_sdtab<W: Write>(fit: &PopulationFit, writer: W) -> Result<()> {
                 p.ipred.to_string(),
                 number(Some(p.iwres)),
                 number(p.cwres),
+                number(npde),
                 u8::from(p.censored).to_string(),
             ])?;
         }
