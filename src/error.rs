@@ -95,6 +95,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A plot could not be drawn (nothing to draw, or the drawing backend failed).
+    #[error("cannot draw the plot: {reason}")]
+    Plot {
+        /// Why.
+        reason: String,
+    },
+
     /// No subject of a data set observes an analyte a data-set-wide analysis needs.
     #[error("no subject of the data set has observations of `{analyte}`")]
     AnalyteNotObserved {

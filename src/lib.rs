@@ -82,6 +82,8 @@ pub mod nlme;
 pub mod normal;
 pub(crate) mod optim;
 pub mod params;
+#[cfg(feature = "plots")]
+pub mod plots;
 pub mod population;
 pub mod simulate;
 pub mod summary;

@@ -122,6 +122,8 @@ pub struct VpcBin {
 pub struct Vpc {
     /// Analyte.
     pub analyte: String,
+    /// The covariate that defines the strata, if stratified.
+    pub stratified_by: Option<String>,
     /// Whether values are prediction-corrected.
     pub prediction_corrected: bool,
     /// Replicates simulated.
@@ -226,6 +228,7 @@ pub fn vpc<M: Model>(
         .collect::<Result<Vec<_>>>()?;
     Ok(Vpc {
         analyte: analyte.to_owned(),
+        stratified_by: opts.stratify.clone(),
         prediction_corrected: opts.prediction_corrected,
         replicates: opts.replicates,
         interval: opts.interval,
