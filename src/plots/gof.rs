@@ -60,8 +60,8 @@ pub fn gof_svg(
             &label("observed"),
             log,
         )?;
-        residual_panel(&panels[2], &rows, |p| p.time, time_label)?;
-        residual_panel(&panels[3], &rows, |p| p.pred, &label("PRED"))?;
+        residual_panel(&panels[2], &rows, |p| p.time, time_label, false)?;
+        residual_panel(&panels[3], &rows, |p| p.pred, &label("PRED"), log)?;
         legend::draw(
             &side,
             &format!("{} fit, {analyte}", fit.method),
@@ -153,23 +153,55 @@ fn residual_panel<DB: DrawingBackend>(
     rows: &[&PopulationPrediction],
     x: impl Fn(&&PopulationPrediction) -> f64,
     x_label: &str,
+    log: bool,
 ) -> Result<()> {
-    let points: Vec<(f64, f64)> = rows.iter().filter_map(|p| Some((x(p), p.cwres?))).collect();
-    let (x0, x1) = padded(points.iter().map(|p| p.0), false).unwrap_or((0.0, 1.0));
+    let points: Vec<(f64, f64)> = rows
+        .iter()
+        .filter_map(|p| Some((x(p), p.cwres?)))
+        .filter(|p| !log || p.0 > 0.0)
+        .collect();
+    let (x0, x1) = padded(points.iter().map(|p| p.0), log).unwrap_or((1.0, 10.0));
     let bound = points.iter().fold(3.0f64, |m, p| m.max(p.1.abs())).ceil();
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, -bound..bound)
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .x_desc(x_label)
-        .y_desc("CWRES")
-        .draw()
-        .map_err(plot_error)?;
+        .y_label_area_size(70);
+    if log {
+        let mut chart = builder
+            .build_cartesian_2d((x0..x1).log_scale(), -bound..bound)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .x_desc(x_label)
+            .y_desc("CWRES")
+            .draw()
+            .map_err(plot_error)?;
+        draw_residuals(&mut chart, &points, (x0, x1))
+    } else {
+        let mut chart = builder
+            .build_cartesian_2d(x0..x1, -bound..bound)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc(x_label)
+            .y_desc("CWRES")
+            .draw()
+            .map_err(plot_error)?;
+        draw_residuals(&mut chart, &points, (x0, x1))
+    }
+}
+
+fn draw_residuals<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: &[(f64, f64)],
+    (x0, x1): (f64, f64),
+) -> Result<()> {
     chart
         .draw_series(LineSeries::new(
             [(x0, 0.0), (x1, 0.0)],

@@ -112,6 +112,8 @@ pub fn npde_svg(npde: &Npde, time_label: &str) -> Result<String> {
         chart
             .configure_mesh()
             .light_line_style(WHITE)
+            .x_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .x_desc(time_label)
             .y_desc("NPDE")
             .draw()
