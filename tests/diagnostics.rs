@@ -552,3 +552,52 @@ fn plots_draw_every_series_with_labels_and_legends() {
     assert!(svg.contains("PRED transgene (copies/µg)") && svg.contains("CWRES"));
     assert!(gof_svg(&fit, "b_cells", "cells/µL", "d", true).is_err());
 }
+
+#[test]
+fn parameter_uncertainty_adds_the_estimates_sampling_variance() {
+    let data = data_n(24);
+    let fit = fitted(&data);
+    let spec = spec();
+    let plain = FittedModel::new(&CellularKinetics, &spec, &fit, SolverOptions::default()).unwrap();
+    let uncertain = FittedModel::new(&CellularKinetics, &spec, &fit, SolverOptions::default())
+        .unwrap()
+        .with_parameter_uncertainty()
+        .unwrap();
+    // the variance over replicates of the replicate's mean ln y at day 9 over 24 subjects:
+    // (ω² + σ²)/24 at the estimates; plus Var(ln ĉmax) = (SE/ĉmax)² with uncertainty
+    let spread = |m: &FittedModel<'_, CellularKinetics>| {
+        let means: Vec<f64> = m
+            .simulate_replicates(&data, 2000, 4)
+            .unwrap()
+            .iter()
+            .map(|d| {
+                d.subjects()
+                    .iter()
+                    .map(|s| s.observations()[1].value.ln())
+                    .sum::<f64>()
+                    / 24.0
+            })
+            .collect();
+        let mean = means.iter().sum::<f64>() / means.len() as f64;
+        means.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (means.len() as f64 - 1.0)
+    };
+    let within = (fit.omega[0].value + fit.sigma[0].value.powi(2)) / 24.0;
+    let se_ln_cmax = fit.theta[0].se.unwrap() / fit.theta[0].value;
+    let (a, b) = (spread(&plain), spread(&uncertain));
+    eprintln!(
+        "replicate-mean variance: {a:.3e} (expected {within:.3e}), with uncertainty {b:.3e} (expected {:.3e})",
+        within + se_ln_cmax.powi(2)
+    );
+    // 2000 replicates: a sample variance within ±15% (≈ 4.7 SE of √(2/1999))
+    approx::assert_relative_eq!(a, within, max_relative = 0.15);
+    approx::assert_relative_eq!(b, within + se_ln_cmax.powi(2), max_relative = 0.15);
+    // without a covariance step there is no uncertainty to draw
+    let opts = PopulationOptions {
+        covariance: false,
+        ..PopulationOptions::default()
+    };
+    let bare = fit_population(&CellularKinetics, &data, &spec, &opts).unwrap();
+    let model =
+        FittedModel::new(&CellularKinetics, &spec, &bare, SolverOptions::default()).unwrap();
+    assert!(model.with_parameter_uncertainty().is_err());
+}

@@ -192,6 +192,9 @@ pub struct PopulationFit {
     /// [`FittedModel`](super::FittedModel) simulates.
     #[serde(default)]
     pub(crate) phi: Vec<f64>,
+    /// The covariance of `phi` from the covariance step, if it ran and succeeded.
+    #[serde(default)]
+    pub(crate) phi_covariance: Option<Vec<Vec<f64>>>,
 }
 
 /// The covariance step: the Hessian of the objective at `φ` (EBE starts held fixed) and
@@ -285,6 +288,7 @@ pub(super) fn assemble<M: Model>(
         evaluations: foce.evaluations.load(std::sync::atomic::Ordering::Relaxed),
         status,
         warnings,
+        phi_covariance: step.covariance.as_ref().map(rows),
         phi,
     })
 }

@@ -57,12 +57,35 @@ pub struct FittedModel<'m, M: Model> {
     spec: FitSpec<M>,
     interpolation: crate::data::CovariateInterpolation,
     layout: Layout,
+    /// The estimates.
+    estimates: Population,
+    /// With parameter uncertainty: the Cholesky factor of the estimates' covariance
+    /// (estimation scale), from which each replicate draws its own population.
+    uncertainty: Option<DMatrix<f64>>,
+    /// The covariance of the estimates, if the fit's covariance step gave one.
+    covariance: Option<DMatrix<f64>>,
+    solver: SolverOptions,
+}
+
+/// The population parameters a replicate is simulated with: `φ`, the factor of Ω and the
+/// residual error models it implies.
+struct Population {
     phi: Vec<f64>,
     /// Lower Cholesky factor of Ω.
     omega_factor: DMatrix<f64>,
-    /// The fitted residual error models, in the specification's order.
+    /// Residual error models, in the specification's order.
     errors: Vec<ErrorModel>,
-    solver: SolverOptions,
+}
+
+impl Population {
+    fn at(layout: &Layout, phi: Vec<f64>) -> Result<Self> {
+        let omega = layout.omega(&phi);
+        Ok(Population {
+            omega_factor: omega_factor(&omega, layout.random.len())?,
+            errors: layout.residuals(&phi)?,
+            phi,
+        })
+    }
 }
 
 impl<'m, M: Model> FittedModel<'m, M> {
@@ -90,7 +113,10 @@ impl<'m, M: Model> FittedModel<'m, M> {
                 ),
             });
         }
-        let omega = layout.omega(&fit.phi);
+        let covariance = fit
+            .phi_covariance
+            .as_ref()
+            .map(|rows| DMatrix::from_fn(rows.len(), rows.len(), |r, c| rows[r][c]));
         Ok(FittedModel {
             model,
             spec: FitSpec {
@@ -100,12 +126,54 @@ impl<'m, M: Model> FittedModel<'m, M> {
                 ignored: spec.ignored.clone(),
             },
             interpolation: spec.interpolation,
-            omega_factor: omega_factor(&omega, layout.random.len())?,
-            errors: layout.residuals(&fit.phi)?,
+            estimates: Population::at(&layout, fit.phi.clone())?,
             layout,
-            phi: fit.phi.clone(),
+            uncertainty: None,
+            covariance,
             solver,
         })
+    }
+
+    /// The same model, each replicate drawing its own θ, β, Ω and σ from the estimates'
+    /// sampling distribution, `φ ~ N(φ̂, Cov(φ̂))` on the estimation scale (log variances
+    /// and residual parameters, so every draw is valid), before drawing its subjects: the
+    /// simulations then carry the uncertainty of the estimates as well as the variability
+    /// between and within subjects.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDesign`] when the fit has no covariance (the covariance step was
+    /// not run or failed).
+    pub fn with_parameter_uncertainty(mut self) -> Result<Self> {
+        let cov = self
+            .covariance
+            .as_ref()
+            .ok_or_else(|| Error::InvalidDesign {
+                reason: "the fit has no covariance of its estimates (run the covariance step) to \
+                     draw parameter uncertainty from"
+                    .into(),
+            })?;
+        let factor = cov.clone().cholesky().ok_or_else(|| Error::InvalidDesign {
+            reason: "the covariance of the estimates is not positive definite".into(),
+        })?;
+        self.uncertainty = Some(factor.l());
+        Ok(self)
+    }
+
+    /// The population of one replicate: the estimates, or a draw around them.
+    fn population<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Option<Population>> {
+        let Some(l) = &self.uncertainty else {
+            return Ok(None);
+        };
+        let z = DVector::from_fn(l.nrows(), |_, _| rng.sample(StandardNormal));
+        let shift = l * z;
+        let phi = self
+            .estimates
+            .phi
+            .iter()
+            .zip(shift.iter())
+            .map(|(p, d)| p + d)
+            .collect();
+        Population::at(&self.layout, phi).map(Some)
     }
 
     /// Number of random effects.
@@ -140,7 +208,8 @@ impl<'m, M: Model> FittedModel<'m, M> {
     }
 
     /// Model predictions of one prepared subject's observations at random effects `eta`
-    /// (`0` gives the typical subject with its covariates: PRED), in data order.
+    /// (`0` gives the typical subject with its covariates: PRED), at the estimates, in
+    /// data order.
     ///
     /// # Errors
     /// Parameters outside their domain, or whatever the simulation reports, with the
@@ -150,10 +219,21 @@ impl<'m, M: Model> FittedModel<'m, M> {
         subject: &DesignSubject<'_, 'm, M>,
         eta: &[f64],
     ) -> Result<Vec<Predicted>> {
+        self.predictions_in(&self.estimates, subject, eta)
+    }
+
+    fn predictions_in(
+        &self,
+        population: &Population,
+        subject: &DesignSubject<'_, 'm, M>,
+        eta: &[f64],
+    ) -> Result<Vec<Predicted>> {
         let params = subject
             .terms
             .iter()
-            .map(|terms| M::Params::from_values(&self.layout.individual(&self.phi, terms, eta)))
+            .map(|terms| {
+                M::Params::from_values(&self.layout.individual(&population.phi, terms, eta))
+            })
             .collect::<Result<Vec<_>>>()
             .map_err(|e| e.in_subject(subject.subject.id()))?;
         let predictions = subject.objective.predict(&params)?;
@@ -165,27 +245,23 @@ impl<'m, M: Model> FittedModel<'m, M> {
             .map(|(o, prediction)| Predicted {
                 observation: o.observation,
                 prediction,
-                error: self.errors[o.error],
+                error: population.errors[o.error],
             })
             .collect())
     }
 
-    /// `η ~ N(0, Ω)`.
-    fn draw_eta<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
-        let z = DVector::from_fn(self.n_random(), |_, _| rng.sample(StandardNormal));
-        (&self.omega_factor * z).iter().copied().collect()
-    }
-
-    /// One subject's observations in the likelihood drawn (η, then residual error), not
-    /// censored: the values and the positions of their observations.
+    /// One subject's observations in the likelihood drawn (η, then residual error) from
+    /// `population`, not censored: the values and the positions of their observations.
     fn draw_values<R: Rng + ?Sized>(
         &self,
+        population: &Population,
         subject: &DesignSubject<'_, 'm, M>,
         rng: &mut R,
     ) -> Result<Vec<Drawn>> {
-        let eta = self.draw_eta(rng);
+        let z = DVector::from_fn(self.n_random(), |_, _| rng.sample(StandardNormal));
+        let eta: Vec<f64> = (&population.omega_factor * z).iter().copied().collect();
         Ok(self
-            .predictions(subject, &eta)?
+            .predictions_in(population, subject, &eta)?
             .into_iter()
             .map(|p| Drawn {
                 observation: p.observation,
@@ -198,11 +274,12 @@ impl<'m, M: Model> FittedModel<'m, M> {
     /// they were.
     fn simulate_subject<R: Rng + ?Sized>(
         &self,
+        population: &Population,
         subject: &DesignSubject<'_, 'm, M>,
         rng: &mut R,
     ) -> Result<Subject> {
         let mut observations = subject.subject.observations().to_vec();
-        for d in self.draw_values(subject, rng)? {
+        for d in self.draw_values(population, subject, rng)? {
             let o = &mut observations[d.observation];
             let censored = o.lloq.is_some_and(|l| d.value < l);
             o.value = if censored {
@@ -213,6 +290,19 @@ impl<'m, M: Model> FittedModel<'m, M> {
             o.censored = censored;
         }
         subject.subject.with_observations(observations)
+    }
+
+    /// The random numbers of replicate `replicate` and the population it is drawn from.
+    fn replicate<'s>(
+        &'s self,
+        seed: u64,
+        replicate: u64,
+        drawn: &'s mut Option<Population>,
+    ) -> Result<(ChaCha8Rng, &'s Population)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(replicate);
+        *drawn = self.population(&mut rng)?;
+        Ok((rng, drawn.as_ref().unwrap_or(&self.estimates)))
     }
 
     /// Replicate `replicate` of a prepared design with `seed`, before censoring: per
@@ -227,12 +317,12 @@ impl<'m, M: Model> FittedModel<'m, M> {
         seed: u64,
         replicate: u64,
     ) -> Result<Vec<Vec<Drawn>>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(replicate);
+        let mut drawn = None;
+        let (mut rng, population) = self.replicate(seed, replicate, &mut drawn)?;
         design
             .subjects
             .iter()
-            .map(|s| self.draw_values(s, &mut rng))
+            .map(|s| self.draw_values(population, s, &mut rng))
             .collect()
     }
 
@@ -246,12 +336,12 @@ impl<'m, M: Model> FittedModel<'m, M> {
         seed: u64,
         replicate: u64,
     ) -> Result<Dataset> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(replicate);
+        let mut drawn = None;
+        let (mut rng, population) = self.replicate(seed, replicate, &mut drawn)?;
         let subjects = design
             .subjects
             .iter()
-            .map(|s| self.simulate_subject(s, &mut rng))
+            .map(|s| self.simulate_subject(population, s, &mut rng))
             .collect::<Result<Vec<_>>>()?;
         Dataset::new(subjects)
     }
