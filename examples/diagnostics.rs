@@ -4,8 +4,8 @@
 //! panel), the NPDE with their tests, goodness-of-fit panels, and the NONMEM-style tables.
 //!
 //! Writes `out/vpc.svg` (transgene), `out/vpc_b_cells.svg`, `out/pcvpc.svg`,
-//! `out/npde.svg`, `out/gof.svg`, `out/vpc.csv`, `out/npde.csv`, `out/sdtab.csv` and
-//! `out/patab.csv`.
+//! `out/npde.svg`, `out/gof.svg`, `out/individual.svg`, `out/eta.svg`, `out/vpc.csv`,
+//! `out/npde.csv`, `out/sdtab.csv` and `out/patab.csv`.
 //!
 //! Run: `cargo run --release --example diagnostics [data.csv]`
 
@@ -15,7 +15,7 @@ use cart_pkpd::diagnostics::{
 };
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 use cart_pkpd::nlme::{FittedModel, PopulationOptions, PopulationSpec, fit_population};
-use cart_pkpd::plots::{VpcLabels, gof_svg, npde_svg, vpc_svg};
+use cart_pkpd::plots::{VpcLabels, eta_svg, gof_svg, individual_fits_svg, npde_svg, vpc_svg};
 use cart_pkpd::{Dataset, ErrorModel, SolverOptions};
 use std::error::Error;
 use std::fs::File;
@@ -106,11 +106,17 @@ fn run() -> Result<(), Box<dyn Error>> {
         "out/gof.svg",
         gof_svg(&fit, "transgene", "copies/µg", days, true)?,
     )?;
+    std::fs::write(
+        "out/individual.svg",
+        individual_fits_svg(&fit, "transgene", "copies/µg", days, true, 12)?,
+    )?;
+    std::fs::write("out/eta.svg", eta_svg(&fit, &data, &["DL"])?)?;
     write_sdtab(&fit, Some(&n), File::create("out/sdtab.csv")?)?;
     write_patab(&fit, File::create("out/patab.csv")?)?;
     println!(
         "wrote out/vpc.svg, out/vpc_b_cells.svg, out/pcvpc.svg, out/npde.svg, out/gof.svg, \
-         out/vpc.csv, out/npde.csv, out/sdtab.csv, out/patab.csv"
+         out/individual.svg, out/eta.svg, out/vpc.csv, out/npde.csv, out/sdtab.csv, \
+         out/patab.csv"
     );
     Ok(())
 }

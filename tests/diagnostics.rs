@@ -551,6 +551,18 @@ fn plots_draw_every_series_with_labels_and_legends() {
     assert_eq!(count(&svg, "<circle"), 4 * quantified + 1);
     assert!(svg.contains("PRED transgene (copies/µg)") && svg.contains("CWRES"));
     assert!(gof_svg(&fit, "b_cells", "cells/µL", "d", true).is_err());
+    // individual fits: every observation of the first six subjects, and two legend dots
+    let svg = cart_pkpd::plots::individual_fits_svg(&fit, "transgene", "copies/µg", "d", true, 6)
+        .unwrap();
+    let shown: usize = fit.subjects[..6].iter().map(|s| s.predictions.len()).sum();
+    assert_eq!(count(&svg, "<circle"), shown + 2);
+    // one caption per subject shown (plotters writes text on a line of its own)
+    assert!(svg.contains("\nS5\n") && !svg.contains("\nS6\n"));
+    // random effects: a histogram and one scatter per covariate (a dot per subject)
+    let svg = cart_pkpd::plots::eta_svg(&fit, &data, &["GRP"]).unwrap();
+    assert_eq!(count(&svg, "<circle"), data.subjects().len());
+    assert!(svg.contains("η cmax vs GRP"));
+    assert!(cart_pkpd::plots::eta_svg(&fit, &data, &["WT"]).is_err());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! SVG plots of the diagnostics (feature `plots`, on by default; plotters with its SVG
-//! backend): VPC and pcVPC with their below-LLOQ panel, NPDE, and goodness of fit.
+//! backend): VPC and pcVPC with their below-LLOQ panel, NPDE, goodness of fit, individual
+//! fits, and the random effects against their distribution and covariates.
 //!
 //! Every plot returns the SVG document as a string (write it with `std::fs::write`). The
 //! conventions: units in the axis labels, log axes where the data are log-normal (a
@@ -8,11 +9,13 @@
 //! beside the data, never over it.
 
 mod gof;
+mod individual;
 mod legend;
 mod npde;
 mod vpc;
 
 pub use gof::gof_svg;
+pub use individual::{eta_svg, individual_fits_svg};
 pub use npde::npde_svg;
 pub use vpc::{VpcLabels, vpc_svg};
 
