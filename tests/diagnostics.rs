@@ -613,3 +613,124 @@ fn parameter_uncertainty_adds_the_estimates_sampling_variance() {
         FittedModel::new(&CellularKinetics, &spec, &bare, SolverOptions::default()).unwrap();
     assert!(model.with_parameter_uncertainty().is_err());
 }
+
+/// Rendering to PNG, where the machine has a renderer (`rsvg-convert`, from librsvg): the
+/// SVG documents are valid enough for a real renderer to draw them at their size.
+#[cfg(feature = "plots")]
+#[test]
+fn plots_render_to_png_where_a_renderer_is_installed() {
+    use cart_pkpd::diagnostics::{NpdeOptions, VpcOptions, npde, vpc};
+    use cart_pkpd::plots::{VpcLabels, gof_svg, npde_svg, vpc_svg};
+    let Ok(probe) = std::process::Command::new("rsvg-convert")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("rsvg-convert is not installed: PNG rendering not checked");
+        return;
+    };
+    assert!(probe.status.success());
+    let data = data();
+    let fit = fitted(&data);
+    let spec = spec();
+    let model = FittedModel::new(&CellularKinetics, &spec, &fit, SolverOptions::default()).unwrap();
+    let labels = VpcLabels {
+        x: "Time (d)".into(),
+        y: "Transgene (copies/µg)".into(),
+        log_y: true,
+    };
+    let opts = VpcOptions {
+        replicates: 30,
+        ..VpcOptions::default()
+    };
+    let n = npde(
+        &model,
+        &data,
+        &NpdeOptions {
+            replicates: 50,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    let documents = [
+        (
+            "vpc",
+            vpc_svg(&vpc(&model, &data, "transgene", &opts).unwrap(), &labels).unwrap(),
+        ),
+        ("npde", npde_svg(&n, "Time (d)").unwrap()),
+        (
+            "gof",
+            gof_svg(&fit, "transgene", "copies/µg", "Time (d)", true).unwrap(),
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("cart_pkpd_png_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, svg) in documents {
+        let input = dir.join(format!("{name}.svg"));
+        let output = dir.join(format!("{name}.png"));
+        std::fs::write(&input, &svg).unwrap();
+        let status = std::process::Command::new("rsvg-convert")
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name}");
+        let png = std::fs::read(&output).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+        // the IHDR width is the SVG's width
+        let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+        let declared: u32 = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap();
+        assert_eq!(width, declared, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn individual_fits_simulate_their_residual_error_and_uncertainty() {
+    use cart_pkpd::fit::{FitOptions, FitSimulation, FitSpec, fit_subject, simulate_from_fit};
+    let subject = &data().subjects()[2].clone();
+    let sd = 0.15;
+    let spec = FitSpec::new(CellularKineticsParams::stein_2019())
+        .estimate(&["cmax"])
+        .residual_fixed("transgene", ErrorModel::LogAdditive { sd });
+    let fit = fit_subject(&CellularKinetics, subject, &spec, &FitOptions::default()).unwrap();
+    let ipred = fit.predictions[1].ipred; // day 9
+    let ln_at = |opts: &FitSimulation| -> (f64, f64) {
+        let copies = simulate_from_fit(&CellularKinetics, subject, &spec, &fit, opts).unwrap();
+        let v: Vec<f64> = copies
+            .iter()
+            .map(|s| s.observations()[1].value.ln())
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0);
+        (mean, var)
+    };
+    let n = 4000;
+    let plain = FitSimulation {
+        replicates: n,
+        ..FitSimulation::default()
+    };
+    let (mean, var) = ln_at(&plain);
+    assert!(
+        (mean - ipred.ln()).abs() < 4.0 * sd / (n as f64).sqrt(),
+        "{mean}"
+    );
+    approx::assert_relative_eq!(var, sd * sd, max_relative = 0.1);
+    // with uncertainty: ln y = ln f(t; ĉmax) + δ + ε, δ ~ N(0, SE(ln ĉmax)²)
+    let se = fit.estimates[0].se.unwrap() / fit.estimates[0].value;
+    let (_, var) = ln_at(&FitSimulation {
+        parameter_uncertainty: true,
+        ..plain
+    });
+    approx::assert_relative_eq!(var, sd * sd + se * se, max_relative = 0.1);
+    // another specification is refused
+    let other = FitSpec::new(CellularKineticsParams::stein_2019())
+        .estimate(&["alpha"])
+        .residual_fixed("transgene", ErrorModel::LogAdditive { sd });
+    assert!(simulate_from_fit(&CellularKinetics, subject, &other, &fit, &plain).is_err());
+}

@@ -37,11 +37,13 @@
 //! ```
 
 pub(crate) mod result;
+mod simulation;
 
 pub use crate::likelihood::{Censoring, FitSpec, Objective, ResidualSpec, Slot, Target};
 pub use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE};
 pub use crate::optim::{Estimate, FitStatus, Scale, Termination};
 pub use result::{FitResult, FitWarning, Prediction, StartSummary};
+pub use simulation::{FitSimulation, simulate_from_fit};
 
 use crate::data::Subject;
 use crate::error::{Error, Result};
