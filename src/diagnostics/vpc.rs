@@ -318,50 +318,7 @@ fn layout<M: Model>(
     analyte: &str,
     opts: &VpcOptions,
 ) -> Result<(Vec<Row>, Vec<Group>)> {
-    struct Found {
-        subject: usize,
-        observation: usize,
-        time: f64,
-        stratum: Option<String>,
-        pred: f64,
-    }
-    let mut found = Vec::new();
-    for (i, ds) in design.subjects().iter().enumerate() {
-        let s = ds.subject();
-        let stratum = match &opts.stratify {
-            None => None,
-            Some(name) => Some(
-                s.covariate_value(name)
-                    .ok_or_else(|| Error::CovariateMissing {
-                        subject: s.id().to_owned(),
-                        covariate: name.clone(),
-                    })?
-                    .to_string(),
-            ),
-        };
-        let zero = vec![0.0; fitted.n_random()];
-        let preds = if opts.prediction_corrected {
-            fitted.predictions(ds, &zero)?
-        } else {
-            Vec::new()
-        };
-        for (k, o) in s.observations().iter().enumerate() {
-            if o.analyte != analyte || o.mdv {
-                continue;
-            }
-            let pred = preds
-                .iter()
-                .find(|p| p.observation == k)
-                .map_or(1.0, |p| p.prediction);
-            found.push(Found {
-                subject: i,
-                observation: k,
-                time: o.time,
-                stratum: stratum.clone(),
-                pred,
-            });
-        }
-    }
+    let found = observations_of(fitted, design, analyte, opts)?;
     if found.is_empty() {
         return Err(Error::AnalyteNotObserved {
             analyte: analyte.to_owned(),
@@ -407,6 +364,63 @@ fn layout<M: Model>(
         }
     }
     Ok((rows, groups))
+}
+
+/// An observation of the VPC's analyte: where it is, its stratum and its PRED.
+struct Found {
+    subject: usize,
+    observation: usize,
+    time: f64,
+    stratum: Option<String>,
+    pred: f64,
+}
+
+/// Every observation of `analyte` in the design (`MDV = 0`), with its stratum and, for a
+/// pcVPC, its population prediction.
+fn observations_of<M: Model>(
+    fitted: &FittedModel<'_, M>,
+    design: &Design<'_, '_, M>,
+    analyte: &str,
+    opts: &VpcOptions,
+) -> Result<Vec<Found>> {
+    let mut found = Vec::new();
+    for (i, ds) in design.subjects().iter().enumerate() {
+        let s = ds.subject();
+        let stratum = match &opts.stratify {
+            None => None,
+            Some(name) => Some(
+                s.covariate_value(name)
+                    .ok_or_else(|| Error::CovariateMissing {
+                        subject: s.id().to_owned(),
+                        covariate: name.clone(),
+                    })?
+                    .to_string(),
+            ),
+        };
+        let zero = vec![0.0; fitted.n_random()];
+        let preds = if opts.prediction_corrected {
+            fitted.predictions(ds, &zero)?
+        } else {
+            Vec::new()
+        };
+        for (k, o) in s.observations().iter().enumerate() {
+            if o.analyte != analyte || o.mdv {
+                continue;
+            }
+            let pred = preds
+                .iter()
+                .find(|p| p.observation == k)
+                .map_or(1.0, |p| p.prediction);
+            found.push(Found {
+                subject: i,
+                observation: k,
+                time: o.time,
+                stratum: stratum.clone(),
+                pred,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// A time bin: `[start, end)`, or `[start, end]` when closed.

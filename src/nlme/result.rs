@@ -493,30 +493,19 @@ fn cwres(
     out
 }
 
-/// NONMEM-style table of θ, Ω and σ.
-impl fmt::Display for PopulationFit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} population fit of `{}`: {} subjects, {} observations ({} censored, M3)",
-            self.method, self.model, self.n_subjects, self.n_observations, self.n_censored
-        )?;
-        writeln!(
-            f,
-            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} evaluations)",
-            self.ofv,
-            self.minus_two_ll,
-            self.aic,
-            self.bic,
-            self.status,
-            self.iterations,
-            self.evaluations
-        )?;
-        let opt =
-            |v: Option<f64>, p: usize| v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"));
-        let interval = |ci: Option<(f64, f64)>| {
-            ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
-        };
+/// An optional number with `p` decimals, or `-`.
+fn opt(v: Option<f64>, p: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"))
+}
+
+/// An optional interval, or `-`.
+fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
+}
+
+impl PopulationFit {
+    /// The θ table.
+    fn write_theta(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "{:<22} {:>12} {:>10} {:>7} {:>25}",
@@ -534,6 +523,11 @@ impl fmt::Display for PopulationFit {
                 e.unit
             )?;
         }
+        Ok(())
+    }
+
+    /// The Ω and σ tables and the ε-shrinkage.
+    fn write_random(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "{:<22} {:>12} {:>10} {:>7} {:>12} {:>25}",
@@ -574,6 +568,31 @@ impl fmt::Display for PopulationFit {
                 opt(e.percent, 1)
             )?;
         }
+        Ok(())
+    }
+}
+
+/// NONMEM-style table of θ, Ω and σ.
+impl fmt::Display for PopulationFit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} population fit of `{}`: {} subjects, {} observations ({} censored, M3)",
+            self.method, self.model, self.n_subjects, self.n_observations, self.n_censored
+        )?;
+        writeln!(
+            f,
+            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} evaluations)",
+            self.ofv,
+            self.minus_two_ll,
+            self.aic,
+            self.bic,
+            self.status,
+            self.iterations,
+            self.evaluations
+        )?;
+        self.write_theta(f)?;
+        self.write_random(f)?;
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }

@@ -2,7 +2,7 @@
 //! individual predictions, and CWRES against time and population predictions.
 
 use super::legend::{self, Glyph};
-use super::{BLUE, GREY, VERMILLION, padded, plot_error};
+use super::{BLUE, GREY, VERMILLION, chart, horizontal, padded, plot_error};
 use crate::error::{Error, Result};
 use crate::nlme::{PopulationFit, PopulationPrediction};
 use plotters::coord::Shift;
@@ -100,51 +100,27 @@ fn identity_panel<DB: DrawingBackend>(
         .x_label_area_size(40)
         .y_label_area_size(70);
     let identity = [(lo, lo), (hi, hi)];
-    if log {
-        let mut chart = builder
-            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .draw()
-            .map_err(plot_error)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-            )
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(identity, VERMILLION.stroke_width(2)))
-            .map_err(plot_error)?;
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(lo..hi, lo..hi)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(plot_error)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-            )
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(identity, VERMILLION.stroke_width(2)))
-            .map_err(plot_error)?;
-    }
+    chart!(
+        builder,
+        lo..hi,
+        log,
+        lo..hi,
+        log,
+        x_label,
+        y_label,
+        |chart| {
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
+                )
+                .map_err(plot_error)?;
+            chart
+                .draw_series(LineSeries::new(identity, VERMILLION.stroke_width(2)))
+                .map_err(plot_error)?;
+        }
+    );
     Ok(())
 }
 
@@ -167,63 +143,27 @@ fn residual_panel<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70);
-    if log {
-        let mut chart = builder
-            .build_cartesian_2d((x0..x1).log_scale(), -bound..bound)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .x_desc(x_label)
-            .y_desc("CWRES")
-            .draw()
-            .map_err(plot_error)?;
-        draw_residuals(&mut chart, &points, (x0, x1))
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(x0..x1, -bound..bound)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_labels(6)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .x_desc(x_label)
-            .y_desc("CWRES")
-            .draw()
-            .map_err(plot_error)?;
-        draw_residuals(&mut chart, &points, (x0, x1))
-    }
-}
-
-fn draw_residuals<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
-    chart: &mut ChartContext<'_, DB, CT>,
-    points: &[(f64, f64)],
-    (x0, x1): (f64, f64),
-) -> Result<()> {
-    chart
-        .draw_series(LineSeries::new(
-            [(x0, 0.0), (x1, 0.0)],
-            VERMILLION.stroke_width(2),
-        ))
-        .map_err(plot_error)?;
-    for limit in [-2.0, 2.0] {
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(x0, limit), (x1, limit)],
-                6,
-                4,
-                GREY.stroke_width(2),
-            ))
-            .map_err(plot_error)?;
-    }
-    chart
-        .draw_series(
-            points
-                .iter()
-                .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-        )
-        .map_err(plot_error)?;
+    chart!(
+        builder,
+        x0..x1,
+        log,
+        -bound..bound,
+        false,
+        x_label,
+        "CWRES",
+        |chart| {
+            horizontal(&mut chart, (x0, x1), 0.0, false)?;
+            for limit in [-2.0, 2.0] {
+                horizontal(&mut chart, (x0, x1), limit, true)?;
+            }
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
+                )
+                .map_err(plot_error)?;
+        }
+    );
     Ok(())
 }

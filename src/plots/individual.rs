@@ -3,7 +3,7 @@
 //! fitted variance and against covariates.
 
 use super::legend::{self, Glyph};
-use super::{BLACK, BLUE, GREY, VERMILLION, padded, plot_error};
+use super::{BLACK, BLUE, GREY, VERMILLION, chart, horizontal, padded, plot_error};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::nlme::{PopulationFit, SubjectEstimates};
@@ -91,9 +91,15 @@ fn subject_panel<DB: DrawingBackend>(
     let ipred: Vec<(f64, f64)> = rows.iter().map(|p| (p.time, p.ipred)).collect();
     let pred: Vec<(f64, f64)> = rows.iter().map(|p| (p.time, p.pred)).collect();
     let y_desc = format!("{analyte} ({unit})");
-    macro_rules! draw {
-        ($chart:expr) => {{
-            let chart = &mut $chart;
+    chart!(
+        builder,
+        x0..x1,
+        false,
+        y0..y1,
+        log,
+        time_label,
+        y_desc.as_str(),
+        |chart| {
             chart
                 .draw_series(LineSeries::new(ipred, VERMILLION.stroke_width(2)))
                 .map_err(plot_error)?;
@@ -110,38 +116,8 @@ fn subject_panel<DB: DrawingBackend>(
                     Circle::new((t, v), 3, style)
                 }))
                 .map_err(plot_error)?;
-        }};
-    }
-    if log {
-        let mut chart = builder
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_labels(4)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .x_desc(time_label)
-            .y_desc(y_desc)
-            .draw()
-            .map_err(plot_error)?;
-        draw!(chart);
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_labels(4)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .x_desc(time_label)
-            .y_desc(y_desc)
-            .draw()
-            .map_err(plot_error)?;
-        draw!(chart);
-    }
+        }
+    );
     Ok(())
 }
 
@@ -221,33 +197,37 @@ fn eta_histogram<DB: DrawingBackend>(
     let density = |c: usize| c as f64 / (etas.len() as f64 * width);
     let peak = 1.0 / (sd * (2.0 * std::f64::consts::PI).sqrt());
     let top = counts.iter().map(|&c| density(c)).fold(peak, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .caption(format!("η {name}"), ("sans-serif", 14))
         .margin(6)
         .x_label_area_size(28)
-        .y_label_area_size(45)
-        .build_cartesian_2d(-bound..bound, 0f64..top)
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .x_desc(format!("EBE of η {name}"))
-        .y_desc("density")
-        .draw()
-        .map_err(plot_error)?;
-    chart
-        .draw_series(counts.iter().enumerate().map(|(i, &c)| {
-            let a = -bound + i as f64 * width;
-            Rectangle::new([(a, 0.0), (a + width, density(c))], BLUE.mix(0.45).filled())
-        }))
-        .map_err(plot_error)?;
-    let curve = (0..=100).map(|i| {
-        let v = -bound + 2.0 * bound * i as f64 / 100.0;
-        (v, peak * (-0.5 * (v / sd).powi(2)).exp())
-    });
-    chart
-        .draw_series(LineSeries::new(curve, VERMILLION.stroke_width(2)))
-        .map_err(plot_error)?;
+        .y_label_area_size(45);
+    let x_desc = format!("EBE of η {name}");
+    chart!(
+        builder,
+        -bound..bound,
+        false,
+        0f64..top,
+        false,
+        x_desc.as_str(),
+        "density",
+        |chart| {
+            chart
+                .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                    let a = -bound + i as f64 * width;
+                    Rectangle::new([(a, 0.0), (a + width, density(c))], BLUE.mix(0.45).filled())
+                }))
+                .map_err(plot_error)?;
+            let curve = (0..=100).map(|i| {
+                let v = -bound + 2.0 * bound * i as f64 / 100.0;
+                (v, peak * (-0.5 * (v / sd).powi(2)).exp())
+            });
+            chart
+                .draw_series(LineSeries::new(curve, VERMILLION.stroke_width(2)))
+                .map_err(plot_error)?;
+        }
+    );
     Ok(())
 }
 
@@ -260,32 +240,31 @@ fn eta_scatter<DB: DrawingBackend>(
 ) -> Result<()> {
     let (x0, x1) = padded(x.iter().copied(), false).unwrap_or((0.0, 1.0));
     let bound = etas.iter().fold(0.1f64, |m, v| m.max(v.abs())) * 1.1;
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .caption(format!("η {name} vs {covariate}"), ("sans-serif", 14))
         .margin(6)
         .x_label_area_size(28)
-        .y_label_area_size(45)
-        .build_cartesian_2d(x0..x1, -bound..bound)
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .x_desc(covariate)
-        .y_desc(format!("EBE of η {name}"))
-        .draw()
-        .map_err(plot_error)?;
-    chart
-        .draw_series(LineSeries::new(
-            [(x0, 0.0), (x1, 0.0)],
-            VERMILLION.stroke_width(2),
-        ))
-        .map_err(plot_error)?;
-    chart
-        .draw_series(
-            x.iter()
-                .zip(etas)
-                .map(|(&a, &b)| Circle::new((a, b), 3, BLUE.filled())),
-        )
-        .map_err(plot_error)?;
+        .y_label_area_size(45);
+    let y_desc = format!("EBE of η {name}");
+    chart!(
+        builder,
+        x0..x1,
+        false,
+        -bound..bound,
+        false,
+        covariate,
+        y_desc.as_str(),
+        |chart| {
+            horizontal(&mut chart, (x0, x1), 0.0, false)?;
+            chart
+                .draw_series(
+                    x.iter()
+                        .zip(etas)
+                        .map(|(&a, &b)| Circle::new((a, b), 3, BLUE.filled())),
+                )
+                .map_err(plot_error)?;
+        }
+    );
     Ok(())
 }

@@ -29,6 +29,89 @@ pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
 pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 pub(crate) const GREY: RGBColor = RGBColor(120, 120, 120);
 
+/// Tick labels of an axis: powers of ten on a log axis, plain numbers otherwise.
+pub(crate) fn tick_label(log: bool) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        if log {
+            format!("{v:.0e}")
+        } else {
+            let rounded = (v * 1e6).round() / 1e6;
+            format!("{rounded}")
+        }
+    }
+}
+
+/// Builds a chart on `$builder` over `$x` × `$y` (each range linear, or logarithmic when
+/// its flag is set), draws its mesh with the two axis descriptions, and runs `$body` with
+/// the chart bound to `$chart`: one body for the four combinations of axis types, which
+/// plotters gives different types.
+macro_rules! chart {
+    ($builder:expr, $x:expr, $log_x:expr, $y:expr, $log_y:expr, $x_desc:expr, $y_desc:expr,
+     |$chart:ident| $body:block) => {{
+        use plotters::prelude::*;
+        let (x_fmt, y_fmt) = (
+            $crate::plots::tick_label($log_x),
+            $crate::plots::tick_label($log_y),
+        );
+        macro_rules! with_mesh {
+            ($built:expr) => {{
+                let mut $chart = $built.map_err($crate::plots::plot_error)?;
+                $chart
+                    .configure_mesh()
+                    .light_line_style(WHITE)
+                    .x_labels(6)
+                    .x_label_formatter(&x_fmt)
+                    .y_label_formatter(&y_fmt)
+                    .x_desc($x_desc)
+                    .y_desc($y_desc)
+                    .draw()
+                    .map_err($crate::plots::plot_error)?;
+                $body
+            }};
+        }
+        let (x, y) = ($x, $y);
+        match ($log_x, $log_y) {
+            (false, false) => with_mesh!($builder.build_cartesian_2d(x, y)),
+            (false, true) => with_mesh!($builder.build_cartesian_2d(x, y.log_scale())),
+            (true, false) => with_mesh!($builder.build_cartesian_2d(x.log_scale(), y)),
+            (true, true) => with_mesh!($builder.build_cartesian_2d(x.log_scale(), y.log_scale())),
+        }
+    }};
+}
+pub(crate) use chart;
+
+/// A horizontal line at `y` across `[x0, x1]`: solid, or dashed.
+pub(crate) fn horizontal<DB, CT>(
+    chart: &mut plotters::chart::ChartContext<'_, DB, CT>,
+    (x0, x1): (f64, f64),
+    y: f64,
+    dashed: bool,
+) -> crate::error::Result<()>
+where
+    DB: plotters::prelude::DrawingBackend,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    use plotters::prelude::*;
+    if dashed {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x0, y), (x1, y)],
+                6,
+                4,
+                GREY.stroke_width(2),
+            ))
+            .map_err(plot_error)?;
+    } else {
+        chart
+            .draw_series(LineSeries::new(
+                [(x0, y), (x1, y)],
+                VERMILLION.stroke_width(2),
+            ))
+            .map_err(plot_error)?;
+    }
+    Ok(())
+}
+
 /// A plotters failure as a crate error.
 pub(crate) fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Plot {

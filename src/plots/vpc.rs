@@ -3,7 +3,7 @@
 //! the LLOQ).
 
 use super::legend::{self, Glyph};
-use super::{BLACK, GREY, SKY_BLUE, VERMILLION, padded, plot_error};
+use super::{BLACK, GREY, SKY_BLUE, VERMILLION, chart, padded, plot_error};
 use crate::diagnostics::{Vpc, VpcBin};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
@@ -144,34 +144,16 @@ fn percentile_panel<DB: DrawingBackend>(
         .x_label_area_size(30)
         .y_label_area_size(70);
     let n = bins.first().map_or(0, |b| b.percentiles.len());
-    if labels.log_y {
-        let mut chart = builder
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_labels(6)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_desc(y_label)
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .draw()
-            .map_err(plot_error)?;
-        draw_percentiles(&mut chart, bins, n)
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_labels(6)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_desc(y_label)
-            .draw()
-            .map_err(plot_error)?;
-        draw_percentiles(&mut chart, bins, n)
-    }
+    chart!(
+        builder,
+        x0..x1,
+        false,
+        y0..y1,
+        labels.log_y,
+        "",
+        y_label.as_str(),
+        |chart| { draw_percentiles(&mut chart, bins, n) }
+    )
 }
 
 fn draw_percentiles<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
@@ -246,22 +228,27 @@ fn censored_panel<DB: DrawingBackend>(
     x_label: &str,
 ) -> Result<()> {
     let (x0, x1) = x_range(bins);
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .margin(10)
         .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, 0f64..1f64)
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .x_labels(6)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_labels(3)
-        .x_desc(x_label)
-        .y_desc("fraction < LLOQ")
-        .draw()
-        .map_err(plot_error)?;
+        .y_label_area_size(70);
+    chart!(
+        builder,
+        x0..x1,
+        false,
+        0f64..1f64,
+        false,
+        x_label,
+        "fraction < LLOQ",
+        |chart| { draw_censored(&mut chart, bins) }
+    )
+}
+
+fn draw_censored<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    bins: &[&VpcBin],
+) -> Result<()> {
     let band: Vec<(f64, f64)> = bins
         .iter()
         .map(|b| (b.time, b.simulated_blq_fraction[2]))
