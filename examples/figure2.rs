@@ -34,7 +34,8 @@ use std::fmt::Write as _;
 const ESTIMATED: [&str; 5] = ["rho", "alpha", "beta", "kmax", "kp"];
 const VIRTUAL_PER_GROUP: usize = 1000;
 const BAND: [f64; 2] = [0.05, 0.95];
-const COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+/// Okabe–Ito blue (DL1) and vermillion (DL2), colour-blind safe.
+const COLORS: [RGBColor; 2] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0)];
 const PHENOTYPE_COLORS: [RGBColor; 3] = [
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
@@ -405,8 +406,11 @@ fn nca_table(levels: &[(Level, [Vec<TimeSummary>; 2])]) -> Result<String, Box<dy
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-/// Panel A or B: observed medians (points; open at the LLOQ when the median is BLQ), model
-/// median (line) and 90% band, LLOQ (dashed), log y axis.
+/// Panel A or B: observed medians (DL1 circles over DL2 squares; open at the LLOQ when
+/// the median is BLQ), model medians (DL1 solid, DL2 dashed) with their 90% bands, the
+/// LLOQ (dotted), log y axis. A model median below the axis stops there, marked by a
+/// downward triangle, rather than running along the axis. The legend is a strip below the
+/// chart, outside the data.
 fn profile_panel(
     area: &Area,
     title: &str,
@@ -416,7 +420,9 @@ fn profile_panel(
     which: usize,
     levels: &[(Level, [Vec<TimeSummary>; 2])],
 ) -> Result<(), Box<dyn Error>> {
-    let mut chart = ChartBuilder::on(area)
+    let (_, height) = area.dim_in_pixel();
+    let (plot, strip) = area.split_vertically(height - 56);
+    let mut chart = ChartBuilder::on(&plot)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
@@ -424,12 +430,16 @@ fn profile_panel(
         .build_cartesian_2d(0f64..370f64, (y_range.0..y_range.1).log_scale())?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .x_labels(8)
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .x_desc("Days after infusion")
         .y_desc(unit)
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .draw()?;
     let clip = |v: f64| v.clamp(y_range.0, y_range.1);
-    for (g, (level, raw)) in levels.iter().enumerate() {
+    // DL2 first, so that DL1's symbols are drawn over it
+    for (g, (level, raw)) in levels.iter().enumerate().rev() {
         let color = COLORS[g % 2];
         let band: Vec<(f64, f64)> = raw[which]
             .iter()
@@ -441,117 +451,230 @@ fn profile_panel(
                     .map(|r| (r.time, clip(r.quantiles[0].1.value().unwrap_or(y_range.0)))),
             )
             .collect();
-        chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.18))))?;
-        let median = raw[which]
-            .iter()
-            .map(|r| (r.time, clip(r.median.value().unwrap_or(y_range.0))));
-        chart
-            .draw_series(LineSeries::new(median, color.stroke_width(2)))?
-            .label(format!(
-                "{} model median, 90% PI",
-                level.label.split(' ').next().unwrap_or("")
-            ))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.15))))?;
+        draw_median(&mut chart, raw[which].as_slice(), y_range.0, g, color)?;
         let observed: Vec<&TimeSummary> = level.observed[which].iter().collect();
-        chart
-            .draw_series(observed.iter().filter_map(|r| {
-                r.median
-                    .value()
-                    .map(|v| Circle::new((r.time, clip(v)), 5, color.filled()))
-            }))?
-            .label(format!(
-                "{} observed median",
-                level.label.split(' ').next().unwrap_or("")
-            ))
-            .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
-        chart.draw_series(
-            observed
-                .iter()
-                .filter(|r| r.median == Reported::BelowLloq)
-                .map(|r| Circle::new((r.time, lloq), 5, color.stroke_width(2))),
-        )?;
+        let size = if g == 0 { 6 } else { 5 };
+        for r in &observed {
+            let (v, filled) = match r.median.value() {
+                Some(v) => (clip(v), true),
+                None => (lloq, false),
+            };
+            let style = if filled {
+                color.filled()
+            } else {
+                color.stroke_width(2)
+            };
+            if g == 0 {
+                chart.draw_series(std::iter::once(Circle::new((r.time, v), size, style)))?;
+            } else {
+                let square = Rectangle::new([(-size, -size), (size, size)], style);
+                chart.draw_series(std::iter::once(EmptyElement::at((r.time, v)) + square))?;
+            }
+        }
     }
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, lloq), (370.0, lloq)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?
-        .label("LLOQ (open symbol: median below LLOQ)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    chart.draw_series(DashedLineSeries::new(
+        [(0.0, lloq), (370.0, lloq)],
+        2,
+        4,
+        BLACK.stroke_width(1),
+    ))?;
+    profile_legend(&strip, levels)?;
+    Ok(())
+}
+
+/// A model median: solid for DL1, dashed for DL2; runs below the axis floor are left out,
+/// with a downward triangle where the median leaves the axis.
+fn draw_median<DB: DrawingBackend, CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    rows: &[TimeSummary],
+    floor: f64,
+    g: usize,
+    color: RGBColor,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    let mut exits = Vec::new();
+    for r in rows {
+        match r.median.value().filter(|&v| v >= floor) {
+            Some(v) => runs.last_mut().expect("a run").push((r.time, v)),
+            None => {
+                if runs.last().is_some_and(|run| !run.is_empty()) {
+                    exits.push(r.time);
+                    runs.push(Vec::new());
+                }
+            }
+        }
+    }
+    for run in runs.into_iter().filter(|r| r.len() > 1) {
+        if g == 0 {
+            chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
+        } else {
+            chart.draw_series(DashedLineSeries::new(run, 8, 5, color.stroke_width(2)))?;
+        }
+    }
+    for t in exits {
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((t, floor))
+                + Polygon::new(vec![(-6, -14), (6, -14), (0, -2)], color.filled()),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The legend strip of panels A and B.
+fn profile_legend(
+    strip: &Area,
+    levels: &[(Level, [Vec<TimeSummary>; 2])],
+) -> Result<(), Box<dyn Error>> {
+    let font = ("sans-serif", 13).into_font();
+    let mut x = 80;
+    for (g, (level, _)) in levels.iter().enumerate() {
+        let color = COLORS[g % 2];
+        let short = level.label.split(' ').next().unwrap_or("");
+        if g == 0 {
+            strip.draw(&PathElement::new(
+                vec![(x, 14), (x + 26, 14)],
+                color.stroke_width(2),
+            ))?;
+            strip.draw(&Circle::new((x + 13, 36), 6, color.filled()))?;
+        } else {
+            for k in 0..3 {
+                let a = x + 10 * k;
+                strip.draw(&PathElement::new(
+                    vec![(a, 14), (a + 6, 14)],
+                    color.stroke_width(2),
+                ))?;
+            }
+            strip.draw(&Rectangle::new([(x + 8, 31), (x + 18, 41)], color.filled()))?;
+        }
+        strip.draw(&Text::new(
+            format!("{short} model median, 90% PI"),
+            (x + 34, 8),
+            font.clone(),
+        ))?;
+        strip.draw(&Text::new(
+            format!("{short} observed median"),
+            (x + 34, 30),
+            font.clone(),
+        ))?;
+        x += 200;
+    }
+    strip.draw(&Text::new(
+        "open: median < LLOQ (dotted line)",
+        (x, 8),
+        font.clone(),
+    ))?;
+    strip.draw(&Text::new("▼ model median below the axis", (x, 30), font))?;
     Ok(())
 }
 
 /// Stacked bars of the observed phenotype composition per visit, with the model's naive %.
 fn composition_panel(area: &Area, level: &Level) -> Result<(), Box<dyn Error>> {
-    let visits = &level.composition;
+    // every B-cell visit of the dose level; those without a quantifiable subject are shown
+    // as all below the LLOQ rather than left out
+    let mut days: Vec<f64> = level
+        .subjects
+        .iter()
+        .flat_map(|s| {
+            s.observations_of("b_cells")
+                .filter(|o| !o.mdv)
+                .map(|o| o.time)
+        })
+        .collect();
+    days.sort_by(f64::total_cmp);
+    days.dedup();
+    let sampled = |t: f64| {
+        level
+            .subjects
+            .iter()
+            .filter(|s| s.observations_of("b_cells").any(|o| o.time == t && !o.mdv))
+            .count()
+    };
+    let visits: Vec<Option<&Composition>> = days
+        .iter()
+        .map(|&t| level.composition.iter().find(|c| c.time == t))
+        .collect();
     let n = visits.len().max(1);
-    let mut chart = ChartBuilder::on(area)
-        .caption(format!("B  Phenotype, {}", level.label), ("sans-serif", 18))
+    let (_, height) = area.dim_in_pixel();
+    let (plot, strip) = area.split_vertically(height - 28);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(format!("C  Phenotype, {}", level.label), ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..100f64)?;
-    let labels: Vec<String> = visits
+    let labels: Vec<String> = days
         .iter()
-        .map(|c| format!("d{} (n={})", c.time, c.n))
+        .zip(&visits)
+        .map(|(&t, c)| match c {
+            Some(c) => format!("d{t} (n={})", c.n),
+            None => format!("d{t} (BLQ, {})", sampled(t)),
+        })
         .collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(WHITE)
         .x_labels(n)
         .x_label_formatter(&|x| labels.get(x.round() as usize).cloned().unwrap_or_default())
-        .x_desc("Visit (subjects with quantifiable B cells)")
+        .x_desc("Visit (n: subjects with quantifiable B cells; BLQ: all below the LLOQ)")
         .y_desc("% of CD19+ B cells")
         .draw()?;
+    chart.draw_series(
+        visits
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_none())
+            .map(|(i, _)| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.35, 0.0), (x + 0.35, 100.0)],
+                    RGBColor(150, 150, 150).stroke_width(1),
+                )
+            }),
+    )?;
+    let visits: Vec<&Composition> = visits.iter().flatten().copied().collect();
+    let position = |c: &Composition| days.iter().position(|&t| t == c.time).unwrap_or(0) as f64;
     for (k, name) in ["naive", "memory", "double negative"].iter().enumerate() {
         let color = PHENOTYPE_COLORS[k];
-        chart
-            .draw_series(visits.iter().enumerate().map(|(i, c)| {
-                let shares = [c.naive_pct, c.memory_pct, c.dn_pct];
-                let lo: f64 = shares[..k].iter().sum();
-                let x = i as f64;
-                Rectangle::new([(x - 0.35, lo), (x + 0.35, lo + shares[k])], color.filled())
-            }))?
-            .label(*name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+        chart.draw_series(visits.iter().map(|c| {
+            let shares = [c.naive_pct, c.memory_pct, c.dn_pct];
+            let lo: f64 = shares[..k].iter().sum();
+            let x = position(c);
+            Rectangle::new([(x - 0.35, lo), (x + 0.35, lo + shares[k])], color.filled())
+        }))?;
+        let x = 80 + 150 * k as i32;
+        strip.draw(&Rectangle::new([(x, 6), (x + 14, 18)], color.filled()))?;
+        strip.draw(&Text::new(
+            *name,
+            (x + 20, 5),
+            ("sans-serif", 13).into_font(),
+        ))?;
     }
     let model: Vec<(f64, f64)> = visits
         .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
+        .filter_map(|c| {
             level
                 .model_composition
                 .iter()
                 .find(|m| m.time == c.time)
-                .map(|m| (i as f64, m.naive_pct))
+                .map(|m| (position(c), m.naive_pct))
         })
         .collect();
-    chart
-        .draw_series(
-            model
-                .iter()
-                .map(|&(x, y)| Cross::new((x, y), 6, BLACK.stroke_width(2))),
-        )?
-        .label("model naive % (pooled)")
-        .legend(|(x, y)| Cross::new((x + 7, y), 5, BLACK.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    chart.draw_series(
+        model
+            .iter()
+            .map(|&(x, y)| Cross::new((x, y), 6, BLACK.stroke_width(2))),
+    )?;
+    strip.draw(&Cross::new((537, 12), 5, BLACK.stroke_width(2)))?;
+    strip.draw(&Text::new(
+        "model naive % (pooled)",
+        (550, 5),
+        ("sans-serif", 13).into_font(),
+    ))?;
     Ok(())
 }
 
@@ -566,6 +689,15 @@ fn draw(
         "Figure 2 (reproduction): BMS-986353 in SLE - transgene PK and B-cell PD by dose level",
         ("sans-serif", 24),
     )?;
+    let (_, height) = root.dim_in_pixel();
+    let (root, caption) = root.split_vertically(height - 34);
+    caption.draw(&Text::new(
+        "Observed points: medians of data simulated from the trial design (the abstract reports \
+         no individual data). Lines and bands: model medians and 90% prediction intervals of 1,000 \
+         virtual subjects per dose level.",
+        (20, 8),
+        ("sans-serif", 14).into_font(),
+    ))?;
     let (top, bottom) = root.split_vertically(560);
     let (a, b) = top.split_horizontally(750);
     profile_panel(
