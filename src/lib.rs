@@ -85,6 +85,7 @@ pub mod params;
 #[cfg(feature = "plots")]
 pub mod plots;
 pub mod population;
+pub(crate) mod sampling;
 pub mod simulate;
 pub mod summary;
 pub mod synthetic;

@@ -18,7 +18,6 @@ use crate::simulate::{Simulation, SolverOptions, simulate};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 /// Draws that may be rejected in a row (a relation between parameters violated) before
@@ -210,11 +209,7 @@ impl<M: Model> PopulationModel<M> {
 
     /// Draws `η ~ N(0, Ω)`.
     pub fn sample_eta<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
-        let z = nalgebra::DVector::from_iterator(
-            self.names.len(),
-            (0..self.names.len()).map(|_| rng.sample::<f64, _>(StandardNormal)),
-        );
-        (&self.cholesky * z).iter().copied().collect()
+        crate::sampling::correlated_normal(&self.cholesky, rng)
     }
 
     /// Draws individual parameters; a draw that violates a relation between parameters is

@@ -25,9 +25,10 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::nlme::{Drawn, FittedModel};
+use crate::sampling::stream;
+use crate::summary::quantile_censored;
 use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 use std::io::Write;
@@ -123,8 +124,7 @@ pub fn npde<M: Model>(
         .map(|r| fitted.simulate_values(&design, opts.seed, r))
         .collect::<Result<_>>()?;
     // imputation draws on a stream of their own, after the replicates'
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    rng.set_stream(opts.replicates);
+    let mut rng = stream(opts.seed, opts.replicates);
     let mut rows = Vec::new();
     for (i, ds) in design.subjects().iter().enumerate() {
         let subject = ds.subject();
@@ -185,13 +185,12 @@ fn fraction_below(values: impl Iterator<Item = f64>, x: f64) -> f64 {
     below as f64 / n as f64
 }
 
-/// The `u`-quantile of `values` (type 7).
-fn empirical_quantile(values: impl Iterator<Item = f64>, u: f64) -> f64 {
-    let mut sorted: Vec<f64> = values.collect();
-    sorted.sort_by(f64::total_cmp);
-    let h = (sorted.len() - 1) as f64 * u.clamp(0.0, 1.0);
-    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+/// The `u`-quantile of `values` (type 7, as [`quantile_censored`] computes it).
+fn empirical_quantile(values: impl Iterator<Item = f64>, u: f64) -> Result<f64> {
+    let values: Vec<Option<f64>> = values.map(Some).collect();
+    Ok(quantile_censored(&values, u.clamp(0.0, 1.0))?
+        .value()
+        .unwrap_or(f64::NAN))
 }
 
 /// NPDE of one subject from its simulations `sim` (replicates × observations), decorrelated
@@ -239,21 +238,8 @@ fn decorrelated<R: Rng + ?Sized>(
     };
     for j in 0..n {
         let known: f64 = mean[j] + (0..j).map(|c| l[(j, c)] * z[c]).sum::<f64>();
-        let column = || {
-            z_sim
-                .column(j)
-                .iter()
-                .copied()
-                .collect::<Vec<f64>>()
-                .into_iter()
-        };
-        let marginal = || {
-            sim.column(j)
-                .iter()
-                .copied()
-                .collect::<Vec<f64>>()
-                .into_iter()
-        };
+        let column = || (0..kk).map(|r| z_sim[(r, j)]);
+        let marginal = || (0..kk).map(|r| sim[(r, j)]);
         let pde = match observed[j] {
             Observed::Value(y) => {
                 z[j] = (y - known) / l[(j, j)];
@@ -264,7 +250,7 @@ fn decorrelated<R: Rng + ?Sized>(
             Observed::Censored(lloq) => {
                 let cut = (lloq - known) / l[(j, j)];
                 let u = rng.random::<f64>() * fraction_below(column(), cut);
-                z[j] = empirical_quantile(column(), u);
+                z[j] = empirical_quantile(column(), u)?;
                 out.y[j] = known + l[(j, j)] * z[j];
                 out.pd[j] = rng.random::<f64>() * fraction_below(marginal(), lloq);
                 u

@@ -4,20 +4,8 @@
 
 use super::Npde;
 use crate::error::{Error, Result};
-use crate::nlme::PopulationFit;
+use crate::nlme::{PopulationFit, analytes_of};
 use std::io::Write;
-
-/// The analytes of a fit in order of first appearance over subjects and records; `DVID`
-/// is the 1-based position in this list.
-fn analytes(fit: &PopulationFit) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    for p in fit.subjects.iter().flat_map(|s| &s.predictions) {
-        if !out.contains(&p.analyte.as_str()) {
-            out.push(&p.analyte);
-        }
-    }
-    out
-}
 
 fn number(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite())
@@ -34,7 +22,7 @@ fn number(v: Option<f64>) -> String {
 /// [`Error::InvalidOptions`] when `npde` does not have the fit's observations (another data
 /// set); [`Error::Io`] or [`Error::Csv`] when writing fails.
 pub fn write_sdtab<W: Write>(fit: &PopulationFit, npde: Option<&Npde>, writer: W) -> Result<()> {
-    let dvid = analytes(fit);
+    let dvid = analytes_of(&fit.subjects);
     let rows = fit
         .subjects
         .iter()

@@ -8,11 +8,11 @@ use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::likelihood::{Censoring, Objective};
 use crate::model::Model;
+use crate::optim::covariance::factor_of_rows;
+use crate::sampling::{around, stream};
 use crate::simulate::SolverOptions;
-use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
+use nalgebra::DMatrix;
+use rand::Rng;
 
 /// Settings of a simulation from an individual fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,15 +98,10 @@ pub fn simulate_from_fit<M: Model>(
     };
     (0..opts.replicates)
         .map(|r| {
-            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-            rng.set_stream(r);
+            let mut rng = stream(opts.seed, r);
             let draw = match &factor {
                 None => theta.clone(),
-                Some(l) => {
-                    let z = DVector::from_fn(theta.len(), |_, _| rng.sample(StandardNormal));
-                    let shift = l * z;
-                    theta.iter().zip(shift.iter()).map(|(t, d)| t + d).collect()
-                }
+                Some(l) => around(&theta, l, &mut rng),
             };
             replicate(&objective, subject, &draw, &mut rng)
         })
@@ -122,12 +117,9 @@ fn covariance_factor(fit: &FitResult) -> Result<DMatrix<f64>> {
             reason: "the fit has no covariance of its estimates to draw parameter uncertainty from"
                 .into(),
         })?;
-    let cov = DMatrix::from_fn(rows.len(), rows.len(), |r, c| rows[r][c]);
-    cov.cholesky()
-        .map(|c| c.l())
-        .ok_or_else(|| Error::InvalidDesign {
-            reason: "the covariance of the estimates is not positive definite".into(),
-        })
+    factor_of_rows(rows).ok_or_else(|| Error::InvalidDesign {
+        reason: "the covariance of the estimates is not positive definite".into(),
+    })
 }
 
 /// One replicate at `theta`: predictions, residual error, censoring at the LLOQ.

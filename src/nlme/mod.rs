@@ -22,11 +22,13 @@
 mod covariate;
 mod ebe;
 mod params;
+mod report;
 mod result;
 mod simulation;
 mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
+pub(crate) use result::analytes_of;
 pub use result::{
     EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
     PopulationWarning, SubjectEstimates,

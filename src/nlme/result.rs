@@ -83,8 +83,8 @@ pub struct EpsilonShrinkage {
     pub percent: Option<f64>,
 }
 
-/// ε-shrinkage per analyte, in order of first appearance.
-fn epsilon_shrinkage(subjects: &[SubjectEstimates]) -> Vec<EpsilonShrinkage> {
+/// The analytes of the subjects' predictions, in order of first appearance.
+pub(crate) fn analytes_of(subjects: &[SubjectEstimates]) -> Vec<&str> {
     let mut analytes: Vec<&str> = Vec::new();
     for p in subjects.iter().flat_map(|s| &s.predictions) {
         if !analytes.contains(&p.analyte.as_str()) {
@@ -92,6 +92,11 @@ fn epsilon_shrinkage(subjects: &[SubjectEstimates]) -> Vec<EpsilonShrinkage> {
         }
     }
     analytes
+}
+
+/// ε-shrinkage per analyte, in order of first appearance.
+fn epsilon_shrinkage(subjects: &[SubjectEstimates]) -> Vec<EpsilonShrinkage> {
+    analytes_of(subjects)
         .into_iter()
         .map(|a| {
             let iwres: Vec<f64> = subjects
@@ -491,111 +496,4 @@ fn cwres(
         }
     }
     out
-}
-
-/// An optional number with `p` decimals, or `-`.
-fn opt(v: Option<f64>, p: usize) -> String {
-    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"))
-}
-
-/// An optional interval, or `-`.
-fn interval(ci: Option<(f64, f64)>) -> String {
-    ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
-}
-
-impl PopulationFit {
-    /// The θ table.
-    fn write_theta(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<22} {:>12} {:>10} {:>7} {:>25}",
-            "THETA", "estimate", "SE", "RSE%", "95% CI"
-        )?;
-        for e in &self.theta {
-            writeln!(
-                f,
-                "{:<22} {:>12.6} {:>10} {:>7} {:>25}  {}",
-                e.name,
-                e.value,
-                opt(e.se, 5),
-                opt(e.rse_percent, 1),
-                interval(e.ci95),
-                e.unit
-            )?;
-        }
-        Ok(())
-    }
-
-    /// The Ω and σ tables and the ε-shrinkage.
-    fn write_random(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<22} {:>12} {:>10} {:>7} {:>12} {:>25}",
-            "OMEGA", "variance", "SE", "CV%", "shrinkage%", "95% CI"
-        )?;
-        for o in &self.omega {
-            writeln!(
-                f,
-                "{:<22} {:>12.6} {:>10} {:>7} {:>12} {:>25}",
-                o.name,
-                o.value,
-                opt(o.se, 5),
-                opt(o.cv_percent, 1),
-                opt(o.shrinkage_percent, 1),
-                interval(o.ci95)
-            )?;
-        }
-        writeln!(
-            f,
-            "{:<22} {:>12} {:>10} {:>7}",
-            "SIGMA", "estimate", "SE", "RSE%"
-        )?;
-        for e in &self.sigma {
-            writeln!(
-                f,
-                "{:<22} {:>12.6} {:>10} {:>7}",
-                e.name,
-                e.value,
-                opt(e.se, 5),
-                opt(e.rse_percent, 1)
-            )?;
-        }
-        for e in &self.epsilon_shrinkage {
-            writeln!(
-                f,
-                "{:<22} {:>12}",
-                format!("EPSSHRINK {}", e.analyte),
-                opt(e.percent, 1)
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// NONMEM-style table of θ, Ω and σ.
-impl fmt::Display for PopulationFit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} population fit of `{}`: {} subjects, {} observations ({} censored, M3)",
-            self.method, self.model, self.n_subjects, self.n_observations, self.n_censored
-        )?;
-        writeln!(
-            f,
-            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} evaluations)",
-            self.ofv,
-            self.minus_two_ll,
-            self.aic,
-            self.bic,
-            self.status,
-            self.iterations,
-            self.evaluations
-        )?;
-        self.write_theta(f)?;
-        self.write_random(f)?;
-        for w in &self.warnings {
-            writeln!(f, "warning: {w}")?;
-        }
-        Ok(())
-    }
 }

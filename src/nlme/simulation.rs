@@ -14,13 +14,13 @@ use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::likelihood::{Censoring, FitSpec, Objective};
 use crate::model::Model;
+use crate::optim::covariance::factor_of_rows;
 use crate::params::Parameters;
 use crate::population::omega_factor;
+use crate::sampling::{around, correlated_normal, stream};
 use crate::simulate::SolverOptions;
-use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
+use nalgebra::DMatrix;
+use rand::Rng;
 use rayon::prelude::*;
 
 /// A fitted population model that simulates new data from a data set's design.
@@ -62,8 +62,8 @@ pub struct FittedModel<'m, M: Model> {
     /// With parameter uncertainty: the Cholesky factor of the estimates' covariance
     /// (estimation scale), from which each replicate draws its own population.
     uncertainty: Option<DMatrix<f64>>,
-    /// The covariance of the estimates, if the fit's covariance step gave one.
-    covariance: Option<DMatrix<f64>>,
+    /// The covariance of the estimates (rows), if the fit's covariance step gave one.
+    covariance: Option<Vec<Vec<f64>>>,
     solver: SolverOptions,
 }
 
@@ -113,10 +113,6 @@ impl<'m, M: Model> FittedModel<'m, M> {
                 ),
             });
         }
-        let covariance = fit
-            .phi_covariance
-            .as_ref()
-            .map(|rows| DMatrix::from_fn(rows.len(), rows.len(), |r, c| rows[r][c]));
         Ok(FittedModel {
             model,
             spec: FitSpec {
@@ -129,7 +125,7 @@ impl<'m, M: Model> FittedModel<'m, M> {
             estimates: Population::at(&layout, fit.phi.clone())?,
             layout,
             uncertainty: None,
-            covariance,
+            covariance: fit.phi_covariance.clone(),
             solver,
         })
     }
@@ -152,10 +148,10 @@ impl<'m, M: Model> FittedModel<'m, M> {
                      draw parameter uncertainty from"
                     .into(),
             })?;
-        let factor = cov.clone().cholesky().ok_or_else(|| Error::InvalidDesign {
+        let factor = factor_of_rows(cov).ok_or_else(|| Error::InvalidDesign {
             reason: "the covariance of the estimates is not positive definite".into(),
         })?;
-        self.uncertainty = Some(factor.l());
+        self.uncertainty = Some(factor);
         Ok(self)
     }
 
@@ -164,15 +160,7 @@ impl<'m, M: Model> FittedModel<'m, M> {
         let Some(l) = &self.uncertainty else {
             return Ok(None);
         };
-        let z = DVector::from_fn(l.nrows(), |_, _| rng.sample(StandardNormal));
-        let shift = l * z;
-        let phi = self
-            .estimates
-            .phi
-            .iter()
-            .zip(shift.iter())
-            .map(|(p, d)| p + d)
-            .collect();
+        let phi = around(&self.estimates.phi, l, rng);
         Population::at(&self.layout, phi).map(Some)
     }
 
@@ -258,8 +246,7 @@ impl<'m, M: Model> FittedModel<'m, M> {
         subject: &DesignSubject<'_, 'm, M>,
         rng: &mut R,
     ) -> Result<Vec<Drawn>> {
-        let z = DVector::from_fn(self.n_random(), |_, _| rng.sample(StandardNormal));
-        let eta: Vec<f64> = (&population.omega_factor * z).iter().copied().collect();
+        let eta = correlated_normal(&population.omega_factor, rng);
         Ok(self
             .predictions_in(population, subject, &eta)?
             .into_iter()
@@ -292,19 +279,6 @@ impl<'m, M: Model> FittedModel<'m, M> {
         subject.subject.with_observations(observations)
     }
 
-    /// The random numbers of replicate `replicate` and the population it is drawn from.
-    fn replicate<'s>(
-        &'s self,
-        seed: u64,
-        replicate: u64,
-        drawn: &'s mut Option<Population>,
-    ) -> Result<(ChaCha8Rng, &'s Population)> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(replicate);
-        *drawn = self.population(&mut rng)?;
-        Ok((rng, drawn.as_ref().unwrap_or(&self.estimates)))
-    }
-
     /// Replicate `replicate` of a prepared design with `seed`, before censoring: per
     /// subject, the drawn value of each observation in the likelihood (the same draws as
     /// [`simulate_design`](FittedModel::simulate_design) censors).
@@ -317,8 +291,9 @@ impl<'m, M: Model> FittedModel<'m, M> {
         seed: u64,
         replicate: u64,
     ) -> Result<Vec<Vec<Drawn>>> {
-        let mut drawn = None;
-        let (mut rng, population) = self.replicate(seed, replicate, &mut drawn)?;
+        let mut rng = stream(seed, replicate);
+        let drawn = self.population(&mut rng)?;
+        let population = drawn.as_ref().unwrap_or(&self.estimates);
         design
             .subjects
             .iter()
@@ -336,8 +311,9 @@ impl<'m, M: Model> FittedModel<'m, M> {
         seed: u64,
         replicate: u64,
     ) -> Result<Dataset> {
-        let mut drawn = None;
-        let (mut rng, population) = self.replicate(seed, replicate, &mut drawn)?;
+        let mut rng = stream(seed, replicate);
+        let drawn = self.population(&mut rng)?;
+        let population = drawn.as_ref().unwrap_or(&self.estimates);
         let subjects = design
             .subjects
             .iter()

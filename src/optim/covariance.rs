@@ -25,6 +25,14 @@ pub(crate) fn correlation(cov: &DMatrix<f64>) -> DMatrix<f64> {
     })
 }
 
+/// The lower Cholesky factor of a covariance given as rows (as results serialise it), the
+/// factor draws of the estimates' sampling distribution use; `None` when the matrix is not
+/// positive definite.
+pub(crate) fn factor_of_rows(rows: &[Vec<f64>]) -> Option<DMatrix<f64>> {
+    let cov = DMatrix::from_fn(rows.len(), rows.len(), |r, c| rows[r][c]);
+    cov.cholesky().map(|c| c.l())
+}
+
 /// The rows of a matrix, for results that serialise as nested lists.
 pub(crate) fn rows(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
     (0..m.nrows())

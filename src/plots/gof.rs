@@ -76,6 +76,16 @@ pub fn gof_svg(
     Ok(svg)
 }
 
+/// A chart builder with the margins of the goodness-of-fit panels.
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> ChartBuilder<'_, '_, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70);
+    builder
+}
+
 fn identity_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     rows: &[&PopulationPrediction],
@@ -94,11 +104,7 @@ fn identity_panel<DB: DrawingBackend>(
         padded(points.iter().flat_map(|p| [p.0, p.1]), log).ok_or_else(|| Error::Plot {
             reason: "no positive values for log axes".into(),
         })?;
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70);
+    let mut builder = panel(area);
     let identity = [(lo, lo), (hi, hi)];
     chart!(
         builder,
@@ -138,11 +144,7 @@ fn residual_panel<DB: DrawingBackend>(
         .collect();
     let (x0, x1) = padded(points.iter().map(|p| p.0), log).unwrap_or((1.0, 10.0));
     let bound = points.iter().fold(3.0f64, |m, p| m.max(p.1.abs())).ceil();
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70);
+    let mut builder = panel(area);
     chart!(
         builder,
         x0..x1,

@@ -1,0 +1,112 @@
+//! The NONMEM-style report of a population fit: objective values, θ, Ω with %CV and
+//! shrinkage, σ, ε-shrinkage and warnings.
+
+use super::PopulationFit;
+use std::fmt;
+
+/// An optional number with `p` decimals, or `-`.
+fn opt(v: Option<f64>, p: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"))
+}
+
+/// An optional interval, or `-`.
+fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
+}
+
+impl PopulationFit {
+    /// The θ table.
+    fn write_theta(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<22} {:>12} {:>10} {:>7} {:>25}",
+            "THETA", "estimate", "SE", "RSE%", "95% CI"
+        )?;
+        for e in &self.theta {
+            writeln!(
+                f,
+                "{:<22} {:>12.6} {:>10} {:>7} {:>25}  {}",
+                e.name,
+                e.value,
+                opt(e.se, 5),
+                opt(e.rse_percent, 1),
+                interval(e.ci95),
+                e.unit
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The Ω and σ tables and the ε-shrinkage.
+    fn write_random(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<22} {:>12} {:>10} {:>7} {:>12} {:>25}",
+            "OMEGA", "variance", "SE", "CV%", "shrinkage%", "95% CI"
+        )?;
+        for o in &self.omega {
+            writeln!(
+                f,
+                "{:<22} {:>12.6} {:>10} {:>7} {:>12} {:>25}",
+                o.name,
+                o.value,
+                opt(o.se, 5),
+                opt(o.cv_percent, 1),
+                opt(o.shrinkage_percent, 1),
+                interval(o.ci95)
+            )?;
+        }
+        writeln!(
+            f,
+            "{:<22} {:>12} {:>10} {:>7}",
+            "SIGMA", "estimate", "SE", "RSE%"
+        )?;
+        for e in &self.sigma {
+            writeln!(
+                f,
+                "{:<22} {:>12.6} {:>10} {:>7}",
+                e.name,
+                e.value,
+                opt(e.se, 5),
+                opt(e.rse_percent, 1)
+            )?;
+        }
+        for e in &self.epsilon_shrinkage {
+            writeln!(
+                f,
+                "{:<22} {:>12}",
+                format!("EPSSHRINK {}", e.analyte),
+                opt(e.percent, 1)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// NONMEM-style table of θ, Ω and σ.
+impl fmt::Display for PopulationFit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} population fit of `{}`: {} subjects, {} observations ({} censored, M3)",
+            self.method, self.model, self.n_subjects, self.n_observations, self.n_censored
+        )?;
+        writeln!(
+            f,
+            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} evaluations)",
+            self.ofv,
+            self.minus_two_ll,
+            self.aic,
+            self.bic,
+            self.status,
+            self.iterations,
+            self.evaluations
+        )?;
+        self.write_theta(f)?;
+        self.write_random(f)?;
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
