@@ -6,62 +6,13 @@
 //! `Φ((ln LLOQ − ln f)/√(ω² + σ²))` below an LLOQ.
 
 use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
-use cart_pkpd::nlme::{
-    FittedModel, PopulationFit, PopulationOptions, PopulationSpec, fit_population,
-};
+use cart_pkpd::nlme::{FittedModel, PopulationOptions, PopulationSpec, fit_population};
 use cart_pkpd::normal::normal_cdf;
 use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions, Subject};
 
-const DAYS: [f64; 4] = [4.0, 9.0, 14.0, 28.0];
-const LLOQ_DAY: f64 = 90.0;
+mod model1_fit;
 
-fn data() -> Dataset {
-    data_n(8)
-}
-
-/// `n` subjects: eight individual levels, in turn.
-fn data_n(n: usize) -> Dataset {
-    let truth = CellularKineticsParams::stein_2019();
-    let lloq = truth.transgene(LLOQ_DAY);
-    let subjects = (0..n)
-        .map(|i| {
-            let f = [0.7, 1.0, 1.4, 1.1, 0.8, 1.25, 0.95, 1.05][i % 8];
-            let w = [1.1, 0.9, 1.05, 0.95, 1.02][i % 5];
-            let mut b = Subject::builder(format!("S{i}"))
-                .covariate("GRP", (i % 2) as f64)
-                .dose(0.0, 10.0);
-            for (k, t) in DAYS.iter().enumerate() {
-                let noise = if k % 2 == 0 { w } else { 1.0 / w };
-                b = b.observe(*t, "transgene", f * noise * truth.transgene(*t));
-            }
-            let y = f * w * truth.transgene(LLOQ_DAY);
-            b = if y < lloq {
-                b.observe_censored(LLOQ_DAY, "transgene", lloq)
-            } else {
-                b.observe_with_lloq(LLOQ_DAY, "transgene", y, lloq)
-            };
-            b.build().unwrap()
-        })
-        .collect();
-    Dataset::new(subjects).unwrap()
-}
-
-fn spec() -> PopulationSpec<CellularKinetics> {
-    PopulationSpec::new(CellularKineticsParams::stein_2019())
-        .estimate(&["cmax"])
-        .random_diagonal(&[("cmax", 0.1)])
-        .residual("transgene", ErrorModel::LogAdditive { sd: 0.1 })
-}
-
-fn fitted(data: &Dataset) -> PopulationFit {
-    fit_population(
-        &CellularKinetics,
-        data,
-        &spec(),
-        &PopulationOptions::default(),
-    )
-    .unwrap()
-}
+use model1_fit::{LLOQ_DAY, data, data_n, fitted, spec};
 
 #[test]
 fn simulated_data_have_the_fitted_distribution() {
@@ -470,101 +421,6 @@ fn npde_of_data_from_the_model_are_standard_normal_and_of_other_data_are_not() {
     );
 }
 
-/// The SVG documents are parsed for what they must show: the series drawn, the axis
-/// labels with units, and the legends.
-#[cfg(feature = "plots")]
-#[test]
-fn plots_draw_every_series_with_labels_and_legends() {
-    use cart_pkpd::diagnostics::{NpdeOptions, VpcOptions, npde, vpc};
-    use cart_pkpd::plots::{VpcLabels, gof_svg, npde_svg, vpc_svg};
-    let count = |svg: &str, tag: &str| svg.matches(tag).count();
-    let data = data();
-    let fit = fitted(&data);
-    let spec = spec();
-    let model = FittedModel::new(&CellularKinetics, &spec, &fit, SolverOptions::default()).unwrap();
-    let labels = VpcLabels {
-        x: "Time after infusion (d)".into(),
-        y: "Transgene (copies/µg)".into(),
-        log_y: true,
-    };
-    let opts = VpcOptions {
-        replicates: 50,
-        stratify: Some("GRP".into()),
-        ..VpcOptions::default()
-    };
-    let v = vpc(&model, &data, "transgene", &opts).unwrap();
-    let svg = vpc_svg(&v, &labels).unwrap();
-    assert!(svg.starts_with("<svg"));
-    // two strata: a percentile panel (3 bands) and a censored panel (1 band) each
-    assert_eq!(count(&svg, "<polygon opacity=\"0.35\""), 2 * (3 + 1));
-    // a triangle per observed outer percentile above the LLOQ, and one per outer
-    // percentile in the legend
-    let tails = v
-        .bins
-        .iter()
-        .flat_map(|b| [&b.percentiles[0], &b.percentiles[2]])
-        .filter(|p| p.observed.value().is_some())
-        .count();
-    assert_eq!(
-        count(&svg, "<polygon opacity=\"1\" fill=\"#000000\""),
-        tails + 2
-    );
-    assert_eq!(count(&svg, "Transgene (copies/µg)"), 2);
-    assert_eq!(count(&svg, "Time after infusion (d)"), 2);
-    assert!(svg.contains("transgene, GRP = 0") && svg.contains("transgene, GRP = 1"));
-    assert!(svg.contains("observed 50th percentile") && svg.contains("90% PI"));
-    // one filled circle per observed median above the LLOQ, and one in the legend
-    let medians = v
-        .bins
-        .iter()
-        .filter(|b| b.percentiles[1].observed.value().is_some())
-        .count();
-    assert_eq!(count(&svg, "<circle"), medians + 1);
-    let n = npde(
-        &model,
-        &data,
-        &NpdeOptions {
-            replicates: 100,
-            seed: 1,
-        },
-    )
-    .unwrap();
-    let svg = npde_svg(&n, "Time after infusion (d)").unwrap();
-    // every NPDE twice (quantile-quantile and over time), and the legend's dot
-    assert_eq!(count(&svg, "<circle"), 2 * n.rows.len() + 1);
-    assert!(svg.contains("Quantile-quantile") && svg.contains("Shapiro-Wilk p"));
-    let svg = gof_svg(
-        &fit,
-        "transgene",
-        "copies/µg",
-        "Time after infusion (d)",
-        true,
-    )
-    .unwrap();
-    let quantified = fit
-        .subjects
-        .iter()
-        .flat_map(|s| &s.predictions)
-        .filter(|p| !p.censored)
-        .count();
-    // two identity panels and two residual panels, each point once, and the legend's dot
-    assert_eq!(count(&svg, "<circle"), 4 * quantified + 1);
-    assert!(svg.contains("PRED transgene (copies/µg)") && svg.contains("CWRES"));
-    assert!(gof_svg(&fit, "b_cells", "cells/µL", "d", true).is_err());
-    // individual fits: every observation of the first six subjects, and two legend dots
-    let svg = cart_pkpd::plots::individual_fits_svg(&fit, "transgene", "copies/µg", "d", true, 6)
-        .unwrap();
-    let shown: usize = fit.subjects[..6].iter().map(|s| s.predictions.len()).sum();
-    assert_eq!(count(&svg, "<circle"), shown + 2);
-    // one caption per subject shown (plotters writes text on a line of its own)
-    assert!(svg.contains("\nS5\n") && !svg.contains("\nS6\n"));
-    // random effects: a histogram and one scatter per covariate (a dot per subject)
-    let svg = cart_pkpd::plots::eta_svg(&fit, &data, &["GRP"]).unwrap();
-    assert_eq!(count(&svg, "<circle"), data.subjects().len());
-    assert!(svg.contains("η cmax vs GRP"));
-    assert!(cart_pkpd::plots::eta_svg(&fit, &data, &["WT"]).is_err());
-}
-
 #[test]
 fn parameter_uncertainty_adds_the_estimates_sampling_variance() {
     let data = data_n(24);
@@ -612,82 +468,6 @@ fn parameter_uncertainty_adds_the_estimates_sampling_variance() {
     let model =
         FittedModel::new(&CellularKinetics, &spec, &bare, SolverOptions::default()).unwrap();
     assert!(model.with_parameter_uncertainty().is_err());
-}
-
-/// Rendering to PNG, where the machine has a renderer (`rsvg-convert`, from librsvg): the
-/// SVG documents are valid enough for a real renderer to draw them at their size.
-#[cfg(feature = "plots")]
-#[test]
-fn plots_render_to_png_where_a_renderer_is_installed() {
-    use cart_pkpd::diagnostics::{NpdeOptions, VpcOptions, npde, vpc};
-    use cart_pkpd::plots::{VpcLabels, gof_svg, npde_svg, vpc_svg};
-    let Ok(probe) = std::process::Command::new("rsvg-convert")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("rsvg-convert is not installed: PNG rendering not checked");
-        return;
-    };
-    assert!(probe.status.success());
-    let data = data();
-    let fit = fitted(&data);
-    let spec = spec();
-    let model = FittedModel::new(&CellularKinetics, &spec, &fit, SolverOptions::default()).unwrap();
-    let labels = VpcLabels {
-        x: "Time (d)".into(),
-        y: "Transgene (copies/µg)".into(),
-        log_y: true,
-    };
-    let opts = VpcOptions {
-        replicates: 30,
-        ..VpcOptions::default()
-    };
-    let n = npde(
-        &model,
-        &data,
-        &NpdeOptions {
-            replicates: 50,
-            seed: 1,
-        },
-    )
-    .unwrap();
-    let documents = [
-        (
-            "vpc",
-            vpc_svg(&vpc(&model, &data, "transgene", &opts).unwrap(), &labels).unwrap(),
-        ),
-        ("npde", npde_svg(&n, "Time (d)").unwrap()),
-        (
-            "gof",
-            gof_svg(&fit, "transgene", "copies/µg", "Time (d)", true).unwrap(),
-        ),
-    ];
-    let dir = std::env::temp_dir().join(format!("cart_pkpd_png_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, svg) in documents {
-        let input = dir.join(format!("{name}.svg"));
-        let output = dir.join(format!("{name}.png"));
-        std::fs::write(&input, &svg).unwrap();
-        let status = std::process::Command::new("rsvg-convert")
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .status()
-            .unwrap();
-        assert!(status.success(), "{name}");
-        let png = std::fs::read(&output).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
-        // the IHDR width is the SVG's width
-        let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
-        let declared: u32 = svg
-            .split("width=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .and_then(|w| w.parse().ok())
-            .unwrap();
-        assert_eq!(width, declared, "{name}");
-    }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

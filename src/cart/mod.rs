@@ -10,6 +10,9 @@
 
 mod composition;
 mod design;
+mod figure;
+#[cfg(feature = "plots")]
+mod figure_svg;
 mod nca;
 
 pub use composition::{Composition, observed_composition, simulated_composition};
@@ -17,6 +20,7 @@ pub use design::{
     MONTH6_DAY, TRIAL_B_CELL_DAYS, TRIAL_TRANSGENE_DAYS, b_cell_phenotypes, bms986353_sle_design,
     trial_design,
 };
+pub use figure::{AnalyteProfiles, DoseLevelFigure, Figure2, VisitCount};
 pub use nca::{BCellNca, b_cell_nca, transgene_nca};
 
 use crate::data::CsvOptions;

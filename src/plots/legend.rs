@@ -16,6 +16,16 @@ pub(crate) enum Glyph {
     Dot(RGBColor),
     /// A filled triangle.
     Triangle(RGBColor),
+    /// A filled square.
+    Square(RGBColor),
+    /// An open circle.
+    Open(RGBColor),
+    /// A filled downward triangle.
+    Down(RGBColor),
+    /// An open square.
+    OpenSquare(RGBColor),
+    /// A cross.
+    Cross(RGBColor),
     /// A shaded band.
     Band(RGBColor),
 }
@@ -53,6 +63,17 @@ pub(crate) fn draw<DB: DrawingBackend>(
             }
             Glyph::Dot(c) => area.draw(&Circle::new((25, y), 5, c.filled())),
             Glyph::Triangle(c) => area.draw(&TriangleMarker::new((25, y), 6, c.filled())),
+            Glyph::Square(c) => area.draw(&Rectangle::new([(20, y - 5), (30, y + 5)], c.filled())),
+            Glyph::Open(c) => area.draw(&Circle::new((25, y), 5, c.stroke_width(2))),
+            Glyph::Down(c) => area.draw(&Polygon::new(
+                vec![(19, y - 5), (31, y - 5), (25, y + 6)],
+                c.filled(),
+            )),
+            Glyph::OpenSquare(c) => area.draw(&Rectangle::new(
+                [(20, y - 6), (30, y + 6)],
+                c.stroke_width(1),
+            )),
+            Glyph::Cross(c) => area.draw(&Cross::new((25, y), 5, c.stroke_width(2))),
             Glyph::Band(c) => area.draw(&Rectangle::new(
                 [(x0, y - 6), (x1, y + 6)],
                 c.mix(0.35).filled(),

@@ -10,13 +10,18 @@
 
 mod gof;
 mod individual;
-mod legend;
+pub(crate) mod legend;
 mod npde;
+mod profiles;
+mod time_axis;
 mod vpc;
 
 pub use gof::gof_svg;
 pub use individual::{eta_svg, individual_fits_svg};
 pub use npde::npde_svg;
+pub(crate) use profiles::draw_profiles;
+pub use profiles::{GroupProfile, ProfileLabels, profiles_svg};
+pub use time_axis::TimeAxis;
 pub use vpc::{VpcLabels, vpc_svg};
 
 use crate::error::Error;
@@ -28,6 +33,15 @@ pub(crate) const SKY_BLUE: RGBColor = RGBColor(86, 180, 233);
 pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
 pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 pub(crate) const GREY: RGBColor = RGBColor(120, 120, 120);
+pub(crate) const BLUISH_GREEN: RGBColor = RGBColor(0, 158, 115);
+pub(crate) const REDDISH_PURPLE: RGBColor = RGBColor(204, 121, 167);
+pub(crate) const ORANGE: RGBColor = RGBColor(230, 159, 0);
+
+/// The colour of group `g`: Okabe–Ito blue, vermillion, bluish green, reddish purple,
+/// orange, then again.
+pub(crate) fn group_color(g: usize) -> RGBColor {
+    [BLUE, VERMILLION, BLUISH_GREEN, REDDISH_PURPLE, ORANGE][g % 5]
+}
 
 /// Tick labels of an axis: powers of ten on a log axis, plain numbers otherwise.
 pub(crate) fn tick_label(log: bool) -> impl Fn(&f64) -> String {

@@ -1,0 +1,42 @@
+//! Rendering SVG documents to PNG with `rsvg-convert` (librsvg), where it is installed.
+
+/// Renders `svg` to PNG and checks that a PNG of the SVG's declared width came out;
+/// `false` (with a note) where `rsvg-convert` is not installed.
+///
+/// # Panics
+/// When the renderer fails or its output is not a PNG of the declared width.
+pub fn renders_to_png(name: &str, svg: &str) -> bool {
+    let Ok(probe) = std::process::Command::new("rsvg-convert")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("rsvg-convert is not installed: PNG rendering of {name} not checked");
+        return false;
+    };
+    assert!(probe.status.success());
+    let dir = std::env::temp_dir().join(format!("cart_pkpd_png_{}_{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join(format!("{name}.svg"));
+    let output = dir.join(format!("{name}.png"));
+    std::fs::write(&input, svg).unwrap();
+    let status = std::process::Command::new("rsvg-convert")
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name}");
+    let png = std::fs::read(&output).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+    // the IHDR width is the SVG's width
+    let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    let declared: u32 = svg
+        .split("width=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap();
+    assert_eq!(width, declared, "{name}");
+    std::fs::remove_dir_all(&dir).ok();
+    true
+}
