@@ -187,5 +187,6 @@ fn drawing_shows_every_visit_on_the_split_axis() {
         "{x0:?} {x28:?} {x365:?}"
     );
     assert!(svg.contains("Days after infusion") && svg.contains("B cells (cells/µL)"));
+    assert_eq!(render::off_palette(&svg), Vec::<String>::new());
     render::renders_to_png("figure2", &svg);
 }

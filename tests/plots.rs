@@ -145,6 +145,9 @@ fn plots_render_to_png_where_a_renderer_is_installed() {
             gof_svg(&fit, "transgene", "copies/µg", "Time (d)", true).unwrap(),
         ),
     ];
+    for (name, svg) in &documents {
+        assert_eq!(render::off_palette(svg), Vec::<String>::new(), "{name}");
+    }
     for (name, svg) in documents {
         if !render::renders_to_png(name, &svg) {
             return;

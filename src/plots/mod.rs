@@ -62,7 +62,8 @@ pub(crate) fn tick_label(log: bool) -> impl Fn(&f64) -> String {
 macro_rules! chart {
     ($builder:expr, $x:expr, $log_x:expr, $y:expr, $log_y:expr, $x_desc:expr, $y_desc:expr,
      |$chart:ident| $body:block) => {{
-        use plotters::prelude::*;
+        // not the whole prelude: its colours would shadow the palette's in `$body`
+        use plotters::prelude::{IntoLogRange as _, WHITE};
         let (x_fmt, y_fmt) = (
             $crate::plots::tick_label($log_x),
             $crate::plots::tick_label($log_y),

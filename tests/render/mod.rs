@@ -40,3 +40,22 @@ pub fn renders_to_png(name: &str, svg: &str) -> bool {
     std::fs::remove_dir_all(&dir).ok();
     true
 }
+
+/// The colours of `svg` outside the Okabe–Ito palette (black, orange, sky blue, bluish
+/// green, blue, vermillion, reddish purple), white and the grey of reference lines.
+pub fn off_palette(svg: &str) -> Vec<String> {
+    const PALETTE: [&str; 9] = [
+        "#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#FFFFFF",
+        "#787878",
+    ];
+    let mut off: Vec<String> = ["fill=\"", "stroke=\""]
+        .iter()
+        .flat_map(|attr| svg.split(attr).skip(1))
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|c| c.starts_with('#') && !PALETTE.contains(c))
+        .map(str::to_owned)
+        .collect();
+    off.sort();
+    off.dedup();
+    off
+}
