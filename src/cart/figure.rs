@@ -61,7 +61,7 @@ pub struct DoseLevelFigure {
 /// use cart_pkpd::models::{CarTBCell, CarTBCellParams};
 /// use cart_pkpd::{simulate, Dose, SolverOptions, Subject};
 /// let s = Subject::builder("1").dose_event(Dose::infusion(0.0, 10.0, 240.0))
-///     .observe(7.0, "transgene", 2000.0).observe(7.0, "b_cells", 0.5).build()?;
+///     .observe(7.0, "transgene", 2000.0).observe_censored(7.0, "b_cells", 1.0).build()?;
 /// let sim = simulate(&CarTBCell, &CarTBCellParams::default(), s.doses(), &[0.0, 7.0, 28.0],
 ///                    &SolverOptions::default())?;
 /// let mut figure = Figure2::new(5.0, 1.0, [0.05, 0.95])?;

@@ -159,9 +159,10 @@ mod tests {
         for t in [0.0, 3.5, 28.0, 29.0, 365.0] {
             assert!((s.time_at(s.fraction(t)) - t).abs() < 1e-9);
         }
-        // 10 pixels on a 400-pixel axis: 0.7 days before the split, 8.425 days after it
-        assert!((s.offset(7.0, 10.0, 400) - 7.7).abs() < 1e-9);
-        assert!((s.offset(100.0, 10.0, 400) - 108.425).abs() < 1e-9);
+        // 10 pixels on a 400-pixel axis are 2.5% of it: 2.5% of 56 days before the split
+        // (28 days on half the width), 2.5% of 674 days after it
+        assert!((s.offset(7.0, 10.0, 400) - 8.4).abs() < 1e-9);
+        assert!((s.offset(100.0, 10.0, 400) - 116.85).abs() < 1e-9);
     }
 
     #[test]
