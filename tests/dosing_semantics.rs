@@ -285,9 +285,12 @@ fn a_reset_is_a_fresh_start() {
             let got = sim.get("cp").unwrap();
             let fresh = cp(m, p, &[Dose::bolus(0.0, 80.0)], &[5.0], &opts)[0];
             let first = cp(m, p, &[Dose::bolus(0.0, 100.0)], &[5.0], &opts)[0];
-            assert!((got[1] - first).abs() <= 1e-12 * first, "{name} {solver}");
+            // the ODE's steps depend on the records after an output (it may step past the
+            // output up to the next record that changes the system): equal to its accuracy
+            let tol = if solver == "exact" { 1e-12 } else { 1e-8 };
+            assert!((got[1] - first).abs() <= tol * first, "{name} {solver}");
             assert!(
-                (got[4] - fresh).abs() <= 1e-12 * fresh,
+                (got[4] - fresh).abs() <= tol * fresh,
                 "{name} {solver}: {} vs {fresh}",
                 got[4]
             );

@@ -49,9 +49,10 @@ fn an_analyte_the_objective_needs_but_the_subject_lacks() {
 
 #[test]
 fn observations_without_an_error_model_or_unknown_to_the_model() {
+    // σ fixed: with one observation an estimated σ would have no maximum (σ → 0)
     let spec = FitSpec::new(CarTBCellParams::default())
         .estimate(&["kmax"])
-        .residual("transgene", ErrorModel::LogAdditive { sd: 0.5 });
+        .residual_fixed("transgene", ErrorModel::LogAdditive { sd: 0.5 });
     let s = Subject::builder("E3")
         .dose(0.0, 10.0)
         .observe(7.0, "transgene", 2e4)

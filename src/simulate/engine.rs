@@ -118,6 +118,9 @@ pub(crate) struct Engine<'a, M: Model> {
     rates: Vec<f64>,
     piece: usize,
     state_names: Option<Vec<String>>,
+    /// The time of the next record that is not an output (or of the last record): the
+    /// integrator may step up to it between outputs.
+    horizon: f64,
 }
 
 impl<'a, M: Model> Engine<'a, M> {
@@ -151,6 +154,7 @@ impl<'a, M: Model> Engine<'a, M> {
             rates: vec![0.0; n],
             piece: 0,
             state_names: None,
+            horizon: f64::INFINITY,
         }
     }
 
@@ -163,7 +167,9 @@ impl<'a, M: Model> Engine<'a, M> {
         };
         self.reset(first.time, first.piece);
         let mut y = vec![0.0; n_out];
-        for step in &plan.steps {
+        let horizons = horizons(plan);
+        for (step, &horizon) in plan.steps.iter().zip(&horizons) {
+            self.horizon = horizon;
             let resets = match step.kind {
                 StepKind::Reset => true,
                 StepKind::Dose(i) => plan.doses[i].reset,
@@ -215,8 +221,8 @@ impl<'a, M: Model> Engine<'a, M> {
             self.rates[inf.state] += inf.rate;
         }
         if let Propagator::Ode(s) = &mut self.prop {
-            // a jump in the state or its inputs: let the integrator find its step afresh
-            s.next_step = 0.0;
+            // a jump in the state or its inputs: a new run, with its step found afresh
+            s.invalidate();
         }
     }
 
@@ -290,12 +296,19 @@ impl<'a, M: Model> Engine<'a, M> {
                 stop = stop.min(i.end);
             }
             let k = self.breakpoints.partition_point(|&b| b <= self.t);
-            if let Some(&b) = self.breakpoints.get(k) {
-                stop = stop.min(b);
+            let breakpoint = self.breakpoints.get(k).copied().unwrap_or(f64::INFINITY);
+            stop = stop.min(breakpoint);
+            // the integrator may step past `stop` (an output time) up to the next change
+            let mut horizon = self.horizon.min(breakpoint);
+            if let Some(p) = self.pending.peek() {
+                horizon = horizon.min(p.time);
+            }
+            for i in &self.infusions {
+                horizon = horizon.min(i.end);
             }
             let rates = std::mem::take(&mut self.rates);
             let mut x = std::mem::take(&mut self.x);
-            let result = self.propagate(piece, &mut x, (self.t, stop), &rates);
+            let result = self.propagate(piece, &mut x, (self.t, stop), &rates, Some(horizon));
             self.rates = rates;
             self.x = x;
             result?;
@@ -303,18 +316,25 @@ impl<'a, M: Model> Engine<'a, M> {
         }
     }
 
-    /// Advances `x` over `(from, to)` with constant `rates` using parameter set `piece`.
+    /// Advances `x` over `(from, to)` with constant `rates` using parameter set `piece`;
+    /// nothing changes before `horizon` (where given), which the integrator may step to.
     pub(super) fn propagate(
         &mut self,
         piece: usize,
         x: &mut [f64],
         (from, to): (f64, f64),
         rates: &[f64],
+        horizon: Option<f64>,
     ) -> Result<()> {
         match &mut self.prop {
-            Propagator::Ode(stepper) => {
-                stepper.integrate(self.model, &self.params[piece], x, (from, to), rates)
-            }
+            Propagator::Ode(stepper) => stepper.integrate(
+                self.model,
+                &self.params[piece],
+                x,
+                (from, to),
+                rates,
+                horizon,
+            ),
             Propagator::Exact(systems) => {
                 systems[piece].advance(x, to - from, rates);
                 Ok(())
@@ -414,4 +434,18 @@ impl<'a, M: Model> Engine<'a, M> {
             duration,
         })
     }
+}
+
+/// For each step of `plan`, the time of the first step from it on that is not an output
+/// (or of the last step).
+fn horizons(plan: &Plan) -> Vec<f64> {
+    let mut horizons = vec![0.0; plan.steps.len()];
+    let mut next = plan.steps.last().map_or(0.0, |s| s.time);
+    for (h, step) in horizons.iter_mut().zip(&plan.steps).rev() {
+        if !matches!(step.kind, StepKind::Output(_)) {
+            next = step.time;
+        }
+        *h = next;
+    }
+    horizons
 }

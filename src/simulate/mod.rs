@@ -1,5 +1,5 @@
-//! Simulation of a [`Model`] with NONMEM dose records: adaptive Dopri5 (ode_solvers), the
-//! exact solution of a linear compartment system, or a model's closed form.
+//! Simulation of a [`Model`] with NONMEM dose records: adaptive Dopri5 with dense output,
+//! the exact solution of a linear compartment system, or a model's closed form.
 //!
 //! # Events
 //! Doses are boluses or zero-order infusions (fixed, modelled rate or modelled duration),
@@ -10,12 +10,16 @@
 //! own (additional or lagged) is given before any record at that time.
 //!
 //! # How the ODE is integrated
-//! The integrator stops at every dose, infusion start and end, model breakpoint
-//! (discontinuity of the right-hand side) and record, and restarts from there; outputs are
-//! therefore the integrator's own end-of-segment states, never interpolated. Within a
-//! segment `[a, b]` the right-hand side is evaluated with `t` held inside `[a, b)`, so a
-//! piecewise model sees the regime of the segment it is in, even in the Runge–Kutta stage
-//! that lands exactly on `b`.
+//! The Dormand–Prince 5(4) method with Hairer's step-size control (the DOPRI5 code's
+//! settings). A *run* integrates from one change of the system to the next — a dose, an
+//! infusion start or end, a model breakpoint (discontinuity of the right-hand side), a reset,
+//! a record that is not an output — and ends exactly there; output times inside a run do
+//! not stop it: the state there comes from the method's 4th-order dense output of the step
+//! that contains it (Hairer, Nørsett & Wanner 1993). Within a run over `[a, b]` the
+//! right-hand side is evaluated with `t` held inside `[a, b)`, so a piecewise model sees the
+//! regime of the run it is in, even in the Runge–Kutta stage that lands exactly on `b`. The
+//! next run starts with the last step size, unless the state jumped (a dose, a reset, a
+//! change of infusion rates), when the starting step is estimated afresh.
 //!
 //! # Which solution
 //! [`SolutionMethod::Auto`] (the default) solves a model exactly where it can: a
@@ -33,6 +37,7 @@
 //! solutions are accurate to rounding (about 1e-14 relative).
 
 mod closed_form;
+mod dopri5;
 mod engine;
 mod linear;
 mod ode;
@@ -71,7 +76,7 @@ pub struct SolverOptions {
     /// Absolute tolerance of the local error per step, in units of each state's scale
     /// ([`Model::state_scales`]: the state's own units unless the model sets them; > 0).
     pub atol: f64,
-    /// Largest number of steps in one segment between stops (> 0).
+    /// Largest number of steps in one run between changes of the system (> 0).
     pub max_steps: u32,
     /// Which solution to use.
     pub method: SolutionMethod,
@@ -154,7 +159,8 @@ pub struct SolverStats {
     pub accepted_steps: u64,
     /// Rejected steps.
     pub rejected_steps: u64,
-    /// Segments integrated (restarts at doses, breakpoints and output times).
+    /// Runs integrated (restarts at doses, infusion changes, breakpoints and records that
+    /// are not outputs).
     pub segments: u64,
 }
 

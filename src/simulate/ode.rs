@@ -1,70 +1,47 @@
-//! Adaptive Dopri5 integration (ode_solvers) of a model over one segment between stops.
+//! Adaptive Dopri5 integration of a model between stops, with dense output.
 //!
-//! Within a segment `[a, b]` the right-hand side is evaluated with `t` held inside `[a, b)`,
-//! so a piecewise model sees the regime of the segment it is in, even in the Runge–Kutta
-//! stage that lands exactly on `b`; zero-order infusion rates (state units per time unit)
-//! are added to it.
+//! A *run* integrates from one discontinuity (a dose, an infusion start or end, a
+//! breakpoint, a change of parameters) to the next, its *horizon*: it steps over output
+//! times and gives the state there by the method's dense output, continuing from where it
+//! was at the next call. A call that does not continue the run exactly (another start
+//! time or state, other rates or parameters) starts a new run.
+//!
+//! Within a run over `[a, b]` the right-hand side is evaluated with `t` held inside
+//! `[a, b)`, so a piecewise model sees the regime of the run it is in, even in the
+//! Runge–Kutta stage that lands exactly on `b`; zero-order infusion rates (state units per
+//! time unit) are added to it.
 
+use super::dopri5::{Kernel, StepFailure, kernel};
 use super::{SolverOptions, SolverStats};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use nalgebra::{Const, DefaultAllocator, Dim, Dyn, OVector, allocator::Allocator};
-use ode_solvers::{Dopri5, System, dop_shared::IntegrationError};
 
-/// The right-hand side as ode_solvers sees it, with time held inside the current segment,
-/// on the states divided by `scales` (`None`: all 1).
-struct Segment<'a, M: Model> {
-    model: &'a M,
-    params: &'a M::Params,
-    rates: &'a [f64],
-    scales: Option<&'a [f64]>,
+/// The run in progress: what it was started with, and what it last handed out.
+struct Run {
+    /// The parameters' address: a different parameter set starts a new run (only compared,
+    /// never dereferenced).
+    params: *const (),
+    rates: Vec<f64>,
     start: f64,
-    last_inside: f64,
+    horizon: f64,
+    /// The time and (unscaled) state last handed out.
+    at: f64,
+    handed: Vec<f64>,
 }
 
-impl<M: Model, D: Dim> System<f64, OVector<f64, D>> for Segment<'_, M>
-where
-    DefaultAllocator: Allocator<D>,
-{
-    fn system(&self, t: f64, z: &OVector<f64, D>, dzdt: &mut OVector<f64, D>) {
-        let t = t.clamp(self.start, self.last_inside);
-        match self.scales {
-            None => {
-                self.model
-                    .derivatives(t, z.as_slice(), self.params, dzdt.as_mut_slice());
-                for (d, r) in dzdt.iter_mut().zip(self.rates) {
-                    *d += r;
-                }
-            }
-            Some(s) => {
-                // the unscaled state, on the stack for up to 16 states
-                let mut stack = [0.0; 16];
-                let mut heap = Vec::new();
-                let x: &mut [f64] = if z.len() <= 16 {
-                    &mut stack[..z.len()]
-                } else {
-                    heap.resize(z.len(), 0.0);
-                    &mut heap
-                };
-                for ((x, z), s) in x.iter_mut().zip(z.iter()).zip(s) {
-                    *x = z * s;
-                }
-                self.model
-                    .derivatives(t, x, self.params, dzdt.as_mut_slice());
-                for ((d, r), s) in dzdt.iter_mut().zip(self.rates).zip(s) {
-                    *d = (*d + r) / s;
-                }
-            }
-        }
-    }
-}
-
-/// Integrator state carried from one segment to the next.
+/// Integrator state carried from one call to the next.
 pub(crate) struct Stepper<'a> {
     pub opts: &'a SolverOptions,
     pub stats: SolverStats,
-    /// Step size to start the next segment with (0: let Dopri5 choose).
+    /// Step size to start the next run with (0: estimate it).
     pub next_step: f64,
+    kernel: Option<Box<dyn Kernel>>,
+    run: Option<Run>,
+    /// The states' scales (empty when all are 1), the scaled state, and room for the
+    /// unscaled one.
+    scales: Vec<f64>,
+    z: Vec<f64>,
+    work: Vec<f64>,
 }
 
 impl<'a> Stepper<'a> {
@@ -73,11 +50,23 @@ impl<'a> Stepper<'a> {
             opts,
             stats: SolverStats::default(),
             next_step: 0.0,
+            kernel: None,
+            run: None,
+            scales: Vec::new(),
+            z: Vec::new(),
+            work: Vec::new(),
         }
     }
 
-    /// Integrates `x` from `from` to `to` with infusion `rates` added to `dx/dt`, on the
-    /// stack for up to 16 states.
+    /// Forgets the run in progress (the state or its inputs jumped), and the step size.
+    pub fn invalidate(&mut self) {
+        self.run = None;
+        self.next_step = 0.0;
+    }
+
+    /// Integrates `x` from `from` to `to` with infusion `rates` added to `dx/dt`. With a
+    /// `horizon` (`≥ to`: no discontinuity before it), the run may step past `to` and
+    /// continue at the next call from `to`; without one it ends at `to`.
     pub fn integrate<M: Model>(
         &mut self,
         model: &M,
@@ -85,124 +74,182 @@ impl<'a> Stepper<'a> {
         x: &mut [f64],
         (from, to): (f64, f64),
         rates: &[f64],
+        horizon: Option<f64>,
     ) -> Result<()> {
-        let mut scales = vec![1.0; x.len()];
-        model.state_scales(params, &mut scales);
-        let scaled = scales.iter().any(|&s| s != 1.0);
-        if scaled && scales.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
-            return Err(Error::InvalidModel {
-                model: model.name().to_owned(),
-                reason: format!("state scales must be finite and > 0, got {scales:?}"),
-            });
-        }
-        if scaled {
-            for (x, s) in x.iter_mut().zip(&scales) {
-                *x /= s;
-            }
-        }
-        let segment = Segment {
-            model,
-            params,
-            rates,
-            scales: scaled.then_some(&scales[..]),
-            start: from,
-            last_inside: to.next_down().max(from),
-        };
-        macro_rules! on_stack {
-            ($($n:literal)*) => {
-                match x.len() {
-                    $($n => self.integrate_in(Const::<$n>, segment, x, (from, to)),)*
-                    n => self.integrate_in(Dyn(n), segment, x, (from, to)),
-                }
-            };
-        }
-        let result = on_stack!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
-        if scaled {
-            for (x, s) in x.iter_mut().zip(&scales) {
-                *x *= s;
-            }
-        }
-        result
-    }
-
-    fn integrate_in<M: Model, D: Dim>(
-        &mut self,
-        dim: D,
-        segment: Segment<'_, M>,
-        x: &mut [f64],
-        (from, to): (f64, f64),
-    ) -> Result<()>
-    where
-        DefaultAllocator: Allocator<D>,
-    {
-        let y0 = OVector::<f64, D>::from_column_slice_generic(dim, Const::<1>, x);
         let solver_error = |time: f64, reason: String| Error::Solver {
-            model: segment.model.name().to_owned(),
+            model: model.name().to_owned(),
             time,
             reason,
         };
-        self.stats.segments += 1;
-        // Dopri5 reports step-size underflow for a segment within ~10 ulps of its start
-        // time; such a segment (two stops a rounding error apart) is one explicit Euler
-        // step, whose error O(h²) is far below any tolerance.
+        // Dopri5 cannot step across a segment within ~10 ulps of its start time; such a
+        // segment (two stops a rounding error apart) is one explicit Euler step, whose
+        // error O(h²) is far below any tolerance.
         if to - from <= 100.0 * f64::EPSILON * to.abs().max(from.abs()).max(1.0) {
-            let mut dxdt = y0.clone();
-            segment.system(from, &y0, &mut dxdt);
-            for (xi, di) in x.iter_mut().zip(dxdt.iter()) {
-                *xi += (to - from) * di;
-            }
-            self.stats.rhs_evaluations += 1;
-            return Ok(());
+            self.run = None;
+            self.stats.segments += 1;
+            return self.euler(model, params, x, (from, to), rates);
         }
-        let opts = self.opts;
-        let mut dopri = Dopri5::from_param(
-            segment,
-            from,
-            to,
-            to - from,
-            y0,
-            opts.rtol,
-            opts.atol,
-            0.9,
-            0.04,
-            0.2,
-            10.0,
-            to - from,
-            self.next_step.min(to - from),
-            opts.max_steps,
-            // no stiffness test: a long stretch near equilibrium (a long infusion) has
-            // stability-limited steps that ode_solvers would report as stiffness and stop;
-            // error control keeps those steps accurate, and max_steps bounds the work
-            u32::MAX,
-            ode_solvers::OutputType::Sparse,
-        );
-        let s = dopri.integrate().map_err(|e| match e {
-            IntegrationError::MaxNumStepReached { x, n_step } => solver_error(
-                x,
-                format!("step budget exhausted ({n_step} steps; raise SolverOptions::max_steps)"),
+        let horizon = horizon.map_or(to, |h| h.max(to));
+        let key = std::ptr::from_ref(params).cast::<()>();
+        let continuing = self.run.as_ref().is_some_and(|r| {
+            r.params == key
+                && r.at == from
+                && r.horizon == horizon
+                && r.rates == rates
+                && r.handed == x
+        });
+        if !continuing {
+            self.start_run(model, params, x, (from, horizon), rates)?;
+        }
+        let run = self.run.as_ref().expect("a run");
+        let (start, last_inside) = (run.start, horizon.next_down().max(run.start));
+        let kernel = self.kernel.as_mut().expect("a kernel");
+        let before = kernel.counts();
+        let (scales, work) = (&self.scales, &mut self.work);
+        let mut f = |t: f64, z: &[f64], dz: &mut [f64]| {
+            rhs(
+                model,
+                params,
+                rates,
+                scales,
+                work,
+                t.clamp(start, last_inside),
+                z,
+                dz,
+            );
+        };
+        let advanced = kernel.advance(&mut f, to, horizon);
+        let after = kernel.counts();
+        self.stats.rhs_evaluations += after[0] - before[0];
+        self.stats.accepted_steps += after[1] - before[1];
+        self.stats.rejected_steps += after[2] - before[2];
+        advanced.map_err(|e| match e {
+            StepFailure::MaxSteps { time, steps } => solver_error(
+                time,
+                format!("step budget exhausted ({steps} steps; raise SolverOptions::max_steps)"),
             ),
-            IntegrationError::StepSizeUnderflow { x } => {
-                solver_error(x, "step size underflow".into())
-            }
-            IntegrationError::StiffnessDetected { x } => {
-                solver_error(x, "the problem became stiff".into())
+            StepFailure::Underflow { time } => solver_error(time, "step size underflow".into()),
+            StepFailure::NotFinite { time, state } => {
+                solver_error(time, format!("state #{state} became non-finite"))
             }
         })?;
-        self.stats.rhs_evaluations += u64::from(s.num_eval);
-        self.stats.accepted_steps += u64::from(s.accepted_steps);
-        self.stats.rejected_steps += u64::from(s.rejected_steps);
-        let end = dopri
-            .y_out()
-            .last()
-            .ok_or_else(|| solver_error(from, "no step was taken".into()))?;
-        if let Some(i) = end.iter().position(|v| !v.is_finite()) {
+        kernel.dense(to, &mut self.z);
+        x.copy_from_slice(&self.z);
+        for (x, s) in x.iter_mut().zip(&self.scales) {
+            *x *= s;
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(solver_error(to, format!("state #{i} became non-finite")));
         }
-        x.copy_from_slice(end.as_slice());
-        // The mean accepted step of this segment is a good first step for the next one
-        // (it saves Dopri5's start-up step-size estimate); the error control still
-        // accepts or rejects it.
-        self.next_step = (to - from) / f64::from(s.accepted_steps.max(1));
+        self.next_step = kernel.step_size();
+        let run = self.run.as_mut().expect("a run");
+        run.at = to;
+        run.handed.clear();
+        run.handed.extend_from_slice(x);
         Ok(())
+    }
+
+    /// Starts a run at `(from, x)` towards `horizon`.
+    fn start_run<M: Model>(
+        &mut self,
+        model: &M,
+        params: &M::Params,
+        x: &[f64],
+        (from, horizon): (f64, f64),
+        rates: &[f64],
+    ) -> Result<()> {
+        let n = x.len();
+        self.scales.resize(n, 1.0);
+        self.scales.fill(1.0);
+        model.state_scales(params, &mut self.scales);
+        if self.scales.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+            return Err(Error::InvalidModel {
+                model: model.name().to_owned(),
+                reason: format!("state scales must be finite and > 0, got {:?}", self.scales),
+            });
+        }
+        self.z.clear();
+        self.z
+            .extend(x.iter().zip(&self.scales).map(|(x, s)| x / s));
+        self.work.resize(n, 0.0);
+        let opts = self.opts;
+        if self.kernel.as_ref().is_none_or(|k| k.dim() != n) {
+            self.kernel = Some(kernel(n, opts.rtol, opts.atol, opts.max_steps));
+        }
+        let kernel = self.kernel.as_mut().expect("a kernel");
+        let last_inside = horizon.next_down().max(from);
+        let (scales, work) = (&self.scales, &mut self.work);
+        let mut f = |t: f64, z: &[f64], dz: &mut [f64]| {
+            rhs(
+                model,
+                params,
+                rates,
+                scales,
+                work,
+                t.clamp(from, last_inside),
+                z,
+                dz,
+            );
+        };
+        let evaluations = kernel.counts()[0];
+        kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
+        self.stats.rhs_evaluations += kernel.counts()[0] - evaluations;
+        self.stats.segments += 1;
+        self.run = Some(Run {
+            params: std::ptr::from_ref(params).cast::<()>(),
+            rates: rates.to_vec(),
+            start: from,
+            horizon,
+            at: from,
+            handed: x.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// One explicit Euler step over a segment a rounding error long.
+    fn euler<M: Model>(
+        &mut self,
+        model: &M,
+        params: &M::Params,
+        x: &mut [f64],
+        (from, to): (f64, f64),
+        rates: &[f64],
+    ) -> Result<()> {
+        let mut dx = vec![0.0; x.len()];
+        model.derivatives(from, x, params, &mut dx);
+        for ((xi, di), r) in x.iter_mut().zip(&dx).zip(rates) {
+            *xi += (to - from) * (di + r);
+        }
+        self.stats.rhs_evaluations += 1;
+        Ok(())
+    }
+}
+
+/// The right-hand side on the scaled states `z = x / scales`: `dz/dt = (f(t, x) + rates) /
+/// scales`, with `work` holding `x` (no scales: `z = x`).
+#[allow(clippy::too_many_arguments)]
+fn rhs<M: Model>(
+    model: &M,
+    params: &M::Params,
+    rates: &[f64],
+    scales: &[f64],
+    work: &mut [f64],
+    t: f64,
+    z: &[f64],
+    dz: &mut [f64],
+) {
+    if scales.is_empty() {
+        model.derivatives(t, z, params, dz);
+        for (d, r) in dz.iter_mut().zip(rates) {
+            *d += r;
+        }
+        return;
+    }
+    for ((x, z), s) in work.iter_mut().zip(z).zip(scales) {
+        *x = z * s;
+    }
+    model.derivatives(t, work, params, dz);
+    for ((d, r), s) in dz.iter_mut().zip(rates).zip(scales) {
+        *d = (*d + r) / s;
     }
 }

@@ -177,7 +177,13 @@ impl<M: Model> Engine<'_, M> {
                 break;
             }
             rates[reg.state] = rate * count;
-            self.propagate(piece, x, (reg.origin + start, reg.origin + end), &rates)?;
+            self.propagate(
+                piece,
+                x,
+                (reg.origin + start, reg.origin + end),
+                &rates,
+                None,
+            )?;
         }
         Ok(())
     }

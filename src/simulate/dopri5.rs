@@ -1,0 +1,507 @@
+//! The Dormand–Prince 5(4) method with Hairer's step-size control and 4th-order dense
+//! output (Hairer, Nørsett & Wanner 1993, *Solving Ordinary Differential Equations I*,
+//! Springer, §II.5 and §II.6; the coefficients of their DOPRI5 code).
+//!
+//! Why not ode_solvers' `Dopri5` (the crate is still used as the reference in the tests):
+//! it cannot give the solution at arbitrary times from its dense output (only on an
+//! evenly spaced grid), so every output time was a stop and a restart (a new solver, its
+//! start-up step and a fresh output buffer); it cannot continue past a stop with the step
+//! size and first stage it had; and it allocates per step. Here one run integrates from
+//! one discontinuity (a dose, an infusion change, a breakpoint) to the next, stepping over
+//! output times and interpolating them, with every buffer allocated once.
+
+/// Why a run stopped short.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum StepFailure {
+    /// More than the step budget in one run.
+    MaxSteps { time: f64, steps: u32 },
+    /// The step size fell below the resolution of the time.
+    Underflow { time: f64 },
+    /// A state became NaN or infinite.
+    NotFinite { time: f64, state: usize },
+}
+
+const C2: f64 = 0.2;
+const C3: f64 = 0.3;
+const C4: f64 = 0.8;
+const C5: f64 = 8.0 / 9.0;
+const A21: f64 = 0.2;
+const A31: f64 = 3.0 / 40.0;
+const A32: f64 = 9.0 / 40.0;
+const A41: f64 = 44.0 / 45.0;
+const A42: f64 = -56.0 / 15.0;
+const A43: f64 = 32.0 / 9.0;
+const A51: f64 = 19372.0 / 6561.0;
+const A52: f64 = -25360.0 / 2187.0;
+const A53: f64 = 64448.0 / 6561.0;
+const A54: f64 = -212.0 / 729.0;
+const A61: f64 = 9017.0 / 3168.0;
+const A62: f64 = -355.0 / 33.0;
+const A63: f64 = 46732.0 / 5247.0;
+const A64: f64 = 49.0 / 176.0;
+const A65: f64 = -5103.0 / 18656.0;
+const A71: f64 = 35.0 / 384.0;
+const A73: f64 = 500.0 / 1113.0;
+const A74: f64 = 125.0 / 192.0;
+const A75: f64 = -2187.0 / 6784.0;
+const A76: f64 = 11.0 / 84.0;
+const E1: f64 = 71.0 / 57600.0;
+const E3: f64 = -71.0 / 16695.0;
+const E4: f64 = 71.0 / 1920.0;
+const E5: f64 = -17253.0 / 339200.0;
+const E6: f64 = 22.0 / 525.0;
+const E7: f64 = -1.0 / 40.0;
+const D1: f64 = -12715105075.0 / 11282082432.0;
+const D3: f64 = 87487479700.0 / 32700410799.0;
+const D4: f64 = -10690763975.0 / 1880347072.0;
+const D5: f64 = 701980252875.0 / 199316789632.0;
+const D6: f64 = -1453857185.0 / 822651844.0;
+const D7: f64 = 69997945.0 / 29380423.0;
+
+/// Step-size control: safety factor, bounds on the step-size ratio and the PI (Lund
+/// stabilisation) exponent, as in DOPRI5 (and ode_solvers): `h_new = h / fac` with
+/// `fac = clamp(err^0.17 / err_prev^0.04 / 0.9, 1/10, 5)`.
+const SAFETY: f64 = 0.9;
+const BETA: f64 = 0.04;
+const EXPO1: f64 = 0.2 - BETA * 0.75;
+const FAC_MIN: f64 = 0.1;
+const FAC_MAX: f64 = 5.0;
+
+/// A state-sized buffer: an array for the sizes the models have (so that the loops are
+/// unrolled and kept in registers), a vector beyond them.
+pub(crate) trait Buf {
+    fn zeros(n: usize) -> Self;
+    fn s(&self) -> &[f64];
+    fn m(&mut self) -> &mut [f64];
+}
+
+impl<const N: usize> Buf for [f64; N] {
+    fn zeros(_: usize) -> Self {
+        [0.0; N]
+    }
+    fn s(&self) -> &[f64] {
+        self
+    }
+    fn m(&mut self) -> &mut [f64] {
+        self
+    }
+}
+
+impl Buf for Vec<f64> {
+    fn zeros(n: usize) -> Self {
+        vec![0.0; n]
+    }
+    fn s(&self) -> &[f64] {
+        self
+    }
+    fn m(&mut self) -> &mut [f64] {
+        self
+    }
+}
+
+/// A right-hand side `f(t, y, dy/dt)`.
+pub(crate) type Rhs<'f> = dyn FnMut(f64, &[f64], &mut [f64]) + 'f;
+
+/// The integrator as the stepper uses it, whatever its buffers.
+pub(crate) trait Kernel {
+    /// The number of states.
+    fn dim(&self) -> usize;
+    /// Starts a run at `(t, y)`, with first step `h` (0: estimated from the problem).
+    fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64);
+    /// Steps until the time reached is at least `target`, never past `horizon`
+    /// (`target ≤ horizon`); lands exactly on `horizon` when it gets there.
+    fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure>;
+    /// The solution at `t` inside the last accepted step (at or after its end: the state).
+    fn dense(&self, t: f64, out: &mut [f64]);
+    /// The step size the next step would try.
+    fn step_size(&self) -> f64;
+    /// Right-hand-side evaluations, accepted and rejected steps since creation.
+    fn counts(&self) -> [u64; 3];
+}
+
+/// A Dopri5 kernel for `n` states, on the stack for up to 16.
+pub(crate) fn kernel(n: usize, rtol: f64, atol: f64, max_steps: u32) -> Box<dyn Kernel> {
+    macro_rules! sized {
+        ($($n:literal)*) => {
+            match n {
+                $($n => Box::new(Dopri5::<[f64; $n]>::new(n, rtol, atol, max_steps)),)*
+                _ => Box::new(Dopri5::<Vec<f64>>::new(n, rtol, atol, max_steps)),
+            }
+        };
+    }
+    sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// One integrator whose buffers live as long as it does.
+pub(crate) struct Dopri5<B: Buf> {
+    n: usize,
+    rtol: f64,
+    atol: f64,
+    max_steps: u32,
+    /// Current time and state, and the derivative there (first same as last).
+    t: f64,
+    y: B,
+    k1: B,
+    /// Stages 2–7.
+    k: [B; 6],
+    y_stage: B,
+    y_new: B,
+    /// Dense output of the last accepted step `[t_old, t]`.
+    t_old: f64,
+    h_old: f64,
+    cont: [B; 5],
+    /// The next step size to try, the previous error (PI control), whether the last
+    /// step was rejected, and the steps taken in this run.
+    h: f64,
+    err_old: f64,
+    rejected: bool,
+    steps: u32,
+    /// Right-hand-side evaluations, accepted and rejected steps since creation.
+    pub rhs_evaluations: u64,
+    pub accepted: u64,
+    pub rejected_steps: u64,
+}
+
+impl<B: Buf> Dopri5<B> {
+    pub fn new(n: usize, rtol: f64, atol: f64, max_steps: u32) -> Self {
+        let v = || B::zeros(n);
+        Dopri5 {
+            n,
+            rtol,
+            atol,
+            max_steps,
+            t: 0.0,
+            y: v(),
+            k1: v(),
+            k: [v(), v(), v(), v(), v(), v()],
+            y_stage: v(),
+            y_new: v(),
+            t_old: 0.0,
+            h_old: 0.0,
+            cont: [v(), v(), v(), v(), v()],
+            h: 0.0,
+            err_old: 1e-4,
+            rejected: false,
+            steps: 0,
+            rhs_evaluations: 0,
+            accepted: 0,
+            rejected_steps: 0,
+        }
+    }
+
+    /// The stages of a step of size `h` from `(t, y)`; `y_new` gets the 5th-order
+    /// solution, and the result is the error norm (≤ 1 to accept).
+    fn try_step(&mut self, f: &mut Rhs<'_>, h: f64) -> f64 {
+        let (t, n) = (self.t, self.n);
+        let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
+        let ys = &mut self.y_stage.m()[..n];
+        let [k2, k3, k4, k5, k6, k7] = &mut self.k;
+        for i in 0..n {
+            ys[i] = y[i] + h * A21 * k1[i];
+        }
+        f(t + C2 * h, ys, k2.m());
+        let k2 = &k2.s()[..n];
+        for i in 0..n {
+            ys[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
+        }
+        f(t + C3 * h, ys, k3.m());
+        let k3 = &k3.s()[..n];
+        for i in 0..n {
+            ys[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        }
+        f(t + C4 * h, ys, k4.m());
+        let k4 = &k4.s()[..n];
+        for i in 0..n {
+            ys[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        }
+        f(t + C5 * h, ys, k5.m());
+        let k5 = &k5.s()[..n];
+        for i in 0..n {
+            ys[i] =
+                y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+        }
+        f(t + h, ys, k6.m());
+        let k6 = &k6.s()[..n];
+        let yn = &mut self.y_new.m()[..n];
+        for i in 0..n {
+            yn[i] =
+                y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+        }
+        f(t + h, yn, k7.m());
+        let k7 = &k7.s()[..n];
+        self.rhs_evaluations += 6;
+        let mut sum = 0.0;
+        for i in 0..n {
+            let e =
+                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+            let sk = self.atol + self.rtol * y[i].abs().max(yn[i].abs());
+            sum += (e / sk) * (e / sk);
+        }
+        let err = (sum / n.max(1) as f64).sqrt();
+        if err.is_nan() { f64::INFINITY } else { err }
+    }
+
+    /// Takes the step of size `h` just tried, ending at `t_new`, keeping its dense output
+    /// when `dense` (the step holds an output time).
+    fn accept(&mut self, h: f64, t_new: f64, dense: bool) -> Result<(), StepFailure> {
+        let n = self.n;
+        if let Some(state) = self.y_new.s().iter().position(|v| !v.is_finite()) {
+            return Err(StepFailure::NotFinite { time: t_new, state });
+        }
+        if dense {
+            let (y, yn, k1) = (&self.y.s()[..n], &self.y_new.s()[..n], &self.k1.s()[..n]);
+            let [_, k3, k4, k5, k6, k7] = &self.k;
+            let (k3, k4, k5) = (&k3.s()[..n], &k4.s()[..n], &k5.s()[..n]);
+            let (k6, k7) = (&k6.s()[..n], &k7.s()[..n]);
+            let [c0, c1, c2, c3, c4] = &mut self.cont;
+            let (c0, c1, c2) = (&mut c0.m()[..n], &mut c1.m()[..n], &mut c2.m()[..n]);
+            let (c3, c4) = (&mut c3.m()[..n], &mut c4.m()[..n]);
+            for i in 0..n {
+                let dy = yn[i] - y[i];
+                let b = h * k1[i] - dy;
+                c0[i] = y[i];
+                c1[i] = dy;
+                c2[i] = b;
+                c3[i] = dy - h * k7[i] - b;
+                c4[i] = h
+                    * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
+            }
+            self.t_old = self.t;
+            self.h_old = h;
+        } else {
+            self.h_old = 0.0;
+        }
+        self.t = t_new;
+        std::mem::swap(&mut self.y, &mut self.y_new);
+        std::mem::swap(&mut self.k1, &mut self.k[5]);
+        self.accepted += 1;
+        Ok(())
+    }
+
+    /// Hairer's starting step: from the sizes of `y`, `f(t, y)` and an estimate of the
+    /// second derivative, with `h ≤ h_max`.
+    fn initial_step(&mut self, f: &mut Rhs<'_>, h_max: f64) -> f64 {
+        let n = self.n;
+        let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
+        let (mut dnf, mut dny) = (0.0, 0.0);
+        for i in 0..n {
+            let sk = self.atol + self.rtol * y[i].abs();
+            dnf += (k1[i] / sk).powi(2);
+            dny += (y[i] / sk).powi(2);
+        }
+        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
+            1e-6
+        } else {
+            (dny / dnf).sqrt() * 0.01
+        };
+        h = h.min(h_max);
+        let ys = &mut self.y_stage.m()[..n];
+        for i in 0..n {
+            ys[i] = y[i] + h * k1[i];
+        }
+        let f1 = self.k[0].m();
+        f(self.t + h, ys, f1);
+        self.rhs_evaluations += 1;
+        let f1 = &f1[..n];
+        let mut der2 = 0.0;
+        for i in 0..n {
+            let sk = self.atol + self.rtol * y[i].abs();
+            der2 += ((f1[i] - k1[i]) / sk).powi(2);
+        }
+        let der2 = der2.sqrt() / h;
+        let der12 = der2.abs().max(dnf.sqrt());
+        let h1 = if der12 <= 1e-15 {
+            (h * 1e-3).max(1e-6)
+        } else {
+            (0.01 / der12).powf(0.2)
+        };
+        (100.0 * h).min(h1).min(h_max)
+    }
+}
+
+impl<B: Buf> Kernel for Dopri5<B> {
+    fn dim(&self) -> usize {
+        self.n
+    }
+
+    fn step_size(&self) -> f64 {
+        self.h
+    }
+
+    fn counts(&self) -> [u64; 3] {
+        [self.rhs_evaluations, self.accepted, self.rejected_steps]
+    }
+
+    fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64) {
+        self.t = t;
+        self.t_old = t;
+        self.h_old = 0.0;
+        self.y.m().copy_from_slice(y);
+        f(t, self.y.s(), self.k1.m());
+        self.rhs_evaluations += 1;
+        self.h = h;
+        self.err_old = 1e-4;
+        self.rejected = false;
+        self.steps = 0;
+    }
+
+    fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure> {
+        if self.h <= 0.0 {
+            self.h = self.initial_step(f, horizon - self.t);
+        }
+        while self.t < target {
+            if self.steps >= self.max_steps {
+                return Err(StepFailure::MaxSteps {
+                    time: self.t,
+                    steps: self.steps,
+                });
+            }
+            if 0.1 * self.h <= self.t.abs() * f64::EPSILON {
+                return Err(StepFailure::Underflow { time: self.t });
+            }
+            // the last step lands on the horizon
+            let last = self.t + 1.01 * self.h >= horizon;
+            let h = if last { horizon - self.t } else { self.h };
+            self.steps += 1;
+            let err = self.try_step(f, h);
+            let fac11 = err.powf(EXPO1);
+            if err <= 1.0 {
+                let fac = (fac11 / self.err_old.powf(BETA) / SAFETY).clamp(FAC_MIN, FAC_MAX);
+                let mut h_new = h / fac;
+                if self.rejected {
+                    h_new = h_new.min(h);
+                }
+                self.err_old = err.max(1e-4);
+                self.rejected = false;
+                let t_new = if last { horizon } else { self.t + h };
+                self.accept(h, t_new, t_new >= target)?;
+                self.h = h_new;
+            } else {
+                self.h = h / (fac11 / SAFETY).min(FAC_MAX);
+                self.rejected = true;
+                self.rejected_steps += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn dense(&self, t: f64, out: &mut [f64]) {
+        if t >= self.t || self.h_old == 0.0 {
+            out.copy_from_slice(self.y.s());
+            return;
+        }
+        let s = (t - self.t_old) / self.h_old;
+        let s1 = 1.0 - s;
+        let [c0, c1, c2, c3, c4] = &self.cont;
+        let (c0, c1, c2, c3, c4) = (c0.s(), c1.s(), c2.s(), c3.s(), c4.s());
+        for i in 0..out.len() {
+            out[i] = c0[i] + s * (c1[i] + s1 * (c2[i] + s * (c3[i] + s1 * c4[i])));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Vector2;
+    use ode_solvers::{OutputType, System};
+
+    /// Lotka–Volterra: smooth, nonlinear, with steps that vary by orders of magnitude.
+    fn lotka_volterra(_t: f64, y: &[f64], dy: &mut [f64]) {
+        dy[0] = 1.5 * y[0] - y[0] * y[1];
+        dy[1] = -3.0 * y[1] + y[0] * y[1];
+    }
+
+    struct Lv;
+    impl System<f64, Vector2<f64>> for Lv {
+        fn system(&self, t: f64, y: &Vector2<f64>, dy: &mut Vector2<f64>) {
+            lotka_volterra(t, y.as_slice(), dy.as_mut_slice());
+        }
+    }
+
+    #[test]
+    fn takes_the_same_steps_as_ode_solvers() {
+        for (rtol, atol) in [(1e-6, 1e-9), (1e-10, 1e-12)] {
+            let mut reference = ode_solvers::Dopri5::from_param(
+                Lv,
+                0.0,
+                20.0,
+                20.0,
+                Vector2::new(10.0, 1.0),
+                rtol,
+                atol,
+                0.9,
+                0.04,
+                0.2,
+                10.0,
+                20.0,
+                0.0,
+                100_000,
+                u32::MAX,
+                OutputType::Sparse,
+            );
+            let stats = reference.integrate().unwrap();
+            let end = reference.y_out().last().unwrap();
+            let mut ours = Dopri5::<[f64; 2]>::new(2, rtol, atol, 100_000);
+            let mut f = lotka_volterra;
+            ours.start(&mut f, 0.0, &[10.0, 1.0], 0.0);
+            ours.advance(&mut f, 20.0, 20.0).unwrap();
+            assert_eq!(ours.accepted, u64::from(stats.accepted_steps));
+            assert_eq!(ours.rejected_steps, u64::from(stats.rejected_steps));
+            for i in 0..2 {
+                assert!((ours.y[i] - end[i]).abs() <= 1e-12 * end[i].abs(), "{rtol}");
+            }
+        }
+    }
+
+    #[test]
+    fn dense_output_matches_closed_forms_between_steps() {
+        // y' = -0.3 y and the oscillator u'' = -4u, u(0) = 1: exp(-0.3 t) and cos(2t)
+        let mut f = |_t: f64, y: &[f64], dy: &mut [f64]| {
+            dy[0] = -0.3 * y[0];
+            dy[1] = y[2];
+            dy[2] = -4.0 * y[1];
+        };
+        let mut ode = Dopri5::<Vec<f64>>::new(3, 1e-9, 1e-12, 100_000);
+        ode.start(&mut f, 0.0, &[1.0, 1.0, 0.0], 0.0);
+        let mut y = [0.0; 3];
+        let mut worst: f64 = 0.0;
+        // outputs between steps, each reached by continuing the same run
+        for i in 1..=200 {
+            let t = 0.137 * f64::from(i);
+            ode.advance(&mut f, t, 30.0).unwrap();
+            assert!(ode.t >= t && ode.t_old <= t);
+            ode.dense(t, &mut y);
+            worst = worst
+                .max((y[0] - (-0.3 * t).exp()).abs())
+                .max((y[1] - (2.0 * t).cos()).abs());
+        }
+        // the global error of a 1e-9 run, not the interpolant's, dominates
+        assert!(worst < 2e-8, "{worst}");
+        // the run ends on its horizon exactly
+        ode.advance(&mut f, 30.0, 30.0).unwrap();
+        assert_eq!(ode.t, 30.0);
+        ode.dense(30.0, &mut y);
+        assert!((y[0] - (-9.0f64).exp()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn failures_are_reported() {
+        let mut blow_up = |_t: f64, y: &[f64], dy: &mut [f64]| dy[0] = y[0] * y[0];
+        let mut ode = Dopri5::<[f64; 1]>::new(1, 1e-6, 1e-9, 100_000);
+        ode.start(&mut blow_up, 0.0, &[1.0], 0.0);
+        // y = 1/(1 - t) leaves every bound at t = 1
+        let e = ode.advance(&mut blow_up, 2.0, 2.0).unwrap_err();
+        assert!(
+            matches!(e, StepFailure::Underflow { time } | StepFailure::NotFinite { time, .. } if (time - 1.0).abs() < 1e-3),
+            "{e:?}"
+        );
+        let mut ode = Dopri5::<[f64; 1]>::new(1, 1e-6, 1e-9, 10);
+        let mut f = |t: f64, _y: &[f64], dy: &mut [f64]| dy[0] = (50.0 * t).sin();
+        ode.start(&mut f, 0.0, &[0.0], 0.0);
+        assert!(matches!(
+            ode.advance(&mut f, 100.0, 100.0),
+            Err(StepFailure::MaxSteps { steps: 10, .. })
+        ));
+    }
+}
