@@ -105,19 +105,14 @@ impl<'a> Stepper<'a> {
         let (start, last_inside) = (run.start, horizon.next_down().max(run.start));
         let kernel = self.kernel.as_mut().expect("a kernel");
         let before = kernel.counts();
-        let (scales, work) = (&self.scales, &mut self.work);
-        let mut f = |t: f64, z: &[f64], dz: &mut [f64]| {
-            rhs(
-                model,
-                params,
-                rates,
-                scales,
-                work,
-                t.clamp(start, last_inside),
-                z,
-                dz,
-            );
-        };
+        let mut f = rhs(
+            model,
+            params,
+            rates,
+            &self.scales,
+            &mut self.work,
+            (start, last_inside),
+        );
         let advanced = kernel.advance(&mut f, to, horizon);
         let after = kernel.counts();
         self.stats.rhs_evaluations += after[0] - before[0];
@@ -178,19 +173,14 @@ impl<'a> Stepper<'a> {
         }
         let kernel = self.kernel.as_mut().expect("a kernel");
         let last_inside = horizon.next_down().max(from);
-        let (scales, work) = (&self.scales, &mut self.work);
-        let mut f = |t: f64, z: &[f64], dz: &mut [f64]| {
-            rhs(
-                model,
-                params,
-                rates,
-                scales,
-                work,
-                t.clamp(from, last_inside),
-                z,
-                dz,
-            );
-        };
+        let mut f = rhs(
+            model,
+            params,
+            rates,
+            &self.scales,
+            &mut self.work,
+            (from, last_inside),
+        );
         let evaluations = kernel.counts()[0];
         kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
         self.stats.rhs_evaluations += kernel.counts()[0] - evaluations;
@@ -225,31 +215,32 @@ impl<'a> Stepper<'a> {
     }
 }
 
-/// The right-hand side on the scaled states `z = x / scales`: `dz/dt = (f(t, x) + rates) /
-/// scales`, with `work` holding `x` (no scales: `z = x`).
-#[allow(clippy::too_many_arguments)]
-fn rhs<M: Model>(
-    model: &M,
-    params: &M::Params,
-    rates: &[f64],
-    scales: &[f64],
-    work: &mut [f64],
-    t: f64,
-    z: &[f64],
-    dz: &mut [f64],
-) {
-    if scales.is_empty() {
-        model.derivatives(t, z, params, dz);
-        for (d, r) in dz.iter_mut().zip(rates) {
-            *d += r;
+/// The right-hand side on the scaled states `z = x / scales`, `dz/dt = (f(t, x) + rates) /
+/// scales` (no scales: `z = x`), with `t` held inside `[start, last_inside]` and `work`
+/// holding `x`.
+fn rhs<'a, M: Model>(
+    model: &'a M,
+    params: &'a M::Params,
+    rates: &'a [f64],
+    scales: &'a [f64],
+    work: &'a mut [f64],
+    (start, last_inside): (f64, f64),
+) -> impl FnMut(f64, &[f64], &mut [f64]) + 'a {
+    move |t: f64, z: &[f64], dz: &mut [f64]| {
+        let t = t.clamp(start, last_inside);
+        if scales.is_empty() {
+            model.derivatives(t, z, params, dz);
+            for (d, r) in dz.iter_mut().zip(rates) {
+                *d += r;
+            }
+            return;
         }
-        return;
-    }
-    for ((x, z), s) in work.iter_mut().zip(z).zip(scales) {
-        *x = z * s;
-    }
-    model.derivatives(t, work, params, dz);
-    for ((d, r), s) in dz.iter_mut().zip(rates).zip(scales) {
-        *d = (*d + r) / s;
+        for ((x, z), s) in work.iter_mut().zip(z).zip(scales) {
+            *x = z * s;
+        }
+        model.derivatives(t, work, params, dz);
+        for ((d, r), s) in dz.iter_mut().zip(rates).zip(scales) {
+            *d = (*d + r) / s;
+        }
     }
 }
