@@ -118,6 +118,9 @@ impl<'a> Stepper<'a> {
         self.stats.rhs_evaluations += after[0] - before[0];
         self.stats.accepted_steps += after[1] - before[1];
         self.stats.rejected_steps += after[2] - before[2];
+        if advanced.is_err() {
+            self.run = None;
+        }
         advanced.map_err(|e| match e {
             StepFailure::MaxSteps { time, steps } => solver_error(
                 time,
