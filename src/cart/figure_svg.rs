@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::plots::legend::{self, Glyph};
 use crate::plots::{
     BLACK, BLUISH_GREEN, GREY, GroupProfile, ORANGE, ProfileLabels, REDDISH_PURPLE, TimeAxis,
-    draw_profiles, plot_error,
+    draw_profiles, plot_error, time_mesh,
 };
 use plotters::coord::Shift;
 use plotters::coord::cartesian::Cartesian2d;
@@ -140,11 +140,7 @@ fn composition_panel<DB: DrawingBackend>(
         .y_label_area_size(60)
         .build_cartesian_2d(axis.clone(), 0f64..112f64)
         .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+    time_mesh(&mut chart)
         .y_labels(6)
         .x_label_formatter(&|t| format!("{t}"))
         .y_label_formatter(&|v| {

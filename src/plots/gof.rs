@@ -2,7 +2,7 @@
 //! individual predictions, and CWRES against time and population predictions.
 
 use super::legend::{self, Glyph};
-use super::{BLUE, GREY, VERMILLION, chart, horizontal, padded, plot_error};
+use super::{BLUE, GREY, VERMILLION, chart, horizontal, padded, plot_error, scatter};
 use crate::error::{Error, Result};
 use crate::nlme::{PopulationFit, PopulationPrediction};
 use plotters::coord::Shift;
@@ -115,13 +115,7 @@ fn identity_panel<DB: DrawingBackend>(
         x_label,
         y_label,
         |chart| {
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-                )
-                .map_err(plot_error)?;
+            scatter(&mut chart, &points)?;
             chart
                 .draw_series(LineSeries::new(identity, VERMILLION.stroke_width(2)))
                 .map_err(plot_error)?;
@@ -158,13 +152,7 @@ fn residual_panel<DB: DrawingBackend>(
             for limit in [-2.0, 2.0] {
                 horizontal(&mut chart, (x0, x1), limit, true)?;
             }
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-                )
-                .map_err(plot_error)?;
+            scatter(&mut chart, &points)?;
         }
     );
     Ok(())

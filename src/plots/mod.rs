@@ -127,6 +127,50 @@ where
     Ok(())
 }
 
+/// The mesh of the time-axis plots (profiles, Figure 2): no light grid lines, 13-px tick
+/// labels and 14-px axis descriptions; the caller adds formatters and draws it.
+pub(crate) fn time_mesh<'a, 'b, X, Y, XT, YT, DB>(
+    chart: &'b mut plotters::chart::ChartContext<
+        'a,
+        DB,
+        plotters::coord::cartesian::Cartesian2d<X, Y>,
+    >,
+) -> plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = XT>
+        + plotters::coord::ranged1d::ValueFormatter<XT>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = YT>
+        + plotters::coord::ranged1d::ValueFormatter<YT>,
+    DB: plotters::prelude::DrawingBackend,
+{
+    use plotters::prelude::*;
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(WHITE)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14));
+    mesh
+}
+
+/// Draws `points` as the palette's blue dots, 3 px, 60% opaque.
+pub(crate) fn scatter<DB, CT>(
+    chart: &mut plotters::chart::ChartContext<'_, DB, CT>,
+    points: &[(f64, f64)],
+) -> crate::error::Result<()>
+where
+    DB: plotters::prelude::DrawingBackend,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    use plotters::prelude::{Circle, Color};
+    chart
+        .draw_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
+        )
+        .map_err(plot_error)?;
+    Ok(())
+}
+
 /// A plotters failure as a crate error.
 pub(crate) fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Plot {

@@ -2,7 +2,7 @@
 //! median and prediction band, on a log axis with the LLOQ.
 
 use super::legend::{self, Glyph};
-use super::{GREY, TimeAxis, group_color, plot_error};
+use super::{GREY, TimeAxis, group_color, plot_error, time_mesh};
 use crate::error::{Error, Result};
 use crate::summary::TimeSummary;
 use plotters::coord::CoordTranslate;
@@ -109,11 +109,7 @@ pub(crate) fn draw_profiles<DB: DrawingBackend>(
         .y_label_area_size(72)
         .build_cartesian_2d(labels.time.clone(), (lo..hi).log_scale())
         .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+    time_mesh(&mut chart)
         .x_label_formatter(&|t| format!("{t}"))
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .x_desc(&labels.x)

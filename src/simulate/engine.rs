@@ -167,8 +167,7 @@ impl<'a, M: Model> Engine<'a, M> {
         };
         self.reset(first.time, first.piece);
         let mut y = vec![0.0; n_out];
-        let horizons = horizons(plan);
-        for (step, &horizon) in plan.steps.iter().zip(&horizons) {
+        for (step, &horizon) in plan.steps.iter().zip(&plan.horizons) {
             self.horizon = horizon;
             let resets = match step.kind {
                 StepKind::Reset => true,
@@ -434,18 +433,4 @@ impl<'a, M: Model> Engine<'a, M> {
             duration,
         })
     }
-}
-
-/// For each step of `plan`, the time of the first step from it on that is not an output
-/// (or of the last step).
-fn horizons(plan: &Plan) -> Vec<f64> {
-    let mut horizons = vec![0.0; plan.steps.len()];
-    let mut next = plan.steps.last().map_or(0.0, |s| s.time);
-    for (h, step) in horizons.iter_mut().zip(&plan.steps).rev() {
-        if !matches!(step.kind, StepKind::Output(_)) {
-            next = step.time;
-        }
-        *h = next;
-    }
-    horizons
 }

@@ -16,17 +16,39 @@ use super::{SolverOptions, SolverStats};
 use crate::error::{Error, Result};
 use crate::model::Model;
 
-/// The run in progress: what it was started with, and what it last handed out.
+/// The run in progress: what it was started with, and what it last handed out. Its
+/// buffers are kept from one run to the next.
+#[derive(Default)]
 struct Run {
+    /// Whether a run is in progress.
+    live: bool,
     /// The parameters' address: a different parameter set starts a new run (only compared,
     /// never dereferenced).
-    params: *const (),
+    params: usize,
     rates: Vec<f64>,
     start: f64,
     horizon: f64,
     /// The time and (unscaled) state last handed out.
     at: f64,
     handed: Vec<f64>,
+}
+
+impl Run {
+    /// Whether a call with these inputs continues this run exactly.
+    fn continues(
+        &self,
+        params: usize,
+        (from, horizon): (f64, f64),
+        rates: &[f64],
+        x: &[f64],
+    ) -> bool {
+        self.live
+            && self.params == params
+            && self.at == from
+            && self.horizon == horizon
+            && self.rates == rates
+            && self.handed == x
+    }
 }
 
 /// Integrator state carried from one call to the next.
@@ -36,7 +58,7 @@ pub(crate) struct Stepper<'a> {
     /// Step size to start the next run with (0: estimate it).
     pub next_step: f64,
     kernel: Option<Box<dyn Kernel>>,
-    run: Option<Run>,
+    run: Run,
     /// The states' scales (empty when all are 1), the scaled state, and room for the
     /// unscaled one.
     scales: Vec<f64>,
@@ -51,7 +73,7 @@ impl<'a> Stepper<'a> {
             stats: SolverStats::default(),
             next_step: 0.0,
             kernel: None,
-            run: None,
+            run: Run::default(),
             scales: Vec::new(),
             z: Vec::new(),
             work: Vec::new(),
@@ -60,7 +82,7 @@ impl<'a> Stepper<'a> {
 
     /// Forgets the run in progress (the state or its inputs jumped), and the step size.
     pub fn invalidate(&mut self) {
-        self.run = None;
+        self.run.live = false;
         self.next_step = 0.0;
     }
 
@@ -76,33 +98,21 @@ impl<'a> Stepper<'a> {
         rates: &[f64],
         horizon: Option<f64>,
     ) -> Result<()> {
-        let solver_error = |time: f64, reason: String| Error::Solver {
-            model: model.name().to_owned(),
-            time,
-            reason,
-        };
         // Dopri5 cannot step across a segment within ~10 ulps of its start time; such a
         // segment (two stops a rounding error apart) is one explicit Euler step, whose
         // error O(h²) is far below any tolerance.
         if to - from <= 100.0 * f64::EPSILON * to.abs().max(from.abs()).max(1.0) {
-            self.run = None;
+            self.run.live = false;
             self.stats.segments += 1;
             return self.euler(model, params, x, (from, to), rates);
         }
         let horizon = horizon.map_or(to, |h| h.max(to));
-        let key = std::ptr::from_ref(params).cast::<()>();
-        let continuing = self.run.as_ref().is_some_and(|r| {
-            r.params == key
-                && r.at == from
-                && r.horizon == horizon
-                && r.rates == rates
-                && r.handed == x
-        });
-        if !continuing {
-            self.start_run(model, params, x, (from, horizon), rates)?;
+        let key = std::ptr::from_ref(params).cast::<()>() as usize;
+        let fresh = !self.run.continues(key, (from, horizon), rates, x);
+        if fresh {
+            self.prepare_run(model, params, x, rates, (key, from, horizon))?;
         }
-        let run = self.run.as_ref().expect("a run");
-        let (start, last_inside) = (run.start, horizon.next_down().max(run.start));
+        let start = self.run.start;
         let kernel = self.kernel.as_mut().expect("a kernel");
         let before = kernel.counts();
         let mut f = rhs(
@@ -111,50 +121,47 @@ impl<'a> Stepper<'a> {
             rates,
             &self.scales,
             &mut self.work,
-            (start, last_inside),
+            (start, horizon.next_down().max(start)),
         );
+        if fresh {
+            kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
+            self.stats.segments += 1;
+        }
         let advanced = kernel.advance(&mut f, to, horizon);
         let after = kernel.counts();
         self.stats.rhs_evaluations += after[0] - before[0];
         self.stats.accepted_steps += after[1] - before[1];
         self.stats.rejected_steps += after[2] - before[2];
-        if advanced.is_err() {
-            self.run = None;
-        }
-        advanced.map_err(|e| match e {
-            StepFailure::MaxSteps { time, steps } => solver_error(
-                time,
-                format!("step budget exhausted ({steps} steps; raise SolverOptions::max_steps)"),
-            ),
-            StepFailure::Underflow { time } => solver_error(time, "step size underflow".into()),
-            StepFailure::NotFinite { time, state } => {
-                solver_error(time, format!("state #{state} became non-finite"))
-            }
-        })?;
+        self.run.live = advanced.is_ok();
+        advanced.map_err(|e| solver_error(model, e))?;
         kernel.dense(to, &mut self.z);
         x.copy_from_slice(&self.z);
         for (x, s) in x.iter_mut().zip(&self.scales) {
             *x *= s;
         }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(solver_error(to, format!("state #{i} became non-finite")));
+        if let Some(state) = x.iter().position(|v| !v.is_finite()) {
+            self.run.live = false;
+            return Err(solver_error(
+                model,
+                StepFailure::NotFinite { time: to, state },
+            ));
         }
         self.next_step = kernel.step_size();
-        let run = self.run.as_mut().expect("a run");
-        run.at = to;
-        run.handed.clear();
-        run.handed.extend_from_slice(x);
+        self.run.at = to;
+        self.run.handed.clear();
+        self.run.handed.extend_from_slice(x);
         Ok(())
     }
 
-    /// Starts a run at `(from, x)` towards `horizon`.
-    fn start_run<M: Model>(
+    /// Sets up a run from `(from, x)` towards `horizon`: the states' scales, the scaled
+    /// state, a kernel of the right size, and the run's record.
+    fn prepare_run<M: Model>(
         &mut self,
         model: &M,
         params: &M::Params,
         x: &[f64],
-        (from, horizon): (f64, f64),
         rates: &[f64],
+        (key, from, horizon): (usize, f64, f64),
     ) -> Result<()> {
         let n = x.len();
         self.scales.resize(n, 1.0);
@@ -166,36 +173,29 @@ impl<'a> Stepper<'a> {
                 reason: format!("state scales must be finite and > 0, got {:?}", self.scales),
             });
         }
-        self.z.clear();
-        self.z
-            .extend(x.iter().zip(&self.scales).map(|(x, s)| x / s));
-        self.work.resize(n, 0.0);
-        let opts = self.opts;
-        if self.kernel.as_ref().is_none_or(|k| k.dim() != n) {
-            self.kernel = Some(kernel(n, opts.rtol, opts.atol, opts.max_steps));
+        if self.scales.iter().all(|&s| s == 1.0) {
+            self.scales.clear();
         }
-        let kernel = self.kernel.as_mut().expect("a kernel");
-        let last_inside = horizon.next_down().max(from);
-        let mut f = rhs(
-            model,
-            params,
-            rates,
-            &self.scales,
-            &mut self.work,
-            (from, last_inside),
-        );
-        let evaluations = kernel.counts()[0];
-        kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
-        self.stats.rhs_evaluations += kernel.counts()[0] - evaluations;
-        self.stats.segments += 1;
-        self.run = Some(Run {
-            params: std::ptr::from_ref(params).cast::<()>(),
-            rates: rates.to_vec(),
-            start: from,
-            horizon,
-            at: from,
-            handed: x.to_vec(),
-        });
+        self.z.clear();
+        self.z.extend_from_slice(x);
+        for (z, s) in self.z.iter_mut().zip(&self.scales) {
+            *z /= s;
+        }
+        self.work.resize(n, 0.0);
+        if self.kernel.as_ref().is_none_or(|k| k.dim() != n) {
+            let o = self.opts;
+            self.kernel = Some(kernel(n, o.rtol, o.atol, o.max_steps));
+        }
+        let run = &mut self.run;
+        run.live = true;
+        run.params = key;
+        run.rates.clear();
+        run.rates.extend_from_slice(rates);
+        run.start = from;
+        run.horizon = horizon;
+        run.at = from;
+        run.handed.clear();
+        run.handed.extend_from_slice(x);
         Ok(())
     }
 
@@ -245,5 +245,24 @@ fn rhs<'a, M: Model>(
         for ((d, r), s) in dz.iter_mut().zip(rates).zip(scales) {
             *d = (*d + r) / s;
         }
+    }
+}
+
+/// A failed run as the crate's error.
+fn solver_error<M: Model>(model: &M, failure: StepFailure) -> Error {
+    let (time, reason) = match failure {
+        StepFailure::MaxSteps { time, steps } => (
+            time,
+            format!("step budget exhausted ({steps} steps; raise SolverOptions::max_steps)"),
+        ),
+        StepFailure::Underflow { time } => (time, "step size underflow".into()),
+        StepFailure::NotFinite { time, state } => {
+            (time, format!("state #{state} became non-finite"))
+        }
+    };
+    Error::Solver {
+        model: model.name().to_owned(),
+        time,
+        reason,
     }
 }

@@ -37,6 +37,9 @@ pub(crate) struct Plan {
     pub steps: Vec<Step>,
     pub doses: Vec<Dose>,
     pub n_slots: usize,
+    /// For each step, the time of the first step from it on that is not an output (or of
+    /// the last step): an ODE run may step up to it between outputs.
+    pub horizons: Vec<f64>,
 }
 
 /// Which records of a subject get outputs.
@@ -74,6 +77,7 @@ impl Plan {
         }
         steps.extend(next.map(|&i| dose_step(&doses[i], i)));
         Ok(Plan {
+            horizons: horizons(&steps),
             steps,
             doses: doses.to_vec(),
             n_slots: times.len(),
@@ -147,6 +151,7 @@ impl Plan {
             });
         }
         Plan {
+            horizons: horizons(&steps),
             steps,
             doses,
             n_slots,
@@ -192,4 +197,18 @@ pub(crate) fn check_times(times: &[f64]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// For each of `steps`, the time of the first step from it on that is not an output (or of
+/// the last step).
+fn horizons(steps: &[Step]) -> Vec<f64> {
+    let mut horizons = vec![0.0; steps.len()];
+    let mut next = steps.last().map_or(0.0, |s| s.time);
+    for (h, step) in horizons.iter_mut().zip(steps).rev() {
+        if !matches!(step.kind, StepKind::Output(_)) {
+            next = step.time;
+        }
+        *h = next;
+    }
+    horizons
 }
