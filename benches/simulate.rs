@@ -1,11 +1,16 @@
-//! Speed of simulation: model 2 for one subject-year, model 1 in closed and ODE form.
+//! Speed of simulation: model 2 for one subject-year (by each integrator), model 1 in
+//! closed and ODE form, and two stiff problems (Robertson's, and TMDD with fast binding).
 //!
 //! Run: `cargo bench --bench simulate`
 
+#[path = "../tests/stiff_models/mod.rs"]
+mod stiff_models;
+
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::{Dose, SolverOptions, simulate, simulate_closed_form};
+use cart_pkpd::{Dose, Integrator, SolverOptions, simulate, simulate_closed_form};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use stiff_models::{Robertson, RobertsonParams, Tmdd, TmddParams};
 
 /// 20 output times from day 0 to day 365: the trial's visits plus a few between.
 const TIMES: [f64; 20] = [
@@ -17,9 +22,15 @@ fn model2(c: &mut Criterion) {
     let params = CarTBCellParams::default();
     let doses = [Dose::bolus(0.0, 10.0)];
     let mut group = c.benchmark_group("model2_subject_year_20_outputs");
+    let dopri5 = SolverOptions::default().with_integrator(Integrator::Dopri5);
     for (label, opts) in [
         ("rtol_1e-6", SolverOptions::default()),
         ("rtol_1e-10", SolverOptions::accurate()),
+        ("rtol_1e-6_dopri5_unwatched", dopri5),
+        (
+            "rtol_1e-6_rodasp",
+            dopri5.with_integrator(Integrator::Rodasp),
+        ),
     ] {
         group.bench_function(label, |b| {
             b.iter(|| simulate(&CarTBCell, black_box(&params), &doses, &TIMES, &opts).unwrap())
@@ -52,5 +63,41 @@ fn model1(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, model2, model1);
+/// Robertson's problem to t = 4e5 (7 outputs from 0.4) and the TMDD model over 336 h
+/// (bolus, then an infusion; 10 outputs), by Rodasp and by the automatic choice.
+fn stiff(c: &mut Criterion) {
+    let robertson = RobertsonParams::new().unwrap();
+    let robertson_times = [0.0, 0.4, 4.0, 40.0, 400.0, 4e3, 4e4, 4e5];
+    let tmdd = TmddParams::new().unwrap();
+    let tmdd_doses = [Dose::bolus(0.0, 100.0), Dose::infusion(168.0, 240.0, 10.0)];
+    let tmdd_times = [0.5, 2.0, 8.0, 24.0, 72.0, 167.0, 180.0, 192.0, 240.0, 336.0];
+    let mut group = c.benchmark_group("stiff");
+    for (label, integrator) in [("rodasp", Integrator::Rodasp), ("auto", Integrator::Auto)] {
+        for rtol in [1e-6, 1e-8] {
+            let opts = SolverOptions::default()
+                .with_tolerances(rtol, 1e-14)
+                .with_integrator(integrator);
+            group.bench_function(format!("robertson_{label}_rtol_{rtol:e}"), |b| {
+                b.iter(|| {
+                    simulate(
+                        &Robertson,
+                        black_box(&robertson),
+                        &[],
+                        &robertson_times,
+                        &opts,
+                    )
+                    .unwrap()
+                })
+            });
+            group.bench_function(format!("tmdd_{label}_rtol_{rtol:e}"), |b| {
+                b.iter(|| {
+                    simulate(&Tmdd, black_box(&tmdd), &tmdd_doses, &tmdd_times, &opts).unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, model2, model1, stiff);
 criterion_main!(benches);

@@ -16,7 +16,8 @@
 //!   or at a subject's records, for NONMEM [`Dose`] records (bolus, infusion, modelled
 //!   rate or duration, `ADDL`/`II`, steady state, bioavailability and lag per
 //!   compartment, resets), solved exactly for linear compartment models and by Dopri5
-//!   otherwise ([`simulate`](mod@simulate) module docs).
+//!   otherwise, or by the implicit RODASP for stiff models, chosen automatically
+//!   ([`Integrator`]; [`simulate`](mod@simulate) module docs).
 //! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC by linear or
 //!   linear-up/log-down trapezoids with a below-LLOQ rule, Clast, depletion and
 //!   reappearance); [`summary`]: quantiles with BLQ handling.
@@ -97,8 +98,8 @@ pub use error_model::ErrorModel;
 pub use model::{CompartmentDosing, DoseInput, Model, OutputSpec};
 pub use params::{Domain, ParamKey, ParamName, ParamSpec, Parameters};
 pub use simulate::{
-    LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats, simulate,
-    simulate_closed_form, simulate_subject, simulate_subject_with,
+    Integrator, LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats,
+    simulate, simulate_closed_form, simulate_subject, simulate_subject_with,
 };
 
 #[doc(hidden)]

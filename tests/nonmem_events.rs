@@ -3,20 +3,28 @@
 //! (`RATE = -1/-2`, also with `ADDL`), zero-order input into an oral depot, and doses into
 //! two compartments with F1, F2 and ALAG2. Each dataset is read from its NONMEM-format file
 //! as a user would, simulated with the built-in PK model, and compared with NONMEM's
-//! predictions to their printed digits — with the exact solution and with the ODE.
+//! predictions to their printed digits — with the exact solution and with the ODE (by
+//! Dopri5 and by Rodasp).
 
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::fit::{Censoring, FitSpec, Objective};
 use cart_pkpd::models::pk::{OneCmtIv, OneCmtIvParams, OneCmtOral, OneCmtOralParams};
-use cart_pkpd::{Dataset, ErrorModel, Model, Parameters, SolverOptions, simulate_subject};
+use cart_pkpd::{
+    Dataset, ErrorModel, Integrator, Model, Parameters, SolverOptions, simulate_subject,
+};
 
 fn data_file(name: &str) -> String {
     format!("{}/tests/data/nonmem/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The exact solution and the ODE (tight tolerances).
-fn solvers() -> [SolverOptions; 2] {
-    [SolverOptions::default(), SolverOptions::accurate().ode()]
+/// The exact solution, and the ODE at tight tolerances by each integrator.
+fn solvers() -> [SolverOptions; 3] {
+    let ode = SolverOptions::accurate().ode();
+    [
+        SolverOptions::default(),
+        ode,
+        ode.with_integrator(Integrator::Rodasp),
+    ]
 }
 
 /// `ours` rounds to `printed` at the number of digits printed: |ours − printed| is at most

@@ -29,8 +29,8 @@ use std::collections::BinaryHeap;
 
 /// How the states are advanced between stops.
 pub(crate) enum Propagator<'a> {
-    /// Adaptive Dopri5.
-    Ode(Stepper<'a>),
+    /// An adaptive integrator (Dopri5 or RODASP).
+    Ode(Box<Stepper<'a>>),
     /// Exact solution of a linear system, one per parameter set.
     Exact(Vec<ExactSystem>),
 }

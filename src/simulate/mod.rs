@@ -10,12 +10,18 @@
 //! own (additional or lagged) is given before any record at that time.
 //!
 //! # How the ODE is integrated
-//! The Dormand–Prince 5(4) method with Hairer's step-size control (the DOPRI5 code's
-//! settings). A *run* integrates from one change of the system to the next — a dose, an
+//! By default ([`Integrator::Auto`]) the Dormand–Prince 5(4) method with Hairer's
+//! step-size control (the DOPRI5 code's settings), which watches for stiffness and, if it
+//! finds it, hands the rest of the simulation to the Rosenbrock method RODASP
+//! ([`Integrator::Rodasp`]: linearly implicit, L-stable, with a finite-difference Jacobian
+//! per step and a 3rd-order dense output). A stiff model (fast binding next to slow
+//! elimination, as in target-mediated drug disposition) would otherwise take steps as
+//! short as its fastest time constant for the whole simulation; [`SolverStats`] reports
+//! the switch. A *run* integrates from one change of the system to the next — a dose, an
 //! infusion start or end, a model breakpoint (discontinuity of the right-hand side), a reset,
 //! a record that is not an output — and ends exactly there; output times inside a run do
-//! not stop it: the state there comes from the method's 4th-order dense output of the step
-//! that contains it (Hairer, Nørsett & Wanner 1993). Within a run over `[a, b]` the
+//! not stop it: the state there comes from the method's dense output of the step that
+//! contains it (Hairer, Nørsett & Wanner 1993). Within a run over `[a, b]` the
 //! right-hand side is evaluated with `t` held inside `[a, b)`, so a piecewise model sees the
 //! regime of the run it is in, even in the Runge–Kutta stage that lands exactly on `b`. The
 //! next run starts with the last step size, unless the state jumped (a dose, a reset, a
@@ -29,21 +35,27 @@
 //! ODE form); [`SolutionMethod::ClosedForm`] never does.
 //!
 //! # Accuracy
-//! Dopri5 controls the local error per step to `atol + rtol·|x|` for each state. With the
+//! Both integrators control the local error per step to `atol + rtol·|x|` for each state. With the
 //! defaults (`rtol = 1e-6`, `atol = 1e-9`) the built-in models are accurate to about 1e-5
 //! relative; with [`SolverOptions::accurate`] (`rtol = 1e-10`, `atol = 1e-14`) both built-in
 //! models agree with an independent fixed-step RK4 reference to better than 1e-6 relative at
-//! every output above 1e-6 of its unit (tested in `tests/model2_accuracy.rs`). Exact
-//! solutions are accurate to rounding (about 1e-14 relative).
+//! every output above 1e-6 of its unit (tested in `tests/model2_accuracy.rs`). RODASP at
+//! `rtol = 1e-8` solves Robertson's problem and a TMDD model with fast binding to 1e-6
+//! relative of an independent reference (`tests/stiff.rs`), where Dopri5 exhausts its step
+//! budget or needs 19 times the right-hand sides. Exact solutions are accurate to rounding (about
+//! 1e-14 relative).
 
 mod closed_form;
 mod dopri5;
 mod engine;
+mod kernel;
 mod linear;
 mod ode;
 pub(crate) mod plan;
+mod rodasp;
 mod steady_state;
 
+pub use kernel::Integrator;
 pub use linear::{Absorption, LinearCompartments, MAX_MODES, Peripheral};
 
 use crate::data::Subject;
@@ -68,7 +80,8 @@ pub enum SolutionMethod {
     ClosedForm,
 }
 
-/// Settings of the solution: method, Dopri5 tolerances, steady-state convergence.
+/// Settings of the solution: method, integrator and its tolerances, steady-state
+/// convergence.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SolverOptions {
     /// Relative tolerance of the local error per step (in (0, 0.1]).
@@ -80,6 +93,9 @@ pub struct SolverOptions {
     pub max_steps: u32,
     /// Which solution to use.
     pub method: SolutionMethod,
+    /// Which integrator solves the ODE (when the ODE is solved).
+    #[serde(default)]
+    pub integrator: Integrator,
     /// Relative change of the amounts over one more dosing interval below which an ODE
     /// steady state has converged (the test uses `max(ss_tolerance, 10·rtol)`; > 0).
     pub ss_tolerance: f64,
@@ -89,13 +105,14 @@ pub struct SolverOptions {
 
 impl Default for SolverOptions {
     /// `rtol = 1e-6`, `atol = 1e-9`, `max_steps = 100_000`, [`SolutionMethod::Auto`],
-    /// `ss_tolerance = 1e-12`, `ss_max_iterations = 50`.
+    /// [`Integrator::Auto`], `ss_tolerance = 1e-12`, `ss_max_iterations = 50`.
     fn default() -> Self {
         SolverOptions {
             rtol: 1e-6,
             atol: 1e-9,
             max_steps: 100_000,
             method: SolutionMethod::Auto,
+            integrator: Integrator::Auto,
             ss_tolerance: 1e-12,
             ss_max_iterations: 50,
         }
@@ -115,6 +132,12 @@ impl SolverOptions {
     /// These options with other tolerances.
     pub fn with_tolerances(self, rtol: f64, atol: f64) -> Self {
         SolverOptions { rtol, atol, ..self }
+    }
+
+    /// These options with another integrator (e.g. [`Integrator::Rodasp`] for a model known
+    /// to be stiff).
+    pub fn with_integrator(self, integrator: Integrator) -> Self {
+        SolverOptions { integrator, ..self }
     }
 
     /// These options, always integrating the ODE ([`SolutionMethod::Ode`]).
@@ -162,6 +185,13 @@ pub struct SolverStats {
     /// Runs integrated (restarts at doses, infusion changes, breakpoints and records that
     /// are not outputs).
     pub segments: u64,
+    /// Jacobians `∂f/∂x` computed (by the implicit integrator).
+    #[serde(default)]
+    pub jacobians: u64,
+    /// Simulations that [`Integrator::Auto`] switched from Dopri5 to Rodasp because the
+    /// problem turned out stiff.
+    #[serde(default)]
+    pub stiff_switches: u64,
 }
 
 /// Simulated outputs: one column per analyte, one row per output time.
@@ -296,11 +326,11 @@ pub(crate) fn run_plan<M: Model>(
     };
     let prop = match (prop, opts.method) {
         (Some(p), _) => p,
-        (None, SolutionMethod::Ode) => Propagator::Ode(ode::Stepper::new(opts)),
+        (None, SolutionMethod::Ode) => Propagator::Ode(Box::new(ode::Stepper::new(opts))),
         (None, method) => match closed_form::run(model, params, plan, &mut out) {
             Ok(()) => return Ok((out, SolverStats::default())),
             Err(e) if method == SolutionMethod::ClosedForm => return Err(e),
-            Err(_) => Propagator::Ode(ode::Stepper::new(opts)),
+            Err(_) => Propagator::Ode(Box::new(ode::Stepper::new(opts))),
         },
     };
     let stats = Engine::new(model, params, prop, opts, nocb).run(plan, &mut out)?;

@@ -1,4 +1,5 @@
-//! Adaptive Dopri5 integration of a model between stops, with dense output.
+//! Adaptive integration of a model between stops, with dense output: Dopri5, Rodasp, or
+//! Dopri5 until it finds the problem stiff and Rodasp from there ([`Integrator`]).
 //!
 //! A *run* integrates from one discontinuity (a dose, an infusion start or end, a
 //! breakpoint, a change of parameters) to the next, its *horizon*: it steps over output
@@ -11,7 +12,7 @@
 //! Runge–Kutta stage that lands exactly on `b`; zero-order infusion rates (state units per
 //! time unit) are added to it.
 
-use super::dopri5::{Kernel, StepFailure, kernel};
+use super::kernel::{Counts, Integrator, Kernel, Settings, StepFailure, kernel};
 use super::{SolverOptions, SolverStats};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -58,6 +59,9 @@ pub(crate) struct Stepper<'a> {
     /// Step size to start the next run with (0: estimate it).
     pub next_step: f64,
     kernel: Option<Box<dyn Kernel>>,
+    /// The kind of kernel in use: the options' choice, until an automatic choice switches
+    /// to Rodasp (for the rest of the simulation).
+    kind: Integrator,
     run: Run,
     /// The states' scales (empty when all are 1), the scaled state, and room for the
     /// unscaled one.
@@ -73,6 +77,7 @@ impl<'a> Stepper<'a> {
             stats: SolverStats::default(),
             next_step: 0.0,
             kernel: None,
+            kind: opts.integrator,
             run: Run::default(),
             scales: Vec::new(),
             z: Vec::new(),
@@ -114,7 +119,6 @@ impl<'a> Stepper<'a> {
         }
         let start = self.run.start;
         let kernel = self.kernel.as_mut().expect("a kernel");
-        let before = kernel.counts();
         let mut f = rhs(
             model,
             params,
@@ -123,15 +127,25 @@ impl<'a> Stepper<'a> {
             &mut self.work,
             (start, horizon.next_down().max(start)),
         );
+        let mut before = kernel.counts();
         if fresh {
             kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
             self.stats.segments += 1;
         }
-        let advanced = kernel.advance(&mut f, to, horizon);
-        let after = kernel.counts();
-        self.stats.rhs_evaluations += after[0] - before[0];
-        self.stats.accepted_steps += after[1] - before[1];
-        self.stats.rejected_steps += after[2] - before[2];
+        let mut advanced = kernel.advance(&mut f, to, horizon);
+        if let Err(StepFailure::Stiff { .. }) = advanced {
+            // go on from where Dopri5 stopped with Rodasp, for the rest of the simulation
+            add_counts(&mut self.stats, kernel.counts(), before);
+            let n = kernel.dim();
+            let mut implicit = super::kernel::kernel(Integrator::Rodasp, n, settings(self.opts));
+            implicit.start(&mut f, kernel.time(), kernel.state(), kernel.step_size());
+            *kernel = implicit;
+            self.kind = Integrator::Rodasp;
+            self.stats.stiff_switches += 1;
+            before = Counts::default();
+            advanced = kernel.advance(&mut f, to, horizon);
+        }
+        add_counts(&mut self.stats, kernel.counts(), before);
         self.run.live = advanced.is_ok();
         advanced.map_err(|e| solver_error(model, e))?;
         kernel.dense(to, &mut self.z);
@@ -183,8 +197,7 @@ impl<'a> Stepper<'a> {
         }
         self.work.resize(n, 0.0);
         if self.kernel.as_ref().is_none_or(|k| k.dim() != n) {
-            let o = self.opts;
-            self.kernel = Some(kernel(n, o.rtol, o.atol, o.max_steps));
+            self.kernel = Some(kernel(self.kind, n, settings(self.opts)));
         }
         let run = &mut self.run;
         run.live = true;
@@ -248,17 +261,39 @@ fn rhs<'a, M: Model>(
     }
 }
 
+/// The kernel settings of the options.
+fn settings(opts: &SolverOptions) -> Settings {
+    Settings::new(opts.rtol, opts.atol, opts.max_steps)
+}
+
+/// Adds a kernel's work between two counts to the simulation's.
+fn add_counts(stats: &mut SolverStats, now: Counts, before: Counts) {
+    stats.rhs_evaluations += now.rhs - before.rhs;
+    stats.accepted_steps += now.accepted - before.accepted;
+    stats.rejected_steps += now.rejected - before.rejected;
+    stats.jacobians += now.jacobians - before.jacobians;
+}
+
 /// A failed run as the crate's error.
 fn solver_error<M: Model>(model: &M, failure: StepFailure) -> Error {
     let (time, reason) = match failure {
         StepFailure::MaxSteps { time, steps } => (
             time,
-            format!("step budget exhausted ({steps} steps; raise SolverOptions::max_steps)"),
+            format!(
+                "step budget exhausted ({steps} steps; raise SolverOptions::max_steps, or, if \
+                 the model is stiff, integrate with Integrator::Rodasp)"
+            ),
         ),
         StepFailure::Underflow { time } => (time, "step size underflow".into()),
         StepFailure::NotFinite { time, state } => {
             (time, format!("state #{state} became non-finite"))
         }
+        StepFailure::Singular { time } => (
+            time,
+            "the implicit step's matrix I/(γh) − ∂f/∂y stayed singular as the step was halved"
+                .into(),
+        ),
+        StepFailure::Stiff { time } => (time, "the problem is stiff".into()),
     };
     Error::Solver {
         model: model.name().to_owned(),
