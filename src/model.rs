@@ -103,6 +103,20 @@ pub trait Model: Send + Sync {
     /// Writes `dx/dt` at time `t` (days) and state `x` into `dxdt`.
     fn derivatives(&self, t: f64, x: &[f64], params: &Self::Params, dxdt: &mut [f64]);
 
+    /// Writes the Jacobian of the right-hand side, `∂(dxᵢ/dt)/∂xⱼ` at time `t` and state `x`,
+    /// into `jac[i·n + j]` (row by row, `n` = number of states) and returns `true`; or
+    /// returns `false`, the default, when the model gives none.
+    ///
+    /// The implicit integrator ([`Integrator::Rodasp`](crate::Integrator)) uses it at every
+    /// step; without it, it takes forward differences of
+    /// [`derivatives`](Model::derivatives) (`n` more right-hand sides per step, accurate to
+    /// about `√ε` relative). A model that gives one should check it against differences
+    /// of its derivatives, as the built-in models' tests do.
+    fn jacobian(&self, t: f64, x: &[f64], params: &Self::Params, jac: &mut [f64]) -> bool {
+        let _ = (t, x, params, jac);
+        false
+    }
+
     /// Writes the outputs at time `t` and state `x` into `y` (length = number of outputs).
     fn output(&self, t: f64, x: &[f64], params: &Self::Params, y: &mut [f64]);
 

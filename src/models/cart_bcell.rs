@@ -229,6 +229,19 @@ impl CarTBCellParams {
             self.kmax / (1.0 + (self.ec50 / c).powf(self.h))
         }
     }
+
+    /// Slope of the killing rate in the transgene, `d kill / dC` (1/d per copies/µg): with
+    /// `u = (ec50/C)^h`, `kmax · h · u / (C · (1 + u)²)`; 0 at and below `C = 0`.
+    pub fn kill_rate_slope(&self, c: f64) -> f64 {
+        if c <= 0.0 {
+            0.0
+        } else if self.h == 1.0 {
+            self.kmax * self.ec50 / (self.ec50 + c).powi(2)
+        } else {
+            let u = (self.ec50 / c).powf(self.h);
+            self.kmax * self.h * u / (c * (1.0 + u).powi(2))
+        }
+    }
 }
 
 /// Model 2: CAR-T expansion/contraction/persistence coupled to CD19+ B-cell depletion and
@@ -373,6 +386,70 @@ impl Model for CarTBCell {
         dxdt[pools.naive] = base.kin * influx - (p.dn + base.kns + base.knd) * bn - kill * bn;
         dxdt[pools.memory] = base.kns * bn - p.ds * bs - kill * bs;
         dxdt[pools.dn] = base.knd * bn - p.dd * bd - kill * bd;
+    }
+
+    /// The Jacobian of [`derivatives`](Model::derivatives), term by term (the clamps of
+    /// `C = max(E + M, 0)` and `B = max(N + S + D, 0)` have slope 0 below 0).
+    fn jacobian(&self, _: f64, x: &[f64], p: &Self::Params, jac: &mut [f64]) -> bool {
+        let n = x.len();
+        let base = p.baseline();
+        let pools = b_pools(n);
+        let (e, m, z) = (x[state::E], x[state::M], x[state::Z]);
+        let (bn, bs, bd) = (x[pools.naive], x[pools.memory], x[pools.dn]);
+        let b = bn + bs + bd;
+        let g = b.max(0.0) / (b.max(0.0) + p.kb);
+        // dg/dB and d kill/dC, 0 where a clamp holds
+        let g_b = if b > 0.0 {
+            p.kb / (b + p.kb).powi(2)
+        } else {
+            0.0
+        };
+        let (kill, kill_c) = (p.kill_rate(e + m), p.kill_rate_slope(e + m));
+        jac.fill(0.0);
+        let mut set = |i: usize, j: usize, v: f64| jac[i * n + j] += v;
+        let b_states = [pools.naive, pools.memory, pools.dn];
+        set(state::E, state::E, p.rho * g * z - (p.alpha + p.kmem));
+        set(state::E, state::Z, p.rho * g * e);
+        set(state::M, state::E, p.kmem);
+        set(state::M, state::M, -p.beta);
+        for k in b_states {
+            set(state::E, k, p.rho * z * e * g_b);
+        }
+        if e + m > 0.0 {
+            set(state::Z, state::Z, -p.kx * g);
+            for k in b_states {
+                set(state::Z, k, -p.kx * z * g_b);
+            }
+        }
+        // the marrow chain P, T1..Tn: each loses eps·kill of itself
+        let nt = p.transit_count();
+        let ktr = if nt > 0 { nt as f64 / p.mtt } else { 0.0 };
+        for (i, &amount) in x.iter().enumerate().skip(state::P).take(nt + 1) {
+            let own = if i == state::P { -p.kp } else { -ktr };
+            set(i, i, own - p.eps * kill);
+            if i > state::P {
+                set(i, i - 1, ktr);
+            }
+            for c in [state::E, state::M] {
+                set(i, c, -p.eps * kill_c * amount);
+            }
+        }
+        set(pools.naive, state::P + nt, base.kin);
+        set(
+            pools.naive,
+            pools.naive,
+            -(p.dn + base.kns + base.knd) - kill,
+        );
+        set(pools.memory, pools.naive, base.kns);
+        set(pools.memory, pools.memory, -p.ds - kill);
+        set(pools.dn, pools.naive, base.knd);
+        set(pools.dn, pools.dn, -p.dd - kill);
+        for (pool, amount) in [(pools.naive, bn), (pools.memory, bs), (pools.dn, bd)] {
+            for c in [state::E, state::M] {
+                set(pool, c, -kill_c * amount);
+            }
+        }
+        true
     }
 
     /// Outputs are never negative: a state the solver leaves a rounding error below 0 counts

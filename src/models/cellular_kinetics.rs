@@ -194,6 +194,22 @@ impl Model for CellularKinetics {
         }
     }
 
+    /// The Jacobian of [`derivatives`](Model::derivatives): constant within each phase.
+    fn jacobian(&self, t: f64, _: &[f64], p: &Self::Params, jac: &mut [f64]) -> bool {
+        jac.fill(0.0);
+        let (e, m, n) = (state::E, state::M, state::COUNT);
+        if t < p.tlag {
+            // no kinetics before the lag
+        } else if t < p.tmax {
+            jac[e * n + e] = p.rho();
+        } else {
+            jac[e * n + e] = -p.alpha;
+            jac[m * n + e] = p.fb * (p.alpha - p.beta);
+            jac[m * n + m] = -p.beta;
+        }
+        true
+    }
+
     /// `C = E + M` (never negative), and 0 before the infusion (`t < 0`).
     fn output(&self, t: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
         y[output::TRANSGENE] = if t < 0.0 {

@@ -152,35 +152,35 @@ impl<B: Buf> Dopri5<B> {
         for i in 0..n {
             ys[i] = y[i] + h * A21 * k1[i];
         }
-        f(t + C2 * h, ys, k2.m());
+        f.rhs(t + C2 * h, ys, k2.m());
         let k2 = &k2.s()[..n];
         for i in 0..n {
             ys[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
         }
-        f(t + C3 * h, ys, k3.m());
+        f.rhs(t + C3 * h, ys, k3.m());
         let k3 = &k3.s()[..n];
         for i in 0..n {
             ys[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
         }
-        f(t + C4 * h, ys, k4.m());
+        f.rhs(t + C4 * h, ys, k4.m());
         let k4 = &k4.s()[..n];
         for i in 0..n {
             ys[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
         }
-        f(t + C5 * h, ys, k5.m());
+        f.rhs(t + C5 * h, ys, k5.m());
         let k5 = &k5.s()[..n];
         for i in 0..n {
             ys[i] =
                 y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
         }
-        f(t + h, ys, k6.m());
+        f.rhs(t + h, ys, k6.m());
         let k6 = &k6.s()[..n];
         let yn = &mut self.y_new.m()[..n];
         for i in 0..n {
             yn[i] =
                 y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
         }
-        f(t + h, yn, k7.m());
+        f.rhs(t + h, yn, k7.m());
         let k7 = &k7.s()[..n];
         self.rhs_evaluations += 6;
         let mut sum = 0.0;
@@ -279,7 +279,7 @@ impl<B: Buf> Dopri5<B> {
             ys[i] = y[i] + h * k1[i];
         }
         let f1 = self.k[0].m();
-        f(self.t + h, ys, f1);
+        f.rhs(self.t + h, ys, f1);
         self.rhs_evaluations += 1;
         let f1 = &f1[..n];
         let mut der2 = 0.0;
@@ -329,7 +329,7 @@ impl<B: Buf> Kernel for Dopri5<B> {
         self.t_old = t;
         self.h_old = 0.0;
         self.y.m().copy_from_slice(y);
-        f(t, self.y.s(), self.k1.m());
+        f.rhs(t, self.y.s(), self.k1.m());
         self.rhs_evaluations += 1;
         self.h = h;
         self.err_old = 1e-4;

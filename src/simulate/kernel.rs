@@ -83,8 +83,27 @@ impl Buf for Vec<f64> {
     }
 }
 
-/// A right-hand side `f(t, y, dy/dt)`.
-pub(crate) type Rhs<'f> = dyn FnMut(f64, &[f64], &mut [f64]) + 'f;
+/// The system a kernel integrates: its right-hand side `dy/dt = f(t, y)`, and its Jacobian
+/// `∂f/∂y` when it has one (a closure is a system without).
+pub(crate) trait System {
+    /// Writes `f(t, y)` into `dy`.
+    fn rhs(&mut self, t: f64, y: &[f64], dy: &mut [f64]);
+    /// Writes `∂fᵢ/∂yⱼ` at `(t, y)` into `jac[i·n + j]` and returns `true`, or returns
+    /// `false` (the kernel then takes finite differences of `f`).
+    fn jacobian(&mut self, t: f64, y: &[f64], jac: &mut [f64]) -> bool {
+        let _ = (t, y, jac);
+        false
+    }
+}
+
+impl<F: FnMut(f64, &[f64], &mut [f64])> System for F {
+    fn rhs(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
+        self(t, y, dy);
+    }
+}
+
+/// A system as the kernels take it.
+pub(crate) type Rhs<'f> = dyn System + 'f;
 
 /// The settings a kernel is built with.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -12,7 +12,7 @@
 //! Runge–Kutta stage that lands exactly on `b`; zero-order infusion rates (state units per
 //! time unit) are added to it.
 
-use super::kernel::{Counts, Integrator, Kernel, Settings, StepFailure, kernel};
+use super::kernel::{Counts, Integrator, Kernel, Settings, StepFailure, System, kernel};
 use super::{SolverOptions, SolverStats};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -231,9 +231,19 @@ impl<'a> Stepper<'a> {
     }
 }
 
-/// The right-hand side on the scaled states `z = x / scales`, `dz/dt = (f(t, x) + rates) /
-/// scales` (no scales: `z = x`), with `t` held inside `[start, last_inside]` and `work`
-/// holding `x`.
+/// The model as the kernels see it, on the scaled states `z = x / scales`: `dz/dt =
+/// (f(t, x) + rates) / scales` (no scales: `z = x`) and `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t`
+/// held inside `[start, last_inside]` and `work` holding `x`.
+struct ModelSystem<'a, M: Model> {
+    model: &'a M,
+    params: &'a M::Params,
+    rates: &'a [f64],
+    scales: &'a [f64],
+    work: &'a mut [f64],
+    start: f64,
+    last_inside: f64,
+}
+
 fn rhs<'a, M: Model>(
     model: &'a M,
     params: &'a M::Params,
@@ -241,23 +251,59 @@ fn rhs<'a, M: Model>(
     scales: &'a [f64],
     work: &'a mut [f64],
     (start, last_inside): (f64, f64),
-) -> impl FnMut(f64, &[f64], &mut [f64]) + 'a {
-    move |t: f64, z: &[f64], dz: &mut [f64]| {
-        let t = t.clamp(start, last_inside);
+) -> ModelSystem<'a, M> {
+    ModelSystem {
+        model,
+        params,
+        rates,
+        scales,
+        work,
+        start,
+        last_inside,
+    }
+}
+
+impl<M: Model> ModelSystem<'_, M> {
+    /// The unscaled state of `z` (`z` itself without scales).
+    fn unscaled<'s>(work: &'s mut [f64], scales: &[f64], z: &'s [f64]) -> &'s [f64] {
         if scales.is_empty() {
-            model.derivatives(t, z, params, dz);
-            for (d, r) in dz.iter_mut().zip(rates) {
-                *d += r;
-            }
-            return;
+            return z;
         }
         for ((x, z), s) in work.iter_mut().zip(z).zip(scales) {
             *x = z * s;
         }
-        model.derivatives(t, work, params, dz);
-        for ((d, r), s) in dz.iter_mut().zip(rates).zip(scales) {
-            *d = (*d + r) / s;
+        work
+    }
+}
+
+impl<M: Model> System for ModelSystem<'_, M> {
+    fn rhs(&mut self, t: f64, z: &[f64], dz: &mut [f64]) {
+        let t = t.clamp(self.start, self.last_inside);
+        let x = Self::unscaled(self.work, self.scales, z);
+        self.model.derivatives(t, x, self.params, dz);
+        for (d, r) in dz.iter_mut().zip(self.rates) {
+            *d += r;
         }
+        for (d, s) in dz.iter_mut().zip(self.scales) {
+            *d /= s;
+        }
+    }
+
+    fn jacobian(&mut self, t: f64, z: &[f64], jac: &mut [f64]) -> bool {
+        let t = t.clamp(self.start, self.last_inside);
+        let x = Self::unscaled(self.work, self.scales, z);
+        if !self.model.jacobian(t, x, self.params, jac) {
+            return false;
+        }
+        let n = z.len();
+        if !self.scales.is_empty() {
+            for (i, row) in jac.chunks_exact_mut(n).enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v *= self.scales[j] / self.scales[i];
+                }
+            }
+        }
+        true
     }
 }
 

@@ -15,9 +15,10 @@
 //!
 //! and `y₁ = y + Σⱼ a₅ⱼkⱼ + k₅ + k₆`; the last stage `k₆` is the error estimate. No
 //! Newton iteration: each stage is one linear solve, so the method cannot fail to
-//! converge. `J` and `∂f/∂t` are forward differences (`n + 1` right-hand sides per step,
-//! with the increments of Hairer's codes, `√(ε·max(10⁻⁵, |yⱼ|))`), computed once per step
-//! and kept through its rejected attempts.
+//! converge. `J` is the model's own ([`Model::jacobian`](crate::Model::jacobian)) or
+//! else forward differences (`n` right-hand sides, with the increments of Hairer's codes,
+//! `√(ε·max(10⁻⁵, |yⱼ|))`), `∂f/∂t` a forward difference (one right-hand side); both are
+//! computed once per step and kept through its rejected attempts.
 //!
 //! Measured on the stiff Prothero–Robinson problem below (`λ = −1000`, `φ = cos t`) at
 //! rtol 1e-8: 102 steps, where RODAS's first coefficient set (Hairer & Wanner's RODAS4)
@@ -106,8 +107,10 @@ pub(crate) struct Rodasp {
     y_stage: Vec<f64>,
     y_new: Vec<f64>,
     du: Vec<f64>,
-    /// `∂f/∂y` and `∂f/∂t` at `(t, y)`, and whether they are current.
+    /// `∂f/∂y` and `∂f/∂t` at `(t, y)`, and whether they are current; room for a
+    /// system's own `∂f/∂y`, row by row.
     jac: DMatrix<f64>,
+    jac_rows: Vec<f64>,
     dfdt: Vec<f64>,
     jac_current: bool,
     /// Dense output of the last accepted step `[t_old, t]` (`h_old = 0`: none).
@@ -141,6 +144,7 @@ impl Rodasp {
             y_new: v(),
             du: v(),
             jac: DMatrix::zeros(n, n),
+            jac_rows: vec![0.0; n * n],
             dfdt: v(),
             jac_current: false,
             t_old: 0.0,
@@ -156,20 +160,30 @@ impl Rodasp {
         }
     }
 
-    /// `∂f/∂y` and `∂f/∂t` at `(t, y)` by forward differences (backward in time when a
-    /// forward step would leave the run before `horizon`).
+    /// `∂f/∂y` at `(t, y)` from the system, or by forward differences if it has none, and
+    /// `∂f/∂t` by a forward difference (backward in time when a forward step would leave
+    /// the run before `horizon`).
     fn jacobian(&mut self, f: &mut Rhs<'_>, horizon: f64) {
         let (n, t) = (self.n, self.t);
-        self.y_stage.copy_from_slice(&self.y);
-        for j in 0..n {
-            let yj = self.y[j];
-            let delta = (f64::EPSILON * yj.abs().max(1e-5)).sqrt();
-            self.y_stage[j] = yj + delta;
-            f(t, &self.y_stage, &mut self.du);
-            self.y_stage[j] = yj;
+        if f.jacobian(t, &self.y, &mut self.jac_rows) {
             for i in 0..n {
-                self.jac[(i, j)] = (self.du[i] - self.fy[i]) / delta;
+                for j in 0..n {
+                    self.jac[(i, j)] = self.jac_rows[i * n + j];
+                }
             }
+        } else {
+            self.y_stage.copy_from_slice(&self.y);
+            for j in 0..n {
+                let yj = self.y[j];
+                let delta = (f64::EPSILON * yj.abs().max(1e-5)).sqrt();
+                self.y_stage[j] = yj + delta;
+                f.rhs(t, &self.y_stage, &mut self.du);
+                self.y_stage[j] = yj;
+                for i in 0..n {
+                    self.jac[(i, j)] = (self.du[i] - self.fy[i]) / delta;
+                }
+            }
+            self.counts.rhs += n as u64;
         }
         let delta = (f64::EPSILON * t.abs().max(1e-5)).sqrt();
         let dt = if t + delta < horizon {
@@ -182,13 +196,12 @@ impl Rodasp {
         if dt == 0.0 {
             self.dfdt.fill(0.0);
         } else {
-            f(t + dt, &self.y, &mut self.du);
+            f.rhs(t + dt, &self.y, &mut self.du);
             for i in 0..n {
                 self.dfdt[i] = (self.du[i] - self.fy[i]) / dt;
             }
             self.counts.rhs += 1;
         }
-        self.counts.rhs += n as u64;
         self.counts.jacobians += 1;
         self.jac_current = true;
     }
@@ -218,7 +231,7 @@ impl Rodasp {
         for i in 0..n {
             ys[i] = y[i] + A21 * k1[i];
         }
-        f(t + C2 * h, ys, du);
+        f.rhs(t + C2 * h, ys, du);
         for i in 0..n {
             k2[i] = du[i] + h * D2 * dfdt[i] + C21 * k1[i] / h;
         }
@@ -226,7 +239,7 @@ impl Rodasp {
         for i in 0..n {
             ys[i] = y[i] + A31 * k1[i] + A32 * k2[i];
         }
-        f(t + C3 * h, ys, du);
+        f.rhs(t + C3 * h, ys, du);
         for i in 0..n {
             k3[i] = du[i] + h * D3 * dfdt[i] + (C31 * k1[i] + C32 * k2[i]) / h;
         }
@@ -234,7 +247,7 @@ impl Rodasp {
         for i in 0..n {
             ys[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i];
         }
-        f(t + C4 * h, ys, du);
+        f.rhs(t + C4 * h, ys, du);
         for i in 0..n {
             k4[i] = du[i] + h * D4 * dfdt[i] + (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]) / h;
         }
@@ -242,7 +255,7 @@ impl Rodasp {
         for i in 0..n {
             ys[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i];
         }
-        f(t + h, ys, du);
+        f.rhs(t + h, ys, du);
         for i in 0..n {
             k5[i] = du[i] + (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]) / h;
         }
@@ -250,7 +263,7 @@ impl Rodasp {
         for i in 0..n {
             ys[i] += k5[i];
         }
-        f(t + h, ys, du);
+        f.rhs(t + h, ys, du);
         for i in 0..n {
             k6[i] =
                 du[i] + (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]) / h;
@@ -295,7 +308,7 @@ impl Rodasp {
         }
         self.t = t_new;
         std::mem::swap(&mut self.y, &mut self.y_new);
-        f(self.t, &self.y, &mut self.fy);
+        f.rhs(self.t, &self.y, &mut self.fy);
         self.counts.rhs += 1;
         self.counts.accepted += 1;
         self.jac_current = false;
@@ -346,7 +359,7 @@ impl Kernel for Rodasp {
         self.t_old = t;
         self.h_old = 0.0;
         self.y.copy_from_slice(y);
-        f(t, &self.y, &mut self.fy);
+        f.rhs(t, &self.y, &mut self.fy);
         self.counts.rhs += 1;
         self.jac_current = false;
         self.h = h;

@@ -102,8 +102,11 @@ outputs! {
 /// `L' = −kel·L − kon·L·R + koff·P`, `R' = ksyn − kdeg·R − kon·L·R + koff·P`,
 /// `P' = kon·L·R − koff·P − kint·P`, from the target's baseline `R = ksyn/kdeg`. With
 /// `kon = 100 /(nM·h)` binding is about 10⁴ times faster than elimination. Doses (nmol
-/// per litre of volume, nM) go into the free ligand.
-pub struct Tmdd;
+/// per litre of volume, nM) go into the free ligand. With `analytic_jacobian` the model
+/// gives its Jacobian; without, the integrator takes differences.
+pub struct Tmdd {
+    pub analytic_jacobian: bool,
+}
 
 impl Model for Tmdd {
     type Params = TmddParams;
@@ -130,6 +133,23 @@ impl Model for Tmdd {
         dx[LIGAND] = -p.kel() * x[LIGAND] - binding;
         dx[TARGET] = p.ksyn() - p.kdeg() * x[TARGET] - binding;
         dx[COMPLEX] = binding - p.kint() * x[COMPLEX];
+    }
+
+    fn jacobian(&self, _t: f64, x: &[f64], p: &Self::Params, jac: &mut [f64]) -> bool {
+        use tmdd_state::{COMPLEX, LIGAND, TARGET};
+        if !self.analytic_jacobian {
+            return false;
+        }
+        let (kon_l, kon_r) = (p.kon() * x[LIGAND], p.kon() * x[TARGET]);
+        // the binding flux kon·L·R − koff·P by L, R and P
+        let binding = [kon_r, kon_l, -p.koff()];
+        let own = [-p.kel(), -p.kdeg(), -p.kint()];
+        for (i, sign) in [(LIGAND, -1.0), (TARGET, -1.0), (COMPLEX, 1.0)] {
+            for j in 0..3 {
+                jac[i * 3 + j] = sign * binding[j] + if i == j { own[i] } else { 0.0 };
+            }
+        }
+        true
     }
 
     fn output(&self, _t: f64, x: &[f64], _: &Self::Params, y: &mut [f64]) {
