@@ -30,6 +30,7 @@ use argmin::core::{
 };
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Newton decrement `gᵀH⁻¹g` (in units of −2LL) at which the EBE has converged.
 const DECREMENT_TOLERANCE: f64 = 1e-10;
@@ -80,7 +81,7 @@ struct Sides {
 pub(crate) struct MapProblem<'s, 'a, M: Model> {
     pub subject: &'s SubjectProblem<'a, M>,
     pub shared: &'s Shared<'s>,
-    last: RefCell<Option<Linearization>>,
+    last: RefCell<Option<Rc<Linearization>>>,
     /// The last evaluation of `l`, whose predictions a linearisation there reuses.
     evaluated: RefCell<Evaluated>,
 }
@@ -129,13 +130,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     /// Predictions at `η` (model units), or an error where the model cannot be evaluated.
     fn predictions(&self, eta: &[f64]) -> Result<Vec<f64>> {
         let params = self.subject.params(self.shared, eta)?;
-        Ok(self
-            .subject
-            .objective
-            .contributions(&params, &self.shared.errors)?
-            .into_iter()
-            .map(|c| c.prediction)
-            .collect())
+        self.subject.objective.predict(&params)
     }
 
     /// Predictions on the error models' scales.
@@ -206,10 +201,11 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         Ok(c)
     }
 
-    /// The linearisation at `η` (reused when `η` is the last point linearised).
-    pub fn linearize(&self, eta: &[f64]) -> Result<Linearization> {
+    /// The linearisation at `η` (shared with the cache when `η` is the last point
+    /// linearised).
+    pub fn linearize(&self, eta: &[f64]) -> Result<Rc<Linearization>> {
         if let Some(last) = self.last.borrow().as_ref().filter(|l| l.eta == eta) {
-            return Ok(last.clone());
+            return Ok(Rc::clone(last));
         }
         let cached = {
             let e = self.evaluated.borrow();
@@ -258,9 +254,14 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
                 });
             }
             l += o.term(errors, predictions[j]);
-            let gj = g.row(j).transpose();
-            gradient += &gj * slope;
-            information += &gj * gj.transpose() * weight;
+            // gradient += G_jᵀ·slope and information += w·G_jᵀG_j, without temporaries
+            for a in 0..k {
+                let ga = g[(j, a)];
+                gradient[a] += ga * slope;
+                for b in 0..k {
+                    information[(a, b)] += weight * ga * g[(j, b)];
+                }
+            }
             slopes.push(slope);
         }
         let lin = Linearization {
@@ -273,7 +274,8 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             slopes,
             sides,
         };
-        *self.last.borrow_mut() = Some(lin.clone());
+        let lin = Rc::new(lin);
+        *self.last.borrow_mut() = Some(Rc::clone(&lin));
         Ok(lin)
     }
 
@@ -313,9 +315,13 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     /// restarted Nelder–Mead (from `start`, else from `η = 0`) where the model cannot be
     /// linearised along the way.
     pub fn solve(&self, start: &[f64]) -> Result<Linearization> {
+        let owned = |lin: Rc<Linearization>| {
+            self.last.borrow_mut().take();
+            Rc::try_unwrap(lin).unwrap_or_else(|shared| (*shared).clone())
+        };
         for from in [start.to_vec(), vec![0.0; start.len()]] {
             if let Some(eta) = self.marquardt(&from) {
-                return self.linearize(&eta);
+                return self.linearize(&eta).map(owned);
             }
         }
         let search = Search {
@@ -326,7 +332,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             Ok(outcome) if outcome.minus_two_ll.is_finite() => outcome.theta,
             _ => start.to_vec(),
         };
-        self.linearize(&eta)
+        self.linearize(&eta).map(owned)
     }
 }
 
@@ -346,7 +352,12 @@ impl<M: Model> Gradient for Search<'_, '_, '_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, eta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.map.linearize(eta).map_err(argmin_error)?.gradient)
+        Ok(self
+            .map
+            .linearize(eta)
+            .map_err(argmin_error)?
+            .gradient
+            .clone())
     }
 }
 

@@ -75,6 +75,27 @@ pub(crate) struct Layout {
     pub residuals: Vec<ErrorModel>,
 }
 
+/// What acts on one parameter of a subject: covariate shifts and factors, its random
+/// effect, and the scale on which they act (`None`: nothing does).
+#[derive(Debug, Clone, Copy)]
+struct Adjust {
+    shift: f64,
+    factor: f64,
+    random: f64,
+    scale: Option<Scale>,
+}
+
+impl Default for Adjust {
+    fn default() -> Self {
+        Adjust {
+            shift: 0.0,
+            factor: 1.0,
+            random: 0.0,
+            scale: None,
+        }
+    }
+}
+
 impl Layout {
     pub fn new<M: Model>(spec: &PopulationSpec<M>) -> Result<Self> {
         let scale_of = |name: &str| -> Result<ScaledParameter> {
@@ -262,39 +283,37 @@ impl Layout {
         for (k, v) in self.values.iter().enumerate() {
             values[v.index] = terms[nc + k];
         }
-        let n = values.len();
-        let mut shift = vec![0.0; n];
-        let mut factor = vec![1.0; n];
-        let mut random = vec![0.0; n];
-        let mut scale: Vec<Option<Scale>> = vec![None; n];
+        // per parameter: additive shift and factor from covariates, η, and the scale they
+        // act on (one scratch vector rather than one per quantity: this runs per prediction)
+        let mut adjust = vec![Adjust::default(); values.len()];
         for (j, p) in self.theta.iter().enumerate() {
             values[p.index] = p.scale.to_natural(phi[j]);
-            scale[p.index] = Some(p.scale);
+            adjust[p.index].scale = Some(p.scale);
         }
         let nt = self.theta.len();
         for (j, c) in self.covariates.iter().enumerate() {
-            let i = c.parameter.index;
+            let a = &mut adjust[c.parameter.index];
             match c.model.shift(phi[nt + j], terms[j]) {
-                Shift::Additive(d) => shift[i] += d,
-                Shift::Factor(f) => factor[i] *= f,
+                Shift::Additive(d) => a.shift += d,
+                Shift::Factor(f) => a.factor *= f,
             }
-            scale[i] = Some(c.parameter.scale);
+            a.scale = Some(c.parameter.scale);
         }
         for (k, p) in self.random.iter().enumerate() {
-            random[p.index] += eta[k];
-            scale[p.index] = Some(p.scale);
+            adjust[p.index].random += eta[k];
+            adjust[p.index].scale = Some(p.scale);
         }
-        for i in 0..n {
-            let Some(s) = scale[i] else { continue };
-            if shift[i] == 0.0 && factor[i] == 1.0 && random[i] == 0.0 {
+        for (value, a) in values.iter_mut().zip(&adjust) {
+            let Some(s) = a.scale else { continue };
+            if a.shift == 0.0 && a.factor == 1.0 && a.random == 0.0 {
                 continue;
             }
             let u = |x: f64| s.to_estimation("", x).unwrap_or(f64::NAN);
-            values[i] = if factor[i] == 1.0 {
-                s.to_natural(u(values[i]) + shift[i] + random[i])
+            *value = if a.factor == 1.0 {
+                s.to_natural(u(*value) + a.shift + a.random)
             } else {
-                let typical = s.to_natural(u(values[i]) + shift[i]) * factor[i];
-                s.to_natural(u(typical) + random[i])
+                let typical = s.to_natural(u(*value) + a.shift) * a.factor;
+                s.to_natural(u(typical) + a.random)
             };
         }
         values

@@ -129,6 +129,9 @@ fn target_name(target: &Option<Compartment>) -> Option<&str> {
 
 /// Moves the doses entering at or before `time` from `pending` to `given`.
 fn give_due(pending: &mut Vec<Dose>, given: &mut Vec<Dose>, time: f64) {
+    if pending.is_empty() {
+        return;
+    }
     pending.sort_by(|a, b| a.time.total_cmp(&b.time));
     let due = pending.partition_point(|d| d.time <= time);
     given.extend(pending.drain(..due));
