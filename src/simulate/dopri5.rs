@@ -20,7 +20,7 @@
 //! count; on Robertson's problem at rtol 1e-8 the switch came after 4,523 steps with 3.25
 //! and after 950 with 2.5.
 
-use super::kernel::{Buf, Counts, Kernel, Rhs, Settings, StepFailure};
+use super::kernel::{Buf, Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step};
 
 const C2: f64 = 0.2;
 const C3: f64 = 0.3;
@@ -77,9 +77,7 @@ const NON_STIFF_RESET: u32 = 6;
 /// One integrator whose buffers live as long as it does.
 pub(crate) struct Dopri5<B: Buf> {
     n: usize,
-    rtol: f64,
-    atol: f64,
-    max_steps: u32,
+    settings: Settings,
     /// Whether to stop with [`StepFailure::Stiff`] on a stiff problem; `h·|λ|` of the last
     /// step tried, and the counts of the stiffness test.
     watch: bool,
@@ -116,9 +114,7 @@ impl<B: Buf> Dopri5<B> {
         let v = || B::zeros(n);
         Dopri5 {
             n,
-            rtol: settings.rtol,
-            atol: settings.atol,
-            max_steps: settings.max_steps,
+            settings,
             watch,
             h_lambda: 0.0,
             stiff_steps: 0,
@@ -187,7 +183,7 @@ impl<B: Buf> Dopri5<B> {
         for i in 0..n {
             let e =
                 h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-            let sk = self.atol + self.rtol * y[i].abs().max(yn[i].abs());
+            let sk = self.settings.atol + self.settings.rtol * y[i].abs().max(yn[i].abs());
             sum += (e / sk) * (e / sk);
         }
         let err = (sum / n.max(1) as f64).sqrt();
@@ -264,7 +260,7 @@ impl<B: Buf> Dopri5<B> {
         let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
         let (mut dnf, mut dny) = (0.0, 0.0);
         for i in 0..n {
-            let sk = self.atol + self.rtol * y[i].abs();
+            let sk = self.settings.atol + self.settings.rtol * y[i].abs();
             dnf += (k1[i] / sk).powi(2);
             dny += (y[i] / sk).powi(2);
         }
@@ -284,7 +280,7 @@ impl<B: Buf> Dopri5<B> {
         let f1 = &f1[..n];
         let mut der2 = 0.0;
         for i in 0..n {
-            let sk = self.atol + self.rtol * y[i].abs();
+            let sk = self.settings.atol + self.settings.rtol * y[i].abs();
             der2 += ((f1[i] - k1[i]) / sk).powi(2);
         }
         let der2 = der2.sqrt() / h;
@@ -347,18 +343,8 @@ impl<B: Buf> Kernel for Dopri5<B> {
             if self.watch && self.stiff_steps >= STIFF_STEPS {
                 return Err(StepFailure::Stiff { time: self.t });
             }
-            if self.steps >= self.max_steps {
-                return Err(StepFailure::MaxSteps {
-                    time: self.t,
-                    steps: self.steps,
-                });
-            }
-            if 0.1 * self.h <= self.t.abs() * f64::EPSILON {
-                return Err(StepFailure::Underflow { time: self.t });
-            }
-            // the last step lands on the horizon
-            let last = self.t + 1.01 * self.h >= horizon;
-            let h = if last { horizon - self.t } else { self.h };
+            let NextStep { h, last } =
+                next_step(self.t, self.h, self.steps, &self.settings, horizon)?;
             self.steps += 1;
             let err = self.try_step(f, h);
             let fac11 = err.powf(EXPO1);
@@ -452,36 +438,5 @@ mod tests {
                 assert!((ours.y[i] - end[i]).abs() <= 1e-12 * end[i].abs(), "{rtol}");
             }
         }
-    }
-
-    #[test]
-    fn dense_output_matches_closed_forms_between_steps() {
-        // y' = -0.3 y and the oscillator u'' = -4u, u(0) = 1: exp(-0.3 t) and cos(2t)
-        let mut f = |_t: f64, y: &[f64], dy: &mut [f64]| {
-            dy[0] = -0.3 * y[0];
-            dy[1] = y[2];
-            dy[2] = -4.0 * y[1];
-        };
-        let mut ode = Dopri5::<Vec<f64>>::new(3, Settings::new(1e-9, 1e-12, 100_000), false);
-        ode.start(&mut f, 0.0, &[1.0, 1.0, 0.0], 0.0);
-        let mut y = [0.0; 3];
-        let mut worst: f64 = 0.0;
-        // outputs between steps, each reached by continuing the same run
-        for i in 1..=200 {
-            let t = 0.137 * f64::from(i);
-            ode.advance(&mut f, t, 30.0).unwrap();
-            assert!(ode.t >= t && ode.t_old <= t);
-            ode.dense(t, &mut y);
-            worst = worst
-                .max((y[0] - (-0.3 * t).exp()).abs())
-                .max((y[1] - (2.0 * t).cos()).abs());
-        }
-        // the global error of a 1e-9 run, not the interpolant's, dominates
-        assert!(worst < 2e-8, "{worst}");
-        // the run ends on its horizon exactly
-        ode.advance(&mut f, 30.0, 30.0).unwrap();
-        assert_eq!(ode.t, 30.0);
-        ode.dense(30.0, &mut y);
-        assert!((y[0] - (-9.0f64).exp()).abs() < 1e-9);
     }
 }
