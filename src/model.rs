@@ -68,7 +68,8 @@ impl Default for CompartmentDosing {
 /// outputs `y = g(t, x, θ)`, and where doses go. Optional: bioavailability, lag and modelled
 /// infusion rate or duration per compartment ([`compartment_dosing`](Model::compartment_dosing)),
 /// times where the right-hand side is discontinuous ([`breakpoints`](Model::breakpoints), the
-/// integrator restarts there), and an exact solution: the linear compartment structure
+/// integrator restarts there), the Jacobian of the right-hand side
+/// ([`jacobian`](Model::jacobian), for the implicit integrator), and an exact solution: the linear compartment structure
 /// ([`linear_system`](Model::linear_system), solved exactly for every kind of dose) or a
 /// closed form of the outputs for bolus doses ([`closed_form`](Model::closed_form)).
 ///
