@@ -16,6 +16,22 @@ use super::rodasp::Rodasp;
 /// method then has to take steps as short as the fastest mode's time constant, long after
 /// that mode has died out, and fails on its step budget or crawls. An implicit method
 /// takes steps as long as the accuracy of the solution allows.
+///
+/// ```
+/// use cart_pkpd::models::{CarTBCell, CarTBCellParams};
+/// use cart_pkpd::{simulate, Dose, Integrator, SolverOptions};
+/// let (p, doses) = (CarTBCellParams::default(), [Dose::bolus(0.0, 10.0)]);
+/// let times = [0.0, 7.0, 28.0, 90.0];
+/// // the default watches for stiffness; model 2 is not stiff, so Dopri5 does it all
+/// let auto = simulate(&CarTBCell, &p, &doses, &times, &SolverOptions::default()).unwrap();
+/// assert_eq!(auto.stats.stiff_switches, 0);
+/// // the implicit method throughout, with model 2's own Jacobian
+/// let opts = SolverOptions::default().with_integrator(Integrator::Rodasp);
+/// let implicit = simulate(&CarTBCell, &p, &doses, &times, &opts).unwrap();
+/// assert!(implicit.stats.jacobians > 0);
+/// let (a, b) = (auto.get("transgene").unwrap(), implicit.get("transgene").unwrap());
+/// assert!((a[1] - b[1]).abs() < 1e-4 * a[1]); // the peak week, to the tolerance
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Integrator {
     /// Dopri5, watching for stiffness; when it finds it (Hairer's test: the step size times

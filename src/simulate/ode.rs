@@ -281,11 +281,14 @@ impl<M: Model> System for ModelSystem<'_, M> {
         let t = t.clamp(self.start, self.last_inside);
         let x = Self::unscaled(self.work, self.scales, z);
         self.model.derivatives(t, x, self.params, dz);
-        for (d, r) in dz.iter_mut().zip(self.rates) {
-            *d += r;
-        }
-        for (d, s) in dz.iter_mut().zip(self.scales) {
-            *d /= s;
+        if self.scales.is_empty() {
+            for (d, r) in dz.iter_mut().zip(self.rates) {
+                *d += r;
+            }
+        } else {
+            for ((d, r), s) in dz.iter_mut().zip(self.rates).zip(self.scales) {
+                *d = (*d + r) / s;
+            }
         }
     }
 
