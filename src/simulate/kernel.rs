@@ -44,7 +44,7 @@ pub enum Integrator {
     /// The Dormand–Prince 5(4) explicit Runge–Kutta method: the cheapest per step, for
     /// non-stiff problems (the built-in models).
     Dopri5,
-    /// The Rosenbrock method RODASP (Steinebach 1995), order 4(3), L-stable and stiffly
+    /// The Rosenbrock method RODASP (Steinebach 1993), order 4(3), L-stable and stiffly
     /// accurate, without the loss of order of other Rosenbrock methods on stiff problems
     /// driven through time, with a Jacobian by finite differences at every step: for stiff
     /// problems; on a non-stiff one it is correct but costs more per step than Dopri5.

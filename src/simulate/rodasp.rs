@@ -1,12 +1,12 @@
 //! The Rosenbrock method RODASP for stiff problems: order 4 with an embedded order-3
 //! solution for the error, L-stable and stiffly accurate, with a 3rd-order dense output.
 //! Its coefficients are Steinebach's (1993) RODASP set, the third set of Hairer &
-//! Wanner's RODAS code, chosen so that the order does not
-//! drop on stiff problems whose solution is driven through time (the Prothero–Robinson
-//! test `y' = λ(y − φ(t)) + φ'(t)`; and, in pharmacometrics, fast binding that keeps a
-//! free concentration slaved to slowly changing totals); the step-size control is RODAS's,
-//! Gustafsson's predictive controller included (Hairer & Wanner 1996, *Solving Ordinary
-//! Differential Equations II*, Springer, §IV.7).
+//! Wanner's RODAS code, chosen so that the order does not drop on stiff problems whose
+//! solution is driven through time (the Prothero–Robinson test `y' = λ(y − φ(t)) + φ'(t)`;
+//! and, in pharmacometrics, fast binding that keeps a free concentration slaved to slowly
+//! changing totals); the step-size control is RODAS's, Gustafsson's predictive controller
+//! included (Hairer & Wanner 1996, *Solving Ordinary Differential Equations II*, Springer,
+//! §IV.7).
 //!
 //! A step of size `h` from `(t, y)` solves six linear systems with the one matrix
 //! `E = I/(γh) − J`, `J = ∂f/∂y` at `(t, y)`, `γ = 1/4`:
@@ -29,7 +29,7 @@
 //! 2.5 minutes of release compilation on two cores; it owns its state in its own vector
 //! types and would need an adaptor for the runs between doses that the stepper already
 //! does; and on Robertson's problem to t = 4e5 its BDF took 343 µs at rtol 1e-6 and 455 µs
-//! at rtol 1e-8 (worst relative errors 4.e-6 and 9.2e-8) where this kernel takes 149 µs
+//! at rtol 1e-8 (worst relative errors 4.0e-6 and 9.2e-8) where this kernel takes 149 µs
 //! and 520 µs (8.7e-6 and 4.1e-7), on one machine: a draw, which leaves the build and the
 //! adaptor to decide. The LU factorisation is nalgebra's.
 
