@@ -118,37 +118,37 @@ impl<'a> Stepper<'a> {
             self.prepare_run(model, params, x, rates, (key, from, horizon))?;
         }
         let start = self.run.start;
-        let kernel = self.kernel.as_mut().expect("a kernel");
-        let mut f = rhs(
+        let active = self.kernel.as_mut().expect("a kernel");
+        let mut f = ModelSystem {
             model,
             params,
             rates,
-            &self.scales,
-            &mut self.work,
-            (start, horizon.next_down().max(start)),
-        );
-        let mut before = kernel.counts();
+            scales: &self.scales,
+            work: &mut self.work,
+            start,
+            last_inside: horizon.next_down().max(start),
+        };
+        let mut before = active.counts();
         if fresh {
-            kernel.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
+            active.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
             self.stats.segments += 1;
         }
-        let mut advanced = kernel.advance(&mut f, to, horizon);
+        let mut advanced = active.advance(&mut f, to, horizon);
         if let Err(StepFailure::Stiff { .. }) = advanced {
             // go on from where Dopri5 stopped with Rodasp, for the rest of the simulation
-            add_counts(&mut self.stats, kernel.counts(), before);
-            let n = kernel.dim();
-            let mut implicit = super::kernel::kernel(Integrator::Rodasp, n, settings(self.opts));
-            implicit.start(&mut f, kernel.time(), kernel.state(), kernel.step_size());
-            *kernel = implicit;
+            add_counts(&mut self.stats, active.counts(), before);
+            let mut implicit = kernel(Integrator::Rodasp, active.dim(), settings(self.opts));
+            implicit.start(&mut f, active.time(), active.state(), active.step_size());
+            *active = implicit;
             self.kind = Integrator::Rodasp;
             self.stats.stiff_switches += 1;
             before = Counts::default();
-            advanced = kernel.advance(&mut f, to, horizon);
+            advanced = active.advance(&mut f, to, horizon);
         }
-        add_counts(&mut self.stats, kernel.counts(), before);
+        add_counts(&mut self.stats, active.counts(), before);
         self.run.live = advanced.is_ok();
         advanced.map_err(|e| solver_error(model, e))?;
-        kernel.dense(to, &mut self.z);
+        active.dense(to, &mut self.z);
         x.copy_from_slice(&self.z);
         for (x, s) in x.iter_mut().zip(&self.scales) {
             *x *= s;
@@ -160,7 +160,7 @@ impl<'a> Stepper<'a> {
                 StepFailure::NotFinite { time: to, state },
             ));
         }
-        self.next_step = kernel.step_size();
+        self.next_step = active.step_size();
         self.run.at = to;
         self.run.handed.clear();
         self.run.handed.extend_from_slice(x);
@@ -242,25 +242,6 @@ struct ModelSystem<'a, M: Model> {
     work: &'a mut [f64],
     start: f64,
     last_inside: f64,
-}
-
-fn rhs<'a, M: Model>(
-    model: &'a M,
-    params: &'a M::Params,
-    rates: &'a [f64],
-    scales: &'a [f64],
-    work: &'a mut [f64],
-    (start, last_inside): (f64, f64),
-) -> ModelSystem<'a, M> {
-    ModelSystem {
-        model,
-        params,
-        rates,
-        scales,
-        work,
-        start,
-        last_inside,
-    }
 }
 
 impl<M: Model> ModelSystem<'_, M> {
