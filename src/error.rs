@@ -148,6 +148,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// Derivatives of the outputs that this simulation cannot give.
+    #[error("no sensitivities for model `{model}`: {reason}")]
+    NoSensitivities {
+        /// Model name.
+        model: String,
+        /// Why (a parameter at the edge of its domain, or an unsupported kind of dose).
+        reason: String,
+    },
+
     /// The model has no closed-form (exact) solution for this simulation.
     #[error("model `{model}` has no closed-form solution here: {reason}")]
     NoClosedForm {

@@ -98,8 +98,9 @@ pub use error_model::ErrorModel;
 pub use model::{CompartmentDosing, DoseInput, Model, OutputSpec};
 pub use params::{Domain, ParamKey, ParamName, ParamSpec, Parameters};
 pub use simulate::{
-    Integrator, LinearCompartments, Simulation, SolutionMethod, SolverOptions, SolverStats,
-    simulate, simulate_closed_form, simulate_subject, simulate_subject_with,
+    Integrator, LinearCompartments, Sensitivity, SensitivityMethod, Simulation, SolutionMethod,
+    SolverOptions, SolverStats, simulate, simulate_closed_form, simulate_sensitivities,
+    simulate_subject, simulate_subject_with,
 };
 
 #[doc(hidden)]

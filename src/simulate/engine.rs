@@ -20,6 +20,7 @@
 use super::linear::ExactSystem;
 use super::ode::Stepper;
 use super::plan::{Plan, Step, StepKind};
+use super::sensitivity::SensState;
 use super::{SolverOptions, SolverStats};
 use crate::dose::{Compartment, Dose, DoseRate, SteadyState};
 use crate::error::{Error, Result};
@@ -42,6 +43,8 @@ pub(super) struct Infusion {
     /// State units per time unit.
     pub rate: f64,
     pub end: f64,
+    /// The dose record it came from, for its sensitivities (0 without them).
+    pub tag: usize,
 }
 
 /// A dose that enters at a time of its own (additional, lagged, or an infusion start).
@@ -60,6 +63,8 @@ pub(super) struct Pending {
     /// The series this dose belongs to: the first dose's time, the interval, this dose's
     /// index and the last index.
     pub series: Series,
+    /// The dose record it came from, for its sensitivities (0 without them).
+    pub tag: usize,
 }
 
 /// A dose and its additional doses: the `k`-th enters at `first + k·ii`, `k ≤ last`.
@@ -111,12 +116,17 @@ pub(crate) struct Engine<'a, M: Model> {
     nocb: bool,
     breakpoints: Vec<f64>,
     pub(super) t: f64,
+    /// The model's states, followed by their sensitivities where they are computed.
     pub(super) x: Vec<f64>,
+    /// The number of the model's states.
+    pub(super) n: usize,
     pub(super) infusions: Vec<Infusion>,
     pub(super) pending: BinaryHeap<Pending>,
     seq: u64,
-    rates: Vec<f64>,
-    piece: usize,
+    /// Infusion rates added to `dx/dt` (and to the sensitivities' rates), as long as `x`.
+    pub(super) rates: Vec<f64>,
+    pub(super) piece: usize,
+    pub(super) sens: Option<SensState<'a, M::Params>>,
     state_names: Option<Vec<String>>,
     /// The time of the next record that is not an output (or of the last record): the
     /// integrator may step up to it between outputs.
@@ -148,11 +158,13 @@ impl<'a, M: Model> Engine<'a, M> {
             breakpoints,
             t: 0.0,
             x: vec![0.0; n],
+            n,
             infusions: Vec::new(),
             pending: BinaryHeap::new(),
             seq: 0,
             rates: vec![0.0; n],
             piece: 0,
+            sens: None,
             state_names: None,
             horizon: f64::INFINITY,
         }
@@ -193,8 +205,9 @@ impl<'a, M: Model> Engine<'a, M> {
                 StepKind::Dose(i) => self.dose(&plan.doses[i], step)?,
                 StepKind::Output(slot) => {
                     let p = &self.params[step.piece];
-                    self.model.output(self.t, &self.x, p, &mut y);
+                    self.model.output(self.t, &self.x[..self.n], p, &mut y);
                     out[slot * n_out..(slot + 1) * n_out].copy_from_slice(&y);
+                    self.output_sensitivities(slot, step.piece);
                 }
                 StepKind::Reset | StepKind::Mark => {}
             }
@@ -208,7 +221,9 @@ impl<'a, M: Model> Engine<'a, M> {
     /// The model's initial state at `time`, nothing in progress.
     fn reset(&mut self, time: f64, piece: usize) {
         self.t = time;
-        self.model.initial_state(&self.params[piece], &mut self.x);
+        self.model
+            .initial_state(&self.params[piece], &mut self.x[..self.n]);
+        self.reset_sensitivities(piece);
         self.infusions.clear();
         self.pending.clear();
         self.update_rates();
@@ -219,14 +234,16 @@ impl<'a, M: Model> Engine<'a, M> {
         for inf in &self.infusions {
             self.rates[inf.state] += inf.rate;
         }
+        self.sensitivity_rates();
         if let Propagator::Ode(s) = &mut self.prop {
             // a jump in the state or its inputs: a new run, with its step found afresh
             s.invalidate();
         }
     }
 
-    /// Schedules a dose that enters at `first` and `addl` more every `ii`.
-    pub(super) fn schedule(&mut self, first: f64, addl: u32, ii: f64, r: &Resolved) {
+    /// Schedules a dose that enters at `first` and `addl` more every `ii` (`tag`: its
+    /// record's sensitivities).
+    pub(super) fn schedule(&mut self, first: f64, addl: u32, ii: f64, r: &Resolved, tag: usize) {
         self.seq += 1;
         self.pending.push(Pending {
             time: first,
@@ -240,15 +257,14 @@ impl<'a, M: Model> Engine<'a, M> {
                 k: 0,
                 last: addl,
             },
+            tag,
         });
     }
 
     /// Gives everything due at the current time: infusion ends, then doses.
     fn settle(&mut self) {
+        let mut changed = self.end_infusions(self.t);
         let t = self.t;
-        let before = self.infusions.len();
-        self.infusions.retain(|i| i.end > t);
-        let mut changed = self.infusions.len() != before;
         while let Some(p) = self.pending.peek().copied().filter(|p| p.time <= t) {
             self.pending.pop();
             changed = true;
@@ -263,16 +279,7 @@ impl<'a, M: Model> Engine<'a, M> {
                     ..p
                 });
             }
-            self.model
-                .on_dose(&self.params[self.piece], p.state, &mut self.x);
-            match p.duration {
-                Some(d) if d > 0.0 => self.infusions.push(Infusion {
-                    state: p.state,
-                    rate: p.amount / d,
-                    end: p.time + d,
-                }),
-                _ => self.x[p.state] += p.amount,
-            }
+            self.give(&p);
         }
         if changed {
             self.update_rates();
@@ -312,6 +319,9 @@ impl<'a, M: Model> Engine<'a, M> {
             self.x = x;
             result?;
             self.t = stop;
+            if stop == breakpoint {
+                self.jump_at_breakpoint(stop, piece);
+            }
         }
     }
 
@@ -325,10 +335,10 @@ impl<'a, M: Model> Engine<'a, M> {
         rates: &[f64],
         horizon: Option<f64>,
     ) -> Result<()> {
+        let sens = self.sens.as_ref().map(|s| s.view(piece, from));
         match &mut self.prop {
             Propagator::Ode(stepper) => stepper.integrate(
-                self.model,
-                &self.params[piece],
+                (self.model, &self.params[piece], sens),
                 x,
                 (from, to),
                 rates,
@@ -348,7 +358,8 @@ impl<'a, M: Model> Engine<'a, M> {
         if dose.ss != SteadyState::No {
             return self.steady_state(dose, step.piece, &r);
         }
-        self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, &r);
+        let tag = self.dose_sensitivities(dose, step.piece)?;
+        self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, &r, tag);
         Ok(())
     }
 
@@ -362,7 +373,12 @@ impl<'a, M: Model> Engine<'a, M> {
 
     /// Where `dose` goes and how it enters, at parameter set `piece`.
     pub(super) fn resolve(&mut self, dose: &Dose, piece: usize) -> Result<Resolved> {
-        let params = &self.params[piece];
+        let params = self.params;
+        self.resolve_with(dose, &params[piece])
+    }
+
+    /// Where `dose` goes and how it enters, at parameters `params`.
+    pub(super) fn resolve_with(&mut self, dose: &Dose, params: &M::Params) -> Result<Resolved> {
         let name = match &dose.target {
             None => None,
             Some(Compartment::Name(s)) => Some(s.clone()),

@@ -46,6 +46,7 @@
 //! 1e-14 relative).
 
 mod closed_form;
+mod derivatives;
 mod dopri5;
 mod engine;
 mod kernel;
@@ -53,8 +54,10 @@ mod linear;
 mod ode;
 pub(crate) mod plan;
 mod rodasp;
+pub(crate) mod sensitivity;
 mod steady_state;
 
+pub use derivatives::{SENSITIVITY_STEP, Sensitivity, SensitivityMethod, simulate_sensitivities};
 pub use kernel::Integrator;
 pub use linear::{Absorption, LinearCompartments, MAX_MODES, Peripheral};
 
@@ -219,7 +222,7 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    fn column(&self, analyte: &str) -> Result<usize> {
+    pub(crate) fn column(&self, analyte: &str) -> Result<usize> {
         self.analytes
             .iter()
             .position(|a| a == analyte)

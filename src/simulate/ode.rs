@@ -13,6 +13,7 @@
 //! time unit) are added to it.
 
 use super::kernel::{Counts, Integrator, Kernel, Settings, StepFailure, System, kernel};
+use super::sensitivity::SensView;
 use super::{SolverOptions, SolverStats};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -68,6 +69,8 @@ pub(crate) struct Stepper<'a> {
     scales: Vec<f64>,
     z: Vec<f64>,
     work: Vec<f64>,
+    /// Room for the states either side along a sensitivity direction and their rates.
+    scratch: Vec<f64>,
 }
 
 impl<'a> Stepper<'a> {
@@ -82,6 +85,7 @@ impl<'a> Stepper<'a> {
             scales: Vec::new(),
             z: Vec::new(),
             work: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -94,10 +98,11 @@ impl<'a> Stepper<'a> {
     /// Integrates `x` from `from` to `to` with infusion `rates` added to `dx/dt`. With a
     /// `horizon` (`≥ to`: no discontinuity before it), the run may step past `to` and
     /// continue at the next call from `to`; without one it ends at `to`.
+    /// With `sens`, `x` is the state followed by its sensitivities along each direction
+    /// (the augmented system of [`super::sensitivity`]), and `rates` is as long.
     pub fn integrate<M: Model>(
         &mut self,
-        model: &M,
-        params: &M::Params,
+        (model, params, sens): (&M, &M::Params, Option<SensView<'_, M::Params>>),
         x: &mut [f64],
         (from, to): (f64, f64),
         rates: &[f64],
@@ -106,28 +111,33 @@ impl<'a> Stepper<'a> {
         // Dopri5 cannot step across a segment within ~10 ulps of its start time; such a
         // segment (two stops a rounding error apart) is one explicit Euler step, whose
         // error O(h²) is far below any tolerance.
-        if to - from <= 100.0 * f64::EPSILON * to.abs().max(from.abs()).max(1.0) {
-            self.run.live = false;
-            self.stats.segments += 1;
-            return self.euler(model, params, x, (from, to), rates);
-        }
+        let tiny = to - from <= 100.0 * f64::EPSILON * to.abs().max(from.abs()).max(1.0);
         let horizon = horizon.map_or(to, |h| h.max(to));
         let key = std::ptr::from_ref(params).cast::<()>() as usize;
-        let fresh = !self.run.continues(key, (from, horizon), rates, x);
+        let fresh = tiny || !self.run.continues(key, (from, horizon), rates, x);
         if fresh {
             self.prepare_run(model, params, x, rates, (key, from, horizon))?;
         }
         let start = self.run.start;
-        let active = self.kernel.as_mut().expect("a kernel");
         let mut f = ModelSystem {
             model,
             params,
+            sens,
             rates,
             scales: &self.scales,
             work: &mut self.work,
+            scratch: &mut self.scratch,
             start,
             last_inside: horizon.next_down().max(start),
         };
+        if tiny {
+            self.run.live = false;
+            self.stats.segments += 1;
+            self.stats.rhs_evaluations += 1;
+            euler(&mut f, x, (from, to));
+            return Ok(());
+        }
+        let active = self.kernel.as_mut().expect("a kernel");
         let mut before = active.counts();
         if fresh {
             active.start(&mut f, from, &self.z, self.next_step.min(horizon - from));
@@ -177,10 +187,14 @@ impl<'a> Stepper<'a> {
         rates: &[f64],
         (key, from, horizon): (usize, f64, f64),
     ) -> Result<()> {
-        let n = x.len();
+        // the model's states first; sensitivities share the scale of their state
+        let (dim, n) = (x.len(), model.n_states(params));
         self.scales.resize(n, 1.0);
         self.scales.fill(1.0);
         model.state_scales(params, &mut self.scales);
+        for i in n..dim {
+            self.scales.push(self.scales[i % n]);
+        }
         if self.scales.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
             return Err(Error::InvalidModel {
                 model: model.name().to_owned(),
@@ -195,9 +209,10 @@ impl<'a> Stepper<'a> {
         for (z, s) in self.z.iter_mut().zip(&self.scales) {
             *z /= s;
         }
-        self.work.resize(n, 0.0);
-        if self.kernel.as_ref().is_none_or(|k| k.dim() != n) {
-            self.kernel = Some(kernel(self.kind, n, settings(self.opts)));
+        self.work.resize(dim, 0.0);
+        self.scratch.resize(4 * n, 0.0);
+        if self.kernel.as_ref().is_none_or(|k| k.dim() != dim) {
+            self.kernel = Some(kernel(self.kind, dim, settings(self.opts)));
         }
         let run = &mut self.run;
         run.live = true;
@@ -211,35 +226,37 @@ impl<'a> Stepper<'a> {
         run.handed.extend_from_slice(x);
         Ok(())
     }
+}
 
-    /// One explicit Euler step over a segment a rounding error long.
-    fn euler<M: Model>(
-        &mut self,
-        model: &M,
-        params: &M::Params,
-        x: &mut [f64],
-        (from, to): (f64, f64),
-        rates: &[f64],
-    ) -> Result<()> {
-        let mut dx = vec![0.0; x.len()];
-        model.derivatives(from, x, params, &mut dx);
-        for ((xi, di), r) in x.iter_mut().zip(&dx).zip(rates) {
-            *xi += (to - from) * (di + r);
-        }
-        self.stats.rhs_evaluations += 1;
-        Ok(())
+/// One explicit Euler step of `f` over a segment a rounding error long, on the unscaled
+/// state `x`.
+fn euler<M: Model>(f: &mut ModelSystem<'_, M>, x: &mut [f64], (from, to): (f64, f64)) {
+    let scales = f.scales;
+    let mut z: Vec<f64> = x.to_vec();
+    for (z, s) in z.iter_mut().zip(scales) {
+        *z /= s;
+    }
+    let mut dz = vec![0.0; x.len()];
+    f.rhs(from, &z, &mut dz);
+    for (i, xi) in x.iter_mut().enumerate() {
+        let s = scales.get(i).copied().unwrap_or(1.0);
+        *xi += (to - from) * dz[i] * s;
     }
 }
 
 /// The model as the kernels see it, on the scaled states `z = x / scales`: `dz/dt =
 /// (f(t, x) + rates) / scales` (no scales: `z = x`) and `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t`
-/// held inside `[start, last_inside]` and `work` holding `x`.
+/// held inside `[start, last_inside]` and `work` holding `x`. With sensitivities, `x` is
+/// followed by `Sⱼ = ∂x/∂pⱼ` for each direction `j`, and `dSⱼ/dt` is the central difference
+/// of `f` along the direction in state and parameters together ([`super::sensitivity`]).
 struct ModelSystem<'a, M: Model> {
     model: &'a M,
     params: &'a M::Params,
+    sens: Option<SensView<'a, M::Params>>,
     rates: &'a [f64],
     scales: &'a [f64],
     work: &'a mut [f64],
+    scratch: &'a mut [f64],
     start: f64,
     last_inside: f64,
 }
@@ -261,7 +278,16 @@ impl<M: Model> System for ModelSystem<'_, M> {
     fn rhs(&mut self, t: f64, z: &[f64], dz: &mut [f64]) {
         let t = t.clamp(self.start, self.last_inside);
         let x = Self::unscaled(self.work, self.scales, z);
-        self.model.derivatives(t, x, self.params, dz);
+        match self.sens {
+            None => self.model.derivatives(t, x, self.params, dz),
+            Some(view) => {
+                let n = x.len() / (1 + view.k());
+                let (x, s) = x.split_at(n);
+                let (d, ds) = dz.split_at_mut(n);
+                self.model.derivatives(t, x, self.params, d);
+                view.directional_rates(self.model, t, x, s, ds, self.scratch);
+            }
+        }
         if self.scales.is_empty() {
             for (d, r) in dz.iter_mut().zip(self.rates) {
                 *d += r;
@@ -276,7 +302,12 @@ impl<M: Model> System for ModelSystem<'_, M> {
     fn jacobian(&mut self, t: f64, z: &[f64], jac: &mut [f64]) -> bool {
         let t = t.clamp(self.start, self.last_inside);
         let x = Self::unscaled(self.work, self.scales, z);
-        if !self.model.jacobian(t, x, self.params, jac) {
+        if let Some(view) = self.sens {
+            // differences of the augmented right-hand side would move x by h·δ: rounding
+            let n = x.len() / (1 + view.k());
+            let (x, s) = x.split_at(n);
+            view.augmented_jacobian(self.model, t, (x, self.params), s, jac);
+        } else if !self.model.jacobian(t, x, self.params, jac) {
             return false;
         }
         let n = z.len();

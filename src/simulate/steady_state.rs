@@ -131,7 +131,7 @@ impl<M: Model> Engine<'_, M> {
         }
         self.update_rates();
         if dose.amount > 0.0 {
-            self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, r);
+            self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, r, 0);
         }
         Ok(())
     }
@@ -158,6 +158,7 @@ impl<M: Model> Engine<'_, M> {
                 state: reg.state,
                 rate,
                 end: dose.time + lag - back + d,
+                tag: 0,
             })
             .collect()
     }
