@@ -67,7 +67,8 @@ pub enum Method {
     /// Nelder–Mead simplex with restarts (derivative-free; robust to the small jumps of an
     /// adaptive ODE solution). The default.
     NelderMead,
-    /// L-BFGS with central finite-difference gradients and Moré–Thuente line search.
+    /// L-BFGS with Moré–Thuente line search; gradients from the forward sensitivities of
+    /// the predictions where the model is solved as an ODE, else central differences.
     Lbfgs,
 }
 

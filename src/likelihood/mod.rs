@@ -7,6 +7,7 @@
 //! quantified value, and for a value below the LLOQ either Beal's M3 term `P(y < LLOQ)` or
 //! nothing ([`Censoring`]).
 
+mod gradient;
 mod objective;
 
 pub use objective::{Objective, Slot, Target};

@@ -89,18 +89,18 @@ impl Obs {
 
 /// −2 log-likelihood of one subject's observations under a model and residual error models.
 pub struct Objective<'a, M: Model> {
-    model: &'a M,
-    subject: String,
+    pub(super) model: &'a M,
+    pub(super) subject: String,
     /// The subject's timeline, with an output slot per observation in the likelihood.
-    plan: Plan,
+    pub(super) plan: Plan,
     /// Next value carried backward between records (else last value carried forward).
-    nocb: bool,
-    obs: Vec<Obs>,
+    pub(super) nocb: bool,
+    pub(super) obs: Vec<Obs>,
     base: Vec<f64>,
     errors: Vec<(String, ErrorModel)>,
-    slots: Vec<Slot>,
-    solver: SolverOptions,
-    evaluations: AtomicU64,
+    pub(super) slots: Vec<Slot>,
+    pub(super) solver: SolverOptions,
+    pub(super) evaluations: AtomicU64,
 }
 
 fn error_param_unit(model: &ErrorModel, param: &str, analyte_unit: &str) -> String {
@@ -470,9 +470,14 @@ impl<M: Model> argmin::core::Gradient for Objective<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
 
-    /// Central differences with step `10⁻⁴` on the estimation scale
-    /// (one-sided where one side cannot be evaluated).
+    /// From the forward sensitivities of the predictions where the subject's model is
+    /// solved as an ODE ([`Objective::sensitivity_gradient`]); otherwise central differences
+    /// with step `10⁻⁴` on the estimation scale (one-sided where one side cannot be
+    /// evaluated).
     fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        if let Some(g) = self.sensitivity_gradient(theta) {
+            return Ok(g);
+        }
         differences::gradient(
             |u| self.cost_or_infinity(u),
             theta,

@@ -2,22 +2,26 @@
 //! `η̂ = argmin l(η)`, `l(η) = −2 ln p(y | η) + ηᵀΩ⁻¹η`.
 //!
 //! With `q_j(η)` the prediction of observation `j` on its error model's scale and
-//! `G = ∂q/∂η` (central differences), the gradient is exact up to those differences,
-//! `∇l = 2Ω⁻¹η + Σ_j t_j'(q_j)·G_j` (`t_j` the observation's −2 ln L term), and the Hessian
-//! is approximated by Fisher scoring, `2Ω⁻¹ + Σ_j w_j·G_jᵀG_j` with `w_j = 2/V_j` for a
-//! quantified observation (`V_j` its residual variance) and the curvature of `t_j`
-//! (clamped at 0) for a censored one. Levenberg–Marquardt steps ([`Marquardt`], an argmin
-//! solver) then need one linearisation (`1 + 2·dim η` model solutions) per accepted step,
-//! where Nelder–Mead needs hundreds of solutions. Fisher scoring converges linearly, and
-//! slowly where residuals are large or the model predicts censored data above the LLOQ;
-//! a search that has not converged after [`FISHER_ITERS`] steps continues with Newton
-//! steps on the exact Hessian, which adds the model's curvature `Σ_j t_j'·∂²q_j/∂η²`
-//! (`2k(k−1)` further solutions per step for `k` random effects). Restarted Nelder–Mead
-//! remains the fallback when the model cannot be linearised at the start.
+//! `G = ∂q/∂η`, the gradient is `∇l = 2Ω⁻¹η + Σ_j t_j'(q_j)·G_j` (`t_j` the observation's
+//! −2 ln L term), and the Hessian is approximated by Fisher scoring,
+//! `2Ω⁻¹ + Σ_j w_j·G_jᵀG_j` with `w_j = 2/V_j` for a quantified observation (`V_j` its
+//! residual variance) and the curvature of `t_j` (clamped at 0) for a censored one.
+//! Levenberg–Marquardt steps ([`Marquardt`], an argmin solver) then need one linearisation
+//! per accepted step, where Nelder–Mead needs hundreds of solutions. Fisher scoring
+//! converges linearly, and slowly where residuals are large or the model predicts censored
+//! data above the LLOQ; a search that has not converged after [`FISHER_ITERS`] steps
+//! continues with Newton steps on the exact Hessian, which adds the model's curvature
+//! `Σ_j t_j'·∂²q_j/∂η²` (by central differences of `q` with `h = 10⁻³`: `2k²` further
+//! solutions per step for `k` random effects). Restarted Nelder–Mead remains the fallback
+//! when the model cannot be linearised at the start.
 //!
-//! `h = 10⁻³` for the differences keeps `G` clear of the ODE solver's error: with relative
-//! tolerance `10⁻⁶`, a step of `10⁻⁵` gave `G` errors near 1% where the solver's step
-//! sequence changes between `η ± h`, and the FOCE-I objective jumps by up to 0.01.
+//! `G` comes from the forward sensitivities of the predictions along each random effect
+//! where the subject is solved as an ODE (one augmented solution; no solver noise, see
+//! [`crate::simulate_sensitivities`]), else from central differences of exact solutions
+//! (`2k` more, `h = 10⁻³`). Differences of adaptive ODE solutions needed that large a step:
+//! with relative tolerance `10⁻⁶`, a step of `10⁻⁵` gave `G` errors near 1% where the
+//! solver's step sequence changed between `η ± h`, and the FOCE-I objective jumped by up to
+//! 0.01.
 
 use super::subject::{Shared, SubjectProblem};
 use crate::error::{Error, Result};
@@ -25,6 +29,8 @@ use crate::model::Model;
 use crate::optim::differences::ETA_STEP;
 use crate::optim::solver::marquardt::Marquardt;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
+use crate::simulate::SENSITIVITY_STEP;
+use crate::simulate::sensitivity::Directions;
 use argmin::core::{
     CostFunction, Executor, Gradient, Hessian, State, TerminationReason, TerminationStatus,
 };
@@ -64,8 +70,8 @@ pub(crate) struct Linearization {
     gradient: Vec<f64>,
     /// `t_j'(q_j)` per observation.
     slopes: Vec<f64>,
-    /// `q` at `η ± h·e_c` per random effect `c`.
-    sides: Vec<Sides>,
+    /// `q` at `η ± h·e_c` per random effect `c`, where `G` came from them.
+    sides: Option<Vec<Sides>>,
 }
 
 /// Predictions on the error models' scales either side of `η` along one random effect.
@@ -184,8 +190,11 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let weighted = |q: &[f64]| -> f64 { q.iter().zip(&lin.slopes).map(|(q, s)| q * s).sum() };
         let mut c = DMatrix::zeros(k, k);
         let centre = weighted(&lin.transformed);
-        for a in 0..k {
-            let sides = &lin.sides[a];
+        let sides = match &lin.sides {
+            Some(s) => s.clone(),
+            None => self.sides(&lin.eta)?,
+        };
+        for (a, sides) in sides.iter().enumerate() {
             c[(a, a)] = (weighted(&sides.up) - 2.0 * centre + weighted(&sides.down)) / (h * h);
             for b in 0..a {
                 let at = |da: f64, db: f64| -> Result<f64> {
@@ -199,6 +208,58 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             }
         }
         Ok(c)
+    }
+
+    /// `q` at `η ± h·e_c` for every random effect `c`, `h` = [`ETA_STEP`].
+    fn sides(&self, eta: &[f64]) -> Result<Vec<Sides>> {
+        (0..eta.len())
+            .map(|c| {
+                Ok(Sides {
+                    up: self.transformed_at(eta, &[(c, ETA_STEP)])?,
+                    down: self.transformed_at(eta, &[(c, -ETA_STEP)])?,
+                })
+            })
+            .collect()
+    }
+
+    /// `G = ∂q/∂η` from the forward sensitivities of the predictions along each random
+    /// effect (the parameters at `η ± h·e_c`, `h` = [`SENSITIVITY_STEP`]), with
+    /// `∂q/∂f = 1/f` on the log scale; `None` where the subject is solved exactly, has
+    /// steady-state doses, or its sensitivities fail (then differences of solutions serve).
+    fn sensitivity_g(&self, eta: &[f64], predictions: &[f64]) -> Option<DMatrix<f64>> {
+        let (s, h, k) = (self.subject, SENSITIVITY_STEP, eta.len());
+        let mut dirs = Directions {
+            plus: Vec::with_capacity(k),
+            minus: Vec::with_capacity(k),
+            h,
+        };
+        let mut moved = eta.to_vec();
+        for c in 0..k {
+            moved[c] = eta[c] + h;
+            dirs.plus.push(s.params(self.shared, &moved).ok()?);
+            moved[c] = eta[c] - h;
+            dirs.minus.push(s.params(self.shared, &moved).ok()?);
+            moved[c] = eta[c];
+        }
+        let params = s.params(self.shared, eta).ok()?;
+        let d = s
+            .objective
+            .prediction_sensitivities(&params, &dirs)
+            .ok()??
+            .derivatives;
+        let errors = &self.shared.errors;
+        let mut g = DMatrix::zeros(predictions.len(), k);
+        for (r, o) in s.objective.observations().iter().enumerate() {
+            let slope = if errors[o.error].is_log_scale() {
+                1.0 / predictions[r]
+            } else {
+                1.0
+            };
+            for c in 0..k {
+                g[(r, c)] = slope * d[r * k + c];
+            }
+        }
+        Some(g)
     }
 
     /// The linearisation at `η` (shared with the cache when `η` is the last point
@@ -217,16 +278,19 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         };
         let transformed = self.transform(&predictions);
         let k = eta.len();
-        let mut g = DMatrix::zeros(transformed.len(), k);
-        let mut sides = Vec::with_capacity(k);
-        for c in 0..k {
-            let up = self.transformed_at(eta, &[(c, ETA_STEP)])?;
-            let down = self.transformed_at(eta, &[(c, -ETA_STEP)])?;
-            for r in 0..transformed.len() {
-                g[(r, c)] = (up[r] - down[r]) / (2.0 * ETA_STEP);
+        let (g, sides) = match self.sensitivity_g(eta, &predictions) {
+            Some(g) => (g, None),
+            None => {
+                let sides = self.sides(eta)?;
+                let mut g = DMatrix::zeros(transformed.len(), k);
+                for (c, s) in sides.iter().enumerate() {
+                    for r in 0..transformed.len() {
+                        g[(r, c)] = (s.up[r] - s.down[r]) / (2.0 * ETA_STEP);
+                    }
+                }
+                (g, Some(sides))
             }
-            sides.push(Sides { up, down });
-        }
+        };
         let omega_inv = &self.shared.omega_inv;
         let e = DVector::from_column_slice(eta);
         let mut l = (e.transpose() * omega_inv * &e)[(0, 0)];

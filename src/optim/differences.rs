@@ -1,6 +1,13 @@
 //! Finite differences: every numerical derivative the estimation code takes, with the step
 //! each one uses and why.
 //!
+//! Where a subject's model is solved as an ODE, the derivatives of its predictions come
+//! instead from their forward sensitivities ([`crate::simulate_sensitivities`]: the
+//! sensitivity equations integrated with the states, step `10⁻⁵` in the differences of the
+//! right-hand side, which carry no solver noise): `G = ∂q/∂η` in the EBE search and the
+//! gradient of an individual −2LL. The table's steps serve where they do not apply (exact
+//! solutions, which carry no solver noise either; steady-state doses) and for the rest.
+//!
 //! | derivative | where | step (estimation scale) |
 //! |---|---|---|
 //! | gradient of an individual −2LL (L-BFGS) | [`INDIVIDUAL_GRADIENT_STEP`] | `10⁻⁴` |
