@@ -269,9 +269,11 @@ fn best_converged(outcomes: &[StartOutcome], subject: &str) -> Result<usize> {
     }
 }
 
-/// The covariance step of an individual fit: the Hessian of −2LL at the optimum (central
-/// differences), the covariance `2·H⁻¹` where `H` is positive definite, and the parameters
-/// along which −2LL is not smooth there.
+/// The covariance step of an individual fit: the Hessian of −2LL at the optimum, the
+/// covariance `2·H⁻¹` where `H` is positive definite, and the parameters along which −2LL is
+/// not smooth there. The Hessian is the central difference of the exact gradient
+/// (symmetrised) where the gradient comes from forward sensitivities (an ODE model), else
+/// the second difference of −2LL.
 struct CovarianceStep {
     hessian: nalgebra::DMatrix<f64>,
     covariance: Option<nalgebra::DMatrix<f64>>,
@@ -281,13 +283,37 @@ struct CovarianceStep {
 impl CovarianceStep {
     fn run<M: Model>(objective: &Objective<'_, M>, theta: &[f64], step: f64) -> Self {
         let f = |u: &[f64]| objective.cost_or_infinity(u);
-        let hessian = hessian(f, theta, step);
+        let hessian =
+            gradient_difference(objective, theta, step).unwrap_or_else(|| hessian(f, theta, step));
         CovarianceStep {
             covariance: covariance_from_hessian(&hessian),
             kinks: non_smooth(f, theta, step, &hessian),
             hessian,
         }
     }
+}
+
+/// `H_ij = (g_j(θ + h·e_i) − g_j(θ − h·e_i)) / 2h`, symmetrised, from the sensitivity
+/// gradient `g` of −2LL; `None` where it is not available at every point.
+fn gradient_difference<M: Model>(
+    objective: &Objective<'_, M>,
+    theta: &[f64],
+    h: f64,
+) -> Option<nalgebra::DMatrix<f64>> {
+    let p = theta.len();
+    let mut hess = nalgebra::DMatrix::zeros(p, p);
+    let mut u = theta.to_vec();
+    for i in 0..p {
+        u[i] = theta[i] + h;
+        let up = objective.sensitivity_gradient(&u)?;
+        u[i] = theta[i] - h;
+        let down = objective.sensitivity_gradient(&u)?;
+        u[i] = theta[i];
+        for j in 0..p {
+            hess[(i, j)] = (up[j] - down[j]) / (2.0 * h);
+        }
+    }
+    Some((&hess + hess.transpose()) * 0.5)
 }
 
 /// Fits every subject with the same specification, subjects in parallel (rayon); one

@@ -185,7 +185,7 @@ impl<B: Buf> Dopri5<B> {
         for i in 0..n {
             let e =
                 h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-            let sk = self.settings.atol + self.settings.rtol * y[i].abs().max(yn[i].abs());
+            let sk = self.settings.weight(i, y, yn[i]);
             sum += (e / sk) * (e / sk);
         }
         let err = (sum / n.max(1) as f64).sqrt();
@@ -272,7 +272,7 @@ impl<B: Buf> Dopri5<B> {
         let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
         let (mut dnf, mut dny) = (0.0, 0.0);
         for i in 0..n {
-            let sk = self.settings.atol + self.settings.rtol * y[i].abs();
+            let sk = self.settings.weight(i, y, 0.0);
             dnf += (k1[i] / sk).powi(2);
             dny += (y[i] / sk).powi(2);
         }
@@ -292,7 +292,7 @@ impl<B: Buf> Dopri5<B> {
         let f1 = &f1[..n];
         let mut der2 = 0.0;
         for i in 0..n {
-            let sk = self.settings.atol + self.settings.rtol * y[i].abs();
+            let sk = self.settings.weight(i, y, 0.0);
             der2 += ((f1[i] - k1[i]) / sk).powi(2);
         }
         let der2 = der2.sqrt() / h;

@@ -128,6 +128,9 @@ pub(crate) struct Settings {
     pub atol: f64,
     /// Largest number of steps in one run.
     pub max_steps: u32,
+    /// The number of the model's own states: components from here on are sensitivities
+    /// of state `i mod states` (all of them are states without sensitivities).
+    pub states: usize,
 }
 
 impl Settings {
@@ -136,7 +139,26 @@ impl Settings {
             rtol,
             atol,
             max_steps,
+            states: usize::MAX,
         }
+    }
+
+    /// These settings for a system whose first `states` components are the states.
+    pub const fn with_states(self, states: usize) -> Self {
+        Settings { states, ..self }
+    }
+
+    /// The error weight `atol + rtol·m` of component `i` of `y`, `m` the larger of `|yᵢ|`
+    /// and `|other|`, and for a sensitivity also of its state's `|y_(i mod states)|`: a
+    /// sensitivity near 0 beside a large state is then held to the state's relative
+    /// accuracy, not to one below the rounding of the differences that give it.
+    #[inline]
+    pub fn weight(&self, i: usize, y: &[f64], other: f64) -> f64 {
+        let mut m = y[i].abs().max(other.abs());
+        if i >= self.states {
+            m = m.max(y[i % self.states].abs());
+        }
+        self.atol + self.rtol * m
     }
 }
 

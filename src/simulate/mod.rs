@@ -27,6 +27,14 @@
 //! next run starts with the last step size, unless the state jumped (a dose, a reset, a
 //! change of infusion rates), when the starting step is estimated afresh.
 //!
+//! # Derivatives
+//! [`simulate_sensitivities`] gives the derivatives of every output with respect to named
+//! parameters: for an ODE solution by the forward sensitivity equations, integrated with the
+//! states under the same error control and carried through every event (their jump
+//! conditions at doses, lagged entries, infusion ends, resets and breakpoints that move with
+//! the parameters); for an exact solution by its central differences. The fits use the same
+//! machinery for `∂f/∂η` and gradients.
+//!
 //! # Which solution
 //! [`SolutionMethod::Auto`] (the default) solves a model exactly where it can: a
 //! [linear compartment system](LinearCompartments) for every kind of dose, a model's

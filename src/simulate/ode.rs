@@ -71,6 +71,8 @@ pub(crate) struct Stepper<'a> {
     work: Vec<f64>,
     /// Room for the states either side along a sensitivity direction and their rates.
     scratch: Vec<f64>,
+    /// The number of the model's states (the rest of the system are sensitivities).
+    states: usize,
 }
 
 impl<'a> Stepper<'a> {
@@ -86,6 +88,7 @@ impl<'a> Stepper<'a> {
             z: Vec::new(),
             work: Vec::new(),
             scratch: Vec::new(),
+            states: 0,
         }
     }
 
@@ -147,7 +150,8 @@ impl<'a> Stepper<'a> {
         if let Err(StepFailure::Stiff { .. }) = advanced {
             // go on from where Dopri5 stopped with Rodasp, for the rest of the simulation
             add_counts(&mut self.stats, active.counts(), before);
-            let mut implicit = kernel(Integrator::Rodasp, active.dim(), settings(self.opts));
+            let settings = settings(self.opts).with_states(self.states);
+            let mut implicit = kernel(Integrator::Rodasp, active.dim(), settings);
             implicit.start(&mut f, active.time(), active.state(), active.step_size());
             *active = implicit;
             self.kind = Integrator::Rodasp;
@@ -211,8 +215,10 @@ impl<'a> Stepper<'a> {
         }
         self.work.resize(dim, 0.0);
         self.scratch.resize(4 * n, 0.0);
-        if self.kernel.as_ref().is_none_or(|k| k.dim() != dim) {
-            self.kernel = Some(kernel(self.kind, dim, settings(self.opts)));
+        if self.kernel.as_ref().is_none_or(|k| k.dim() != dim) || self.states != n {
+            self.states = n;
+            let settings = settings(self.opts).with_states(n);
+            self.kernel = Some(kernel(self.kind, dim, settings));
         }
         let run = &mut self.run;
         run.live = true;

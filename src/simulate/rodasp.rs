@@ -270,11 +270,10 @@ impl Rodasp {
         }
         solve(k6);
         self.counts.rhs += 5;
-        let (rtol, atol) = (self.settings.rtol, self.settings.atol);
         let mut sum = 0.0;
         for i in 0..n {
             self.y_new[i] = ys[i] + k6[i];
-            let sk = atol + rtol * y[i].abs().max(self.y_new[i].abs());
+            let sk = self.settings.weight(i, y, self.y_new[i]);
             sum += (k6[i] / sk).powi(2);
         }
         let err = (sum / n.max(1) as f64).sqrt();
@@ -320,7 +319,7 @@ impl Rodasp {
     fn initial_step(&self, h_max: f64) -> f64 {
         let (mut dny, mut dnf) = (0.0, 0.0);
         for i in 0..self.n {
-            let sk = self.settings.atol + self.settings.rtol * self.y[i].abs();
+            let sk = self.settings.weight(i, &self.y, 0.0);
             dny += (self.y[i] / sk).powi(2);
             dnf += (self.fy[i] / sk).powi(2);
         }
