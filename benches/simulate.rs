@@ -1,5 +1,7 @@
-//! Speed of simulation: model 2 for one subject-year (by each integrator), model 1 in
-//! closed and ODE form, and two stiff problems (Robertson's, and TMDD with fast binding).
+//! Speed of simulation: model 2 for one subject-year (by each integrator), its derivatives
+//! along 3 parameters (forward sensitivities against central differences of solutions),
+//! model 1 in closed and ODE form, and two stiff problems (Robertson's, and TMDD with fast
+//! binding).
 //!
 //! Run: `cargo bench --bench simulate`
 
@@ -7,7 +9,10 @@
 mod stiff_models;
 
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::{Dose, Integrator, SolverOptions, simulate, simulate_closed_form};
+use cart_pkpd::{
+    Dose, Integrator, Parameters, SolverOptions, simulate, simulate_closed_form,
+    simulate_sensitivities,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use stiff_models::{Robertson, RobertsonParams, Tmdd, TmddParams};
@@ -36,6 +41,41 @@ fn model2(c: &mut Criterion) {
             b.iter(|| simulate(&CarTBCell, black_box(&params), &doses, &TIMES, &opts).unwrap())
         });
     }
+    group.finish();
+}
+
+/// The derivatives of every output along `gamma`, `alpha` and `kmax` (the random effects of
+/// the main job's population fit): one augmented solution, or 6 solutions differenced.
+fn model2_derivatives(c: &mut Criterion) {
+    let params = CarTBCellParams::default();
+    let doses = [Dose::bolus(0.0, 10.0)];
+    let opts = SolverOptions::default();
+    let names = ["gamma", "alpha", "kmax"];
+    let mut group = c.benchmark_group("model2_subject_year_3_derivatives");
+    group.bench_function("forward_sensitivities", |b| {
+        b.iter(|| {
+            simulate_sensitivities(
+                &CarTBCell,
+                black_box(&params),
+                &names,
+                &doses,
+                &TIMES,
+                &opts,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("central_differences", |b| {
+        b.iter(|| {
+            for name in names {
+                let v = params.get(name).unwrap();
+                for side in [1.0, -1.0] {
+                    let p = params.with(name, v * (1.0 + side * 1e-3)).unwrap();
+                    simulate(&CarTBCell, black_box(&p), &doses, &TIMES, &opts).unwrap();
+                }
+            }
+        })
+    });
     group.finish();
 }
 
@@ -102,5 +142,5 @@ fn stiff(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, model2, model1, stiff);
+criterion_group!(benches, model2, model2_derivatives, model1, stiff);
 criterion_main!(benches);

@@ -181,12 +181,19 @@ impl<B: Buf> Dopri5<B> {
         f.rhs(t + h, yn, k7.m());
         let k7 = &k7.s()[..n];
         self.rhs_evaluations += 6;
+        let e = |i: usize| {
+            h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i])
+        };
+        let (s, states) = (&self.settings, self.settings.states.min(n));
         let mut sum = 0.0;
-        for i in 0..n {
-            let e =
-                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-            let sk = self.settings.weight(i, y, yn[i]);
-            sum += (e / sk) * (e / sk);
+        for i in 0..states {
+            let sk = s.atol + s.rtol * y[i].abs().max(yn[i].abs());
+            sum += (e(i) / sk) * (e(i) / sk);
+        }
+        // sensitivities: their weights also count their state's size
+        for (i, &yni) in yn.iter().enumerate().take(n).skip(states) {
+            let sk = s.weight(i, y, yni);
+            sum += (e(i) / sk) * (e(i) / sk);
         }
         let err = (sum / n.max(1) as f64).sqrt();
         if err.is_nan() { f64::INFINITY } else { err }

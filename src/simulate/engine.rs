@@ -338,7 +338,7 @@ impl<'a, M: Model> Engine<'a, M> {
         let sens = self.sens.as_ref().map(|s| s.view(piece, from));
         match &mut self.prop {
             Propagator::Ode(stepper) => stepper.integrate(
-                (self.model, &self.params[piece], sens),
+                (self.model, &self.params[piece], sens.as_ref()),
                 x,
                 (from, to),
                 rates,

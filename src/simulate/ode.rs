@@ -105,7 +105,7 @@ impl<'a> Stepper<'a> {
     /// (the augmented system of [`super::sensitivity`]), and `rates` is as long.
     pub fn integrate<M: Model>(
         &mut self,
-        (model, params, sens): (&M, &M::Params, Option<SensView<'_, M::Params>>),
+        (model, params, sens): (&M, &M::Params, Option<&SensView<'_, M::Params>>),
         x: &mut [f64],
         (from, to): (f64, f64),
         rates: &[f64],
@@ -258,7 +258,7 @@ fn euler<M: Model>(f: &mut ModelSystem<'_, M>, x: &mut [f64], (from, to): (f64, 
 struct ModelSystem<'a, M: Model> {
     model: &'a M,
     params: &'a M::Params,
-    sens: Option<SensView<'a, M::Params>>,
+    sens: Option<&'a SensView<'a, M::Params>>,
     rates: &'a [f64],
     scales: &'a [f64],
     work: &'a mut [f64],
@@ -286,13 +286,7 @@ impl<M: Model> System for ModelSystem<'_, M> {
         let x = Self::unscaled(self.work, self.scales, z);
         match self.sens {
             None => self.model.derivatives(t, x, self.params, dz),
-            Some(view) => {
-                let n = x.len() / (1 + view.k());
-                let (x, s) = x.split_at(n);
-                let (d, ds) = dz.split_at_mut(n);
-                self.model.derivatives(t, x, self.params, d);
-                view.directional_rates(self.model, t, x, s, ds, self.scratch);
-            }
+            Some(view) => view.augmented_rates(self.model, self.params, t, x, dz, self.scratch),
         }
         if self.scales.is_empty() {
             for (d, r) in dz.iter_mut().zip(self.rates) {
