@@ -30,7 +30,7 @@ pub(crate) struct PredictionSensitivities {
 impl<M: Model> Objective<'_, M> {
     /// The predictions and their derivatives along `dirs` by forward sensitivities, or
     /// `None` where the subject is solved exactly or has steady-state doses (differences of
-    /// solutions then serve).
+    /// solutions then serve; known after the first call).
     ///
     /// # Errors
     /// Whatever the simulation reports, with the subject named.
@@ -39,6 +39,9 @@ impl<M: Model> Objective<'_, M> {
         pieces: &[M::Params],
         dirs: &Directions<M::Params>,
     ) -> Result<Option<PredictionSensitivities>> {
+        if self.known_exact() {
+            return Ok(None);
+        }
         let n_out = self.model.outputs().len();
         let k = dirs.plus.len();
         let run = run_plan_sensitivities(
@@ -50,6 +53,9 @@ impl<M: Model> Objective<'_, M> {
             self.nocb,
         )
         .map_err(|e| e.in_subject(&self.subject))?;
+        // whether the plan is solved exactly does not change with the parameters (a linear
+        // model, a closed form for these doses, steady-state doses): ask once
+        let _ = self.exact.set(run.is_none());
         Ok(run.map(|s| {
             let mut predictions = Vec::with_capacity(self.obs.len());
             let mut derivatives = Vec::with_capacity(self.obs.len() * k);
@@ -65,10 +71,20 @@ impl<M: Model> Objective<'_, M> {
         }))
     }
 
+    /// Whether the subject is known to be solved exactly (after a first call of
+    /// [`prediction_sensitivities`](Self::prediction_sensitivities)): then there are no
+    /// sensitivities to ask for.
+    pub(crate) fn known_exact(&self) -> bool {
+        self.exact.get() == Some(&true)
+    }
+
     /// The gradient of −2LL at `θ` from the predictions' forward sensitivities (module
     /// docs), or `None` where there are none (an exact solution, steady-state doses), a
     /// side of a parameter leaves its domain, or the result is not finite.
     pub(crate) fn sensitivity_gradient(&self, theta: &[f64]) -> Option<Vec<f64>> {
+        if self.known_exact() {
+            return None;
+        }
         let (params, errors) = self.unpack(theta).ok()?;
         let h = SENSITIVITY_STEP;
         let modelled: Vec<usize> = (0..theta.len())

@@ -101,6 +101,9 @@ pub struct Objective<'a, M: Model> {
     pub(super) slots: Vec<Slot>,
     pub(super) solver: SolverOptions,
     pub(super) evaluations: AtomicU64,
+    /// Whether the subject turned out to be solved exactly (no sensitivities to integrate),
+    /// once known.
+    pub(super) exact: std::sync::OnceLock<bool>,
 }
 
 fn error_param_unit(model: &ErrorModel, param: &str, analyte_unit: &str) -> String {
@@ -277,6 +280,7 @@ impl<'a, M: Model> Objective<'a, M> {
             slots,
             solver,
             evaluations: AtomicU64::new(0),
+            exact: std::sync::OnceLock::new(),
         };
         // fail now, not inside the optimiser, if the doses do not fit the model
         objective.predict(std::slice::from_ref(&spec.initial))?;
