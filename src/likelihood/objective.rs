@@ -475,9 +475,9 @@ impl<M: Model> argmin::core::Gradient for Objective<'_, M> {
     type Gradient = Vec<f64>;
 
     /// From the forward sensitivities of the predictions where the subject's model is
-    /// solved as an ODE ([`Objective::sensitivity_gradient`]); otherwise central differences
-    /// with step `10⁻⁴` on the estimation scale (one-sided where one side cannot be
-    /// evaluated).
+    /// solved as an ODE (see [`crate::simulate_sensitivities`]); otherwise central
+    /// differences with step `10⁻⁴` on the estimation scale (one-sided where one side cannot
+    /// be evaluated).
     fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
         if let Some(g) = self.sensitivity_gradient(theta) {
             return Ok(g);

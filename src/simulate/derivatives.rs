@@ -58,7 +58,7 @@ impl Sensitivity {
     }
 }
 
-/// Simulates as [`simulate`](crate::simulate) does, with the derivatives of every output
+/// Simulates as [`simulate`](crate::simulate()) does, with the derivatives of every output
 /// with respect to the parameters `wrt`.
 ///
 /// Where the ODE is solved, the derivatives come from the forward sensitivity equations,
@@ -84,7 +84,7 @@ impl Sensitivity {
 /// ```
 ///
 /// # Errors
-/// As [`simulate`](crate::simulate); [`Error::UnknownParameter`] for a name the model's
+/// As [`simulate`](crate::simulate()); [`Error::UnknownParameter`] for a name the model's
 /// parameters do not have; [`Error::NoSensitivities`] for a parameter within
 /// [`SENSITIVITY_STEP`] of the edge of its domain, or for steady-state doses solved as
 /// an ODE (not implemented).

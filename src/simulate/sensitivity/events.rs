@@ -275,9 +275,11 @@ impl<'a, M: Model> Engine<'a, M> {
             let d = &s.doses[p.tag].d_time;
             d.iter().any(|&v| v != 0.0).then(|| d.clone())
         });
-        let before = shifted
-            .as_ref()
-            .map(|_| full_rhs(self.model, params, self.t, &self.x[..n], &self.infusions));
+        // f⁻ in the regime of the run that has just ended (its time held below the stop)
+        let before = shifted.as_ref().map(|_| {
+            let t = self.t.next_down();
+            full_rhs(self.model, params, t, &self.x[..n], &self.infusions)
+        });
         self.jump_at_dose(p, before.as_deref());
         self.model.on_dose(params, p.state, &mut self.x[..n]);
         match p.duration {
