@@ -4,6 +4,10 @@
 #[allow(dead_code)] // the Robertson model serves the other tests
 mod stiff_models;
 
+use cart_pkpd::models::pk::{
+    OneCmtIv, OneCmtIvParams, OneCmtOral, OneCmtOralParams, ThreeCmtIv, ThreeCmtIvParams,
+    ThreeCmtOral, ThreeCmtOralParams, TwoCmtIv, TwoCmtIvParams, TwoCmtOral, TwoCmtOralParams,
+};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::{Model, Parameters};
 use stiff_models::{Tmdd, TmddParams};
@@ -92,4 +96,34 @@ fn tmdd_jacobian_matches_differences() {
         let error = jacobian_error(&model, &p, 1.0, &x);
         assert!(error < 1e-7, "{x:?}: {error:e}");
     }
+}
+
+/// The PK models are linear: their Jacobian is the rate matrix, which central differences
+/// give to rounding.
+#[test]
+fn pk_jacobians_match_differences() {
+    fn check<M: Model>(model: &M, p: &M::Params) {
+        let n = model.n_states(p);
+        let x: Vec<f64> = (0..n).map(|i| 10.0 + 7.0 * i as f64).collect();
+        let error = jacobian_error(model, p, 1.0, &x);
+        assert!(error < 1e-7, "{}: {error:e}", model.name());
+    }
+    check(&OneCmtIv, &OneCmtIvParams::new(5.0, 50.0).unwrap());
+    check(&OneCmtOral, &OneCmtOralParams::new(1.2, 5.0, 50.0).unwrap());
+    check(
+        &TwoCmtIv,
+        &TwoCmtIvParams::new(5.0, 30.0, 8.0, 60.0).unwrap(),
+    );
+    check(
+        &TwoCmtOral,
+        &TwoCmtOralParams::new(1.2, 5.0, 30.0, 8.0, 60.0).unwrap(),
+    );
+    let three = [5.0, 30.0, 8.0, 60.0, 2.0, 120.0];
+    let [cl, vc, q2, vp2, q3, vp3] = three;
+    check(
+        &ThreeCmtIv,
+        &ThreeCmtIvParams::new(cl, vc, q2, vp2, q3, vp3).unwrap(),
+    );
+    let p = ThreeCmtOralParams::new(1.2, cl, vc, q2, vp2, q3, vp3).unwrap();
+    check(&ThreeCmtOral, &p);
 }

@@ -20,7 +20,8 @@
 //! the matrix exponential, see [`LinearCompartments`]) for bolus and infusion doses, lag,
 //! bioavailability, additional doses and steady state;
 //! [`SolutionMethod::Ode`](crate::SolutionMethod::Ode) integrates the same equations
-//! instead, for checking.
+//! instead, for checking, with their Jacobian (the constant rate matrix,
+//! [`Model::jacobian`]) for the implicit integrator and for forward sensitivities.
 //!
 //! # Units
 //! Any consistent units; the unit strings assume mg, L and h: `CL`, `Q` in L/h, volumes in
@@ -122,6 +123,30 @@ impl Layout {
         dxdt[c] = dc;
     }
 
+    /// The Jacobian of [`derivatives`](Self::derivatives): the constant rate matrix, row by
+    /// row into `jac` (`n × n`, `n` the number of states).
+    pub fn jacobian(&self, k: &MicroConstants, n: usize, jac: &mut [f64]) {
+        jac.fill(0.0);
+        let c = self.central;
+        let mut out_of_central = k.k10;
+        if let Some(d) = self.depot {
+            jac[d * n + d] = -k.ka;
+            jac[c * n + d] = k.ka;
+        }
+        for (j, &p) in self.peripherals.iter().enumerate() {
+            let (kin, kout) = if j == 0 {
+                (k.k12, k.k21)
+            } else {
+                (k.k13, k.k31)
+            };
+            out_of_central += kin;
+            jac[c * n + p] = kout;
+            jac[p * n + c] = kin;
+            jac[p * n + p] = -kout;
+        }
+        jac[c * n + c] = -out_of_central;
+    }
+
     /// The same model as a [`LinearCompartments`] system.
     pub fn system(&self, k: &MicroConstants) -> LinearCompartments {
         LinearCompartments {
@@ -199,6 +224,11 @@ macro_rules! pk_model {
 
             fn derivatives(&self, _: f64, x: &[f64], p: &$params, dxdt: &mut [f64]) {
                 Self::LAYOUT.derivatives(&p.micro(), x, dxdt);
+            }
+
+            fn jacobian(&self, _: f64, _: &[f64], p: &$params, jac: &mut [f64]) -> bool {
+                Self::LAYOUT.jacobian(&p.micro(), Self::STATES.len(), jac);
+                true
             }
 
             fn output(&self, _: f64, x: &[f64], p: &$params, y: &mut [f64]) {
