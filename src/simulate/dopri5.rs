@@ -187,13 +187,13 @@ impl<B: Buf> Dopri5<B> {
         let (s, states) = (&self.settings, self.settings.states.min(n));
         let mut sum = 0.0;
         for i in 0..states {
-            let sk = s.atol + s.rtol * y[i].abs().max(yn[i].abs());
-            sum += (e(i) / sk) * (e(i) / sk);
+            let r = e(i) / (s.atol + s.rtol * y[i].abs().max(yn[i].abs()));
+            sum += r * r;
         }
         // sensitivities: their weights also count their state's size
         for (i, &yni) in yn.iter().enumerate().take(n).skip(states) {
-            let sk = s.weight(i, y, yni);
-            sum += (e(i) / sk) * (e(i) / sk);
+            let r = e(i) / s.weight(i, y, yni);
+            sum += r * r;
         }
         let err = (sum / n.max(1) as f64).sqrt();
         if err.is_nan() { f64::INFINITY } else { err }

@@ -137,7 +137,8 @@ impl<'a> Stepper<'a> {
             self.run.live = false;
             self.stats.segments += 1;
             self.stats.rhs_evaluations += 1;
-            euler(&mut f, x, (from, to));
+            // the run just prepared holds the scaled state
+            euler(&mut f, &self.z, x, (from, to));
             return Ok(());
         }
         let active = self.kernel.as_mut().expect("a kernel");
@@ -150,7 +151,7 @@ impl<'a> Stepper<'a> {
         if let Err(StepFailure::Stiff { .. }) = advanced {
             // go on from where Dopri5 stopped with Rodasp, for the rest of the simulation
             add_counts(&mut self.stats, active.counts(), before);
-            let settings = settings(self.opts).with_states(self.states);
+            let settings = settings(self.opts, self.states);
             let mut implicit = kernel(Integrator::Rodasp, active.dim(), settings);
             implicit.start(&mut f, active.time(), active.state(), active.step_size());
             *active = implicit;
@@ -217,7 +218,7 @@ impl<'a> Stepper<'a> {
         self.scratch.resize(4 * n, 0.0);
         if self.kernel.as_ref().is_none_or(|k| k.dim() != dim) || self.states != n {
             self.states = n;
-            let settings = settings(self.opts).with_states(n);
+            let settings = settings(self.opts, n);
             self.kernel = Some(kernel(self.kind, dim, settings));
         }
         let run = &mut self.run;
@@ -234,18 +235,13 @@ impl<'a> Stepper<'a> {
     }
 }
 
-/// One explicit Euler step of `f` over a segment a rounding error long, on the unscaled
-/// state `x`.
-fn euler<M: Model>(f: &mut ModelSystem<'_, M>, x: &mut [f64], (from, to): (f64, f64)) {
-    let scales = f.scales;
-    let mut z: Vec<f64> = x.to_vec();
-    for (z, s) in z.iter_mut().zip(scales) {
-        *z /= s;
-    }
+/// One explicit Euler step of `f` over a segment a rounding error long, from the unscaled
+/// state `x` whose scaled form is `z`.
+fn euler<M: Model>(f: &mut ModelSystem<'_, M>, z: &[f64], x: &mut [f64], (from, to): (f64, f64)) {
     let mut dz = vec![0.0; x.len()];
-    f.rhs(from, &z, &mut dz);
+    f.rhs(from, z, &mut dz);
     for (i, xi) in x.iter_mut().enumerate() {
-        let s = scales.get(i).copied().unwrap_or(1.0);
+        let s = f.scales.get(i).copied().unwrap_or(1.0);
         *xi += (to - from) * dz[i] * s;
     }
 }
@@ -322,9 +318,10 @@ impl<M: Model> System for ModelSystem<'_, M> {
     }
 }
 
-/// The kernel settings of the options.
-fn settings(opts: &SolverOptions) -> Settings {
-    Settings::new(opts.rtol, opts.atol, opts.max_steps)
+/// The kernel settings of the options, for a system whose first `states` components are
+/// the model's states.
+fn settings(opts: &SolverOptions, states: usize) -> Settings {
+    Settings::new(opts.rtol, opts.atol, opts.max_steps).with_states(states)
 }
 
 /// Adds a kernel's work between two counts to the simulation's.
