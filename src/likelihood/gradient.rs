@@ -14,8 +14,8 @@ use super::objective::{Objective, Target};
 use crate::error::Result;
 use crate::model::Model;
 use crate::optim::differences::INDIVIDUAL_GRADIENT_STEP;
-use crate::simulate::SENSITIVITY_STEP;
 use crate::simulate::sensitivity::{Directions, run_plan_sensitivities};
+use crate::simulate::{SENSITIVITY_STEP, SolverOptions};
 use std::sync::atomic::Ordering;
 
 /// Predictions of the observations and their derivatives along each direction.
@@ -69,6 +69,11 @@ impl<M: Model> Objective<'_, M> {
                 derivatives,
             }
         }))
+    }
+
+    /// The ODE solver settings of the predictions.
+    pub(crate) fn solver_options(&self) -> &SolverOptions {
+        &self.solver
     }
 
     /// Whether the subject is known to be solved exactly (after a first call of

@@ -42,26 +42,50 @@ pub(crate) struct SubjectProblem<'a, M: Model> {
     pub start: WarmStart,
 }
 
-/// A subject's warm start: its last EBE, where its next inner optimisation begins. Subjects
-/// are solved in parallel, each writing only its own start; a lock makes that safe to share.
-pub(crate) struct WarmStart(Mutex<Vec<f64>>);
+/// A subject's warm start: its last EBE, where its next inner optimisation begins, and the
+/// model curvature of `l` there (at the population parameters of the last gradient), which
+/// its next searches use as a quasi-Newton Hessian. Subjects are solved in parallel, each
+/// writing only its own start; a lock makes that safe to share.
+pub(crate) struct WarmStart(Mutex<Start>);
+
+/// What a warm start holds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Start {
+    pub eta: Vec<f64>,
+    pub curvature: Option<DMatrix<f64>>,
+}
 
 impl WarmStart {
-    /// `η = 0` with `k` random effects.
+    /// `η = 0` with `k` random effects, no curvature yet.
     pub fn at_zero(k: usize) -> Self {
-        WarmStart(Mutex::new(vec![0.0; k]))
+        WarmStart(Mutex::new(Start {
+            eta: vec![0.0; k],
+            curvature: None,
+        }))
+    }
+
+    /// The start and curvature of the next EBE search.
+    pub fn read(&self) -> Start {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// The start of the next EBE search.
     pub fn get(&self) -> Vec<f64> {
-        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+        self.read().eta
     }
 
     /// Replaces the start.
     pub fn set(&self, eta: &[f64]) {
-        if let Ok(mut e) = self.0.lock() {
-            e.clear();
-            e.extend_from_slice(eta);
+        if let Ok(mut s) = self.0.lock() {
+            s.eta.clear();
+            s.eta.extend_from_slice(eta);
+        }
+    }
+
+    /// Replaces the model curvature the next searches start with.
+    fn set_curvature(&self, curvature: Option<DMatrix<f64>>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.curvature = curvature;
         }
     }
 }
@@ -86,11 +110,20 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
             .collect()
     }
 
+    /// Computes the model curvature of `l` at the current start under the shared `φ`, for
+    /// the searches that follow (none where the model cannot be solved there).
+    pub fn refresh_curvature(&self, shared: &Shared) {
+        let map = MapProblem::new(self, shared);
+        let curvature = map.model_curvature(&self.start.get()).ok();
+        self.start.set_curvature(curvature);
+    }
+
     /// The subject's FOCE-I contribution at the shared `φ` (and its EBE, stored for the
     /// next call).
     pub fn contribution(&self, shared: &Shared) -> Result<Contribution> {
         let map = MapProblem::new(self, shared);
-        let lin = map.solve(&self.start.get())?;
+        let start = self.start.read();
+        let lin = map.solve(&start.eta, start.curvature.as_ref())?;
         self.start.set(&lin.eta);
         // A = GᵀV⁻¹G over quantified observations + ½·Σ t''·GᵀG over censored ones (half
         // the Fisher-scoring matrix of the EBE search); then

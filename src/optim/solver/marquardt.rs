@@ -8,6 +8,9 @@
 //! evaluated) is refused and `λ` grows tenfold. The solver stops converged when the Newton
 //! decrement `gᵀH⁻¹g` falls below the tolerance, or when `λ` has grown so large that no
 //! further descent is resolvable (the gradient is at its finite-difference noise floor).
+//! Below the resolvable decrement the cost's rounding can exceed the decrease a step
+//! predicts; up to [`MAX_POLISH_STEPS`] steps are then taken although the cost rose (by less
+//! than it resolves), as the gradient and Hessian still point the way.
 
 use argmin::core::{
     CostFunction, Error, Gradient, Hessian, IterState, KV, Problem, Solver, State,
@@ -19,6 +22,10 @@ type MarquardtState = IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>;
 
 /// Largest damping before the solver concludes that no descent is left.
 const MAX_LAMBDA: f64 = 1e10;
+
+/// Steps taken below the resolvable decrement although the cost rose (by less than it
+/// resolves), before a refused step ends the search.
+const MAX_POLISH_STEPS: usize = 2;
 
 /// The Newton decrement `gᵀH⁻¹g` (`∞` when `H` is singular).
 fn decrement(h: &DMatrix<f64>, g: &[f64]) -> f64 {
@@ -54,6 +61,7 @@ pub(crate) struct Marquardt {
     resolvable: f64,
     decrement: f64,
     noise_floor: bool,
+    polish_steps: usize,
 }
 
 impl Marquardt {
@@ -65,6 +73,7 @@ impl Marquardt {
             resolvable,
             decrement: f64::INFINITY,
             noise_floor: false,
+            polish_steps: 0,
         }
     }
 }
@@ -119,7 +128,16 @@ where
         };
         let trial: Vec<f64> = x.iter().zip(step.iter()).map(|(a, d)| a - d).collect();
         let trial_cost = problem.cost(&trial)?;
-        if trial_cost < cost {
+        // below the resolvable decrement, a rise of the cost within what it can resolve is
+        // its rounding, not the step: the gradient and Hessian say more, so a few such steps
+        // are taken
+        let polish = self.decrement < self.resolvable
+            && trial_cost - cost < self.resolvable
+            && self.polish_steps < MAX_POLISH_STEPS;
+        if trial_cost < cost || polish {
+            if trial_cost >= cost {
+                self.polish_steps += 1;
+            }
             self.lambda = (self.lambda / 10.0).max(1e-12);
             let g = problem.gradient(&trial)?;
             let h = problem.hessian(&trial)?;
