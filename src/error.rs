@@ -288,6 +288,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A subject's marginal likelihood by quadrature is not finite: the Hessian at its EBE is
+    /// not positive definite, or every node's likelihood underflows.
+    #[error(
+        "subject `{subject}`: the marginal likelihood by quadrature is not finite (no positive definite Hessian at the EBE, or every node's likelihood underflows)"
+    )]
+    QuadratureNotFinite {
+        /// Subject identifier.
+        subject: String,
+    },
+
     /// An observation's likelihood is not finite at a subject's current random effects
     /// (its prediction is out of the error model's range, say), so no empirical Bayes
     /// estimate can be linearised there.

@@ -417,6 +417,18 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         }
     }
 
+    /// The Newton Hessian of `l` at a linearisation, `2Ω⁻¹ + Σ_j w_j·G_jᵀG_j` plus the
+    /// model's curvature, or Fisher scoring alone where that sum is not positive definite.
+    pub fn hessian(&self, lin: &Linearization) -> Result<DMatrix<f64>> {
+        let fisher = &self.shared.omega_inv * 2.0 + &lin.information;
+        let newton = &fisher + self.curvature(lin)?;
+        Ok(if newton.clone().cholesky().is_some() {
+            newton
+        } else {
+            fisher
+        })
+    }
+
     /// The model-curvature part of the exact Hessian of `l` at `η`
     /// ([`curvature`](Self::curvature)): `2k²` model solutions.
     pub fn model_curvature(&self, eta: &[f64]) -> Result<DMatrix<f64>> {

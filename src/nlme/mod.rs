@@ -17,11 +17,13 @@
 //! NONMEM's variable-metric search), with restarted Nelder–Mead as the fallback or, by
 //! [`OuterMethod::NelderMead`], the only method; standard errors come from the Hessian of
 //! the objective (covariance step). The reported OFV follows NONMEM (−2LL without `ln 2π`
-//! constants).
+//! constants). [`marginal_likelihood`] gives the exact −2LL that FOCE-I approximates, by
+//! adaptive Gauss–Hermite quadrature (for few random effects).
 
 mod covariate;
 mod ebe;
 mod params;
+mod quadrature;
 mod report;
 mod result;
 mod simulation;
@@ -30,6 +32,10 @@ mod smoothness;
 mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
+pub use quadrature::{
+    EvaluateAt, MAX_POINTS, MarginalLikelihood, QuadratureOptions, SubjectMarginal,
+    marginal_likelihood,
+};
 pub(crate) use result::analytes_of;
 pub use result::{
     EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
