@@ -24,7 +24,7 @@
 //! positive definite: the rule stays exact in the limit, only its convergence slows).
 
 use super::ebe::MapProblem;
-use super::subject::{Shared, SubjectProblem};
+use super::subject::{Shared, SubjectProblem, ln_det_triangular};
 use super::{Foce, PopulationFit, PopulationOptions, PopulationSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -174,13 +174,7 @@ pub fn marginal_likelihood<M: Model>(
     };
     let shared = foce.shared(&phi)?;
     let rule = Rule::new(GaussHermite::new(nodes).as_node_weight_pairs(), k);
-    let ln_det_omega = 2.0
-        * shared
-            .omega_factor
-            .diagonal()
-            .iter()
-            .map(|d| d.ln())
-            .sum::<f64>();
+    let ln_det_omega = 2.0 * ln_det_triangular(&shared.omega_factor);
     let constant = k as f64 * LN_2PI + ln_det_omega;
     let subjects = foce
         .subjects
@@ -264,7 +258,7 @@ impl Rule {
             return f64::INFINITY;
         };
         // B = (chol(H/4))⁻ᵀ: B·Bᵀ = (H/4)⁻¹
-        let ln_det_b = b.diagonal().iter().map(|d| d.abs().ln()).sum::<f64>();
+        let ln_det_b = ln_det_triangular(&b);
         let centre = DVector::from_column_slice(eta);
         let terms: Vec<f64> = self
             .nodes

@@ -42,6 +42,12 @@ pub(crate) struct SubjectProblem<'a, M: Model> {
     pub start: WarmStart,
 }
 
+/// `ln|det L|` of a triangular matrix `L` (a Cholesky factor or its inverse): the sum of
+/// the logs of its diagonal's magnitudes.
+pub(crate) fn ln_det_triangular(l: &DMatrix<f64>) -> f64 {
+    l.diagonal().iter().map(|d| d.abs().ln()).sum()
+}
+
 /// A subject's warm start: its last EBE, where its next inner optimisation begins, and the
 /// model curvature of `l` there (at the population parameters of the last gradient), which
 /// its next searches use as a quasi-Newton Hessian. Subjects are solved in parallel, each
@@ -71,7 +77,7 @@ impl WarmStart {
 
     /// The start of the next EBE search.
     pub fn get(&self) -> Vec<f64> {
-        self.read().eta
+        self.0.lock().map(|s| s.eta.clone()).unwrap_or_default()
     }
 
     /// Replaces the start.
@@ -133,7 +139,7 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
         let l = &shared.omega_factor;
         let ln_det_m = (DMatrix::identity(k, k) + l.transpose() * m * l)
             .cholesky()
-            .map(|c| 2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>())
+            .map(|c| 2.0 * ln_det_triangular(&c.l()))
             .unwrap_or(f64::INFINITY);
         Ok(Contribution {
             eta: lin.eta,
