@@ -298,6 +298,16 @@ pub enum Error {
         subject: String,
     },
 
+    /// A subject's marginal likelihood by importance sampling is not finite: the Hessian at
+    /// its EBE is not positive definite, or every draw's likelihood underflows.
+    #[error(
+        "subject `{subject}`: the marginal likelihood by importance sampling is not finite (no positive definite Hessian at the EBE, or every draw's likelihood underflows)"
+    )]
+    SampledLikelihoodNotFinite {
+        /// Subject identifier.
+        subject: String,
+    },
+
     /// An observation's likelihood is not finite at a subject's current random effects
     /// (its prediction is out of the error model's range, say), so no empirical Bayes
     /// estimate can be linearised there.

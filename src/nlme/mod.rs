@@ -22,16 +22,19 @@
 
 mod covariate;
 mod ebe;
+mod importance;
 mod params;
 mod quadrature;
 mod report;
 mod result;
+mod saem;
 mod simulation;
 #[cfg(test)]
 mod smoothness;
 mod subject;
 
 pub use covariate::{CovariateFunction, CovariateModel};
+pub use importance::{ImportanceOptions, SampledLikelihood, SubjectSampled, importance_sampling};
 pub use quadrature::{
     EvaluateAt, MAX_POINTS, MarginalLikelihood, QuadratureOptions, SubjectMarginal,
     marginal_likelihood,
@@ -40,6 +43,10 @@ pub(crate) use result::analytes_of;
 pub use result::{
     EpsilonShrinkage, EstimationMethod, OmegaEstimate, PopulationFit, PopulationPrediction,
     PopulationWarning, SubjectEstimates,
+};
+pub use saem::{
+    Chains, Exploration, Kernels, STABILITY_WINDOW, SaemFit, SaemIteration, SaemOptions,
+    fit_population_saem,
 };
 pub use simulation::{Design, DesignSubject, Drawn, FittedModel, Predicted};
 
@@ -344,6 +351,17 @@ impl<'a, M: Model> Foce<'a, M> {
                 .par_iter()
                 .for_each(|s| s.refresh_curvature(&shared));
         }
+    }
+
+    /// The OFV as NONMEM reports it: `minus_two_ll` without the `ln 2π` of each quantified
+    /// observation (a censored observation's term has none).
+    fn ofv(&self, minus_two_ll: f64) -> f64 {
+        let quantified: usize = self
+            .subjects
+            .iter()
+            .map(|s| s.objective.n_observations() - s.objective.n_censored())
+            .sum();
+        minus_two_ll - quantified as f64 * crate::normal::LN_2PI
     }
 
     fn minus_two_ll(&self, phi: &[f64]) -> f64 {

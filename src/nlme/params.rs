@@ -181,15 +181,8 @@ impl Layout {
                 .iter()
                 .map(|c| c.model.initial_coefficient()),
         );
-        let l = omega_factor(omega, self.random.len())?;
-        for r in 0..l.nrows() {
-            if self.block {
-                for c in 0..r {
-                    phi.push(l[(r, c)]);
-                }
-            }
-            phi.push(l[(r, r)].ln());
-        }
+        phi.resize(phi.len() + self.n_omega(), 0.0);
+        self.write_omega(&mut phi, omega)?;
         for s in &self.sigma {
             phi.push(self.residuals[s.residual].values()[s.parameter].ln());
         }
@@ -257,6 +250,32 @@ impl Layout {
             j += 1;
         }
         &l * l.transpose()
+    }
+
+    /// Writes Ω into `φ` (log SDs, or the Cholesky factor with log diagonal for a block;
+    /// the off-diagonal elements of a diagonal Ω are not read).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOmega`] if Ω is not symmetric positive definite.
+    pub fn write_omega(&self, phi: &mut [f64], omega: &DMatrix<f64>) -> Result<()> {
+        let k = self.random.len();
+        let l = if self.block {
+            omega_factor(omega, k)?
+        } else {
+            omega_factor(&DMatrix::from_diagonal(&omega.diagonal()), k)?
+        };
+        let mut j = self.theta.len() + self.covariates.len();
+        for r in 0..k {
+            if self.block {
+                for c in 0..r {
+                    phi[j] = l[(r, c)];
+                    j += 1;
+                }
+            }
+            phi[j] = l[(r, r)].ln();
+            j += 1;
+        }
+        Ok(())
     }
 
     /// Residual error models from `φ`.

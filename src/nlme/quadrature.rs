@@ -91,7 +91,7 @@ pub struct MarginalLikelihood {
     /// [`PopulationFit::minus_two_ll`].
     pub minus_two_ll: f64,
     /// The objective as NONMEM reports it: −2LL without the `n·ln 2π` of the `n`
-    /// observations, comparable to [`PopulationFit::ofv`].
+    /// quantified observations, comparable to [`PopulationFit::ofv`].
     pub ofv: f64,
     /// Nodes per random effect.
     pub nodes: usize,
@@ -157,21 +157,7 @@ pub fn marginal_likelihood<M: Model>(
             opts.nodes
         )));
     }
-    let fit_opts = PopulationOptions {
-        censoring: opts.censoring,
-        solver: opts.solver,
-        ..PopulationOptions::default()
-    };
-    let foce = Foce::new(model, data, spec, &fit_opts)?;
-    let phi = match at {
-        EvaluateAt::Initial => foce.layout.initial(&spec.omega)?,
-        EvaluateAt::Estimates(fit) if fit.phi.len() == foce.layout.len() => fit.phi.clone(),
-        EvaluateAt::Estimates(_) => {
-            return Err(invalid(
-                "the fit's parameters do not match the specification".into(),
-            ));
-        }
-    };
+    let (foce, phi) = evaluation_point(model, data, spec, at, opts.censoring, opts.solver)?;
     let shared = foce.shared(&phi)?;
     let rule = Rule::new(GaussHermite::new(nodes).as_node_weight_pairs(), k);
     let ln_det_omega = 2.0 * ln_det_triangular(&shared.omega_factor);
@@ -182,17 +168,43 @@ pub fn marginal_likelihood<M: Model>(
         .map(|s| subject_marginal(s, &shared, &rule, constant))
         .collect::<Result<Vec<_>>>()?;
     let minus_two_ll = subjects.iter().map(|s| s.minus_two_ll).sum::<f64>();
-    let n_obs: usize = foce
-        .subjects
-        .iter()
-        .map(|s| s.objective.observations().len())
-        .sum();
     Ok(MarginalLikelihood {
         minus_two_ll,
-        ofv: minus_two_ll - n_obs as f64 * LN_2PI,
+        ofv: foce.ofv(minus_two_ll),
         nodes: opts.nodes,
         subjects,
     })
+}
+
+/// The subjects' problems and `φ` at which a likelihood is evaluated.
+///
+/// # Errors
+/// As [`fit_population`](super::fit_population) for the specification and data;
+/// [`Error::InvalidFitOptions`] for a fit whose parameters do not match the specification.
+pub(super) fn evaluation_point<'a, M: Model>(
+    model: &'a M,
+    data: &'a Dataset,
+    spec: &PopulationSpec<M>,
+    at: EvaluateAt<'_>,
+    censoring: Censoring,
+    solver: SolverOptions,
+) -> Result<(Foce<'a, M>, Vec<f64>)> {
+    let fit_opts = PopulationOptions {
+        censoring,
+        solver,
+        ..PopulationOptions::default()
+    };
+    let foce = Foce::new(model, data, spec, &fit_opts)?;
+    let phi = match at {
+        EvaluateAt::Initial => foce.layout.initial(&spec.omega)?,
+        EvaluateAt::Estimates(fit) if fit.phi.len() == foce.layout.len() => fit.phi.clone(),
+        EvaluateAt::Estimates(_) => {
+            return Err(Error::InvalidFitOptions {
+                reason: "the fit's parameters do not match the specification".into(),
+            });
+        }
+    };
+    Ok((foce, phi))
 }
 
 /// One subject's `−2 ln Lᵢ`: its EBE from `η = 0`, the Hessian there and the rule;

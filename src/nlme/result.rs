@@ -10,7 +10,6 @@ use crate::error::Result;
 use crate::error_model::ErrorModel;
 use crate::likelihood::{Obs, ObservationTerm};
 use crate::model::Model;
-use crate::normal::LN_2PI;
 use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
 use crate::optim::differences::{OMEGA_JACOBIAN_STEP, hessian, jacobian};
 use crate::optim::status::classify;
@@ -118,12 +117,15 @@ fn epsilon_shrinkage(subjects: &[SubjectEstimates]) -> Vec<EpsilonShrinkage> {
 pub enum EstimationMethod {
     /// First-order conditional estimation with interaction.
     FoceI,
+    /// Stochastic approximation expectation–maximisation.
+    Saem,
 }
 
 impl fmt::Display for EstimationMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EstimationMethod::FoceI => write!(f, "FOCE-I"),
+            EstimationMethod::Saem => write!(f, "SAEM"),
         }
     }
 }
@@ -273,7 +275,7 @@ pub(super) fn assemble<M: Model>(
     Ok(PopulationFit {
         model: model.name().to_owned(),
         method: EstimationMethod::FoceI,
-        ofv: minus_two_ll - (n_observations - n_censored) as f64 * LN_2PI,
+        ofv: foce.ofv(minus_two_ll),
         minus_two_ll,
         aic: minus_two_ll + 2.0 * p,
         bic: minus_two_ll + p * (n_observations as f64).ln(),

@@ -1,0 +1,433 @@
+//! Population estimation by SAEM: the stochastic approximation of expectation–maximisation
+//! (Delyon, Lavielle & Moulines 1999, Ann Stat; Kuhn & Lavielle 2005, Comput Stat Data
+//! Anal), for the same [`PopulationSpec`] as FOCE-I.
+//!
+//! Each iteration `k`
+//! 1. moves every subject's Markov chains of `η` by Metropolis–Hastings kernels whose
+//!    target is the conditional distribution `p(η | yᵢ)` at the current parameters (the
+//!    E-step, no linearisation; [`Kernels`]);
+//! 2. updates the stochastic approximation of the complete-data likelihood with step `γₖ`
+//!    and maximises it (the M-step: closed forms for typical values, additive covariate
+//!    coefficients and Ω of the random effects; Nelder–Mead on the chains' data likelihood
+//!    for the rest).
+//!
+//! `γₖ = 1` during the *exploration* phase, which moves fast towards the maximum, with
+//! simulated annealing that keeps each variance from falling by more than a factor
+//! [`SaemOptions::annealing`] per iteration (so that the chains keep exploring early on).
+//! The *smoothing* phase then averages: `γₖ = 1/(k − K₁)`, and the estimates converge to a
+//! maximum of the likelihood. [`Exploration::Auto`] switches once every element of `φ` is
+//! stable over the last 50 iterations: its least-squares trend over that window is
+//! smaller than the spread of the iterates about it.
+//!
+//! Subjects' chains run in parallel; subject `i` draws from ChaCha8 with the seed on stream
+//! `i`, so the estimates are the same on any number of threads.
+//!
+//! After the last iteration, the result is assembled at the SAEM estimates as for FOCE-I:
+//! EBEs (conditional modes), predictions, residuals and shrinkage, standard errors by
+//! linearisation (the covariance step of the FOCE-I objective at the SAEM estimates), and
+//! the −2LL by importance sampling ([`importance_sampling`](super::importance_sampling)),
+//! with its Monte Carlo standard error.
+
+mod chain;
+mod mstep;
+
+pub use chain::Kernels;
+
+use super::importance::{ImportanceOptions, SampledLikelihood, importance_sampling};
+use super::quadrature::EvaluateAt;
+use super::{EstimationMethod, Foce, PopulationFit, PopulationOptions, PopulationSpec};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::likelihood::Censoring;
+use crate::model::Model;
+use crate::optim::termination::{StartOutcome, Termination};
+use crate::sampling::stream;
+use crate::simulate::SolverOptions;
+use chain::{Acceptance, Chain, Steps, SubjectChains, evaluate};
+use mstep::{MStep, Step};
+use rayon::prelude::*;
+
+/// Iterations over which [`Exploration::Auto`] judges stability.
+pub const STABILITY_WINDOW: usize = 50;
+
+/// Subjects × chains that [`Chains::Auto`] reaches at least (as Monolix).
+const AUTO_CHAIN_TARGET: usize = 50;
+
+/// How long the exploration phase lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Exploration {
+    /// Exactly this many iterations.
+    Fixed(usize),
+    /// Until every element of `φ` is stable (module docs), checked every 10 iterations
+    /// after `min`, and at most `max` iterations.
+    Auto {
+        /// Fewest iterations.
+        min: usize,
+        /// Most iterations.
+        max: usize,
+    },
+}
+
+/// Markov chains per subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Chains {
+    /// The fewest with subjects × chains ≥ 50 (as Monolix).
+    Auto,
+    /// This many (≥ 1).
+    Fixed(usize),
+}
+
+/// Settings of [`fit_population_saem`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SaemOptions {
+    /// Seed of the chains and of the importance sampling.
+    pub seed: u64,
+    /// Exploration phase (`γ = 1`).
+    pub exploration: Exploration,
+    /// Smoothing iterations (`γₖ = 1/(k − K₁)`).
+    pub smoothing: usize,
+    /// Markov chains per subject.
+    pub chains: Chains,
+    /// Metropolis–Hastings iterations per kernel and SAEM iteration.
+    pub kernels: Kernels,
+    /// Simulated annealing during exploration: the largest fall of a variance per
+    /// iteration, as a factor in `(0, 1]` (1: none).
+    pub annealing: f64,
+    /// Draws per subject of the importance-sampling likelihood (0: not computed, and the
+    /// fit reports the FOCE-I approximation at the estimates).
+    pub importance_samples: usize,
+    /// Degrees of freedom of the importance sampling's t proposal.
+    pub degrees_of_freedom: f64,
+    /// Treatment of below-LLOQ observations.
+    pub censoring: Censoring,
+    /// ODE solver settings (unused for models with a closed form).
+    pub solver: SolverOptions,
+    /// Run the covariance step (standard errors by linearisation).
+    pub covariance: bool,
+}
+
+impl Default for SaemOptions {
+    /// Seed 1, exploration auto between 150 and 500 iterations, 200 smoothing iterations,
+    /// automatic chains, kernels 2/2/2, annealing 0.95, 5,000 importance draws with a t of
+    /// 5 degrees of freedom, M3, ODE rtol 1e-8, covariance step.
+    fn default() -> Self {
+        let foce = PopulationOptions::default();
+        SaemOptions {
+            seed: 1,
+            exploration: Exploration::Auto { min: 150, max: 500 },
+            smoothing: 200,
+            chains: Chains::Auto,
+            kernels: Kernels::default(),
+            annealing: 0.95,
+            importance_samples: 5000,
+            degrees_of_freedom: 5.0,
+            censoring: foce.censoring,
+            solver: foce.solver,
+            covariance: true,
+        }
+    }
+}
+
+impl SaemOptions {
+    fn check(&self) -> Result<()> {
+        let invalid = |reason: &str| {
+            Err(Error::InvalidFitOptions {
+                reason: reason.into(),
+            })
+        };
+        let kernels = self.kernels.prior + self.kernels.joint + self.kernels.single;
+        match self.exploration {
+            Exploration::Fixed(0) => return invalid("the exploration phase needs an iteration"),
+            Exploration::Auto { min, max } if min > max || max == 0 => {
+                return invalid("exploration: min must not exceed max, and max must be >= 1");
+            }
+            _ => {}
+        }
+        if self.smoothing == 0 {
+            return invalid("the smoothing phase needs an iteration");
+        }
+        if self.chains == Chains::Fixed(0) {
+            return invalid("chains must be >= 1");
+        }
+        if kernels == 0 {
+            return invalid("at least one Metropolis-Hastings kernel must run");
+        }
+        if !(self.annealing > 0.0 && self.annealing <= 1.0) {
+            return invalid("annealing must be in (0, 1]");
+        }
+        if self.importance_samples == 1 {
+            return invalid("importance sampling needs at least 2 samples (or 0: none)");
+        }
+        self.solver.check()
+    }
+
+    /// The same settings as a FOCE-I fit's, for what is computed at the estimates.
+    fn population_options(&self) -> PopulationOptions {
+        PopulationOptions {
+            censoring: self.censoring,
+            solver: self.solver,
+            covariance: self.covariance,
+            ..PopulationOptions::default()
+        }
+    }
+}
+
+/// One SAEM iteration's estimates, for convergence plots.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SaemIteration {
+    /// Iteration (from 1).
+    pub iteration: usize,
+    /// In the smoothing phase (else exploration).
+    pub smoothing: bool,
+    /// The outer parameters as [`PopulationFit::theta`], [`PopulationFit::omega`] and
+    /// [`PopulationFit::sigma`] name them, in that order: typical values and residual
+    /// parameters on the natural scale, coefficients as they are, Ω's elements (variances,
+    /// then covariances).
+    pub values: Vec<f64>,
+}
+
+/// The result of [`fit_population_saem`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SaemFit {
+    /// The fit, as FOCE-I's (method [`EstimationMethod::Saem`]; `minus_two_ll`, `ofv`,
+    /// `aic` and `bic` from importance sampling where it ran; `iterations` the SAEM
+    /// iterations; `evaluations` the model solutions per subject).
+    pub fit: PopulationFit,
+    /// The importance-sampling likelihood at the estimates.
+    pub likelihood: Option<SampledLikelihood>,
+    /// Exploration iterations (`K₁`).
+    pub exploration_iterations: usize,
+    /// Every iteration's estimates.
+    pub trace: Vec<SaemIteration>,
+    /// Names of [`SaemIteration::values`].
+    pub trace_names: Vec<String>,
+}
+
+/// Fits a population model to every subject of `data` by SAEM (module docs).
+///
+/// # Errors
+/// As [`fit_population`](super::fit_population) for the specification and data;
+/// invalid options ([`Error::InvalidFitOptions`]); no random effects (SAEM needs them:
+/// use FOCE-I, or an individual fit); a start where a subject cannot be evaluated (the
+/// model's error).
+pub fn fit_population_saem<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    opts: &SaemOptions,
+) -> Result<SaemFit> {
+    opts.check()?;
+    if spec.random.is_empty() {
+        return Err(Error::InvalidFitOptions {
+            reason: "SAEM needs random effects; fit without them by FOCE-I".into(),
+        });
+    }
+    let pop_opts = opts.population_options();
+    let foce = Foce::new(model, data, spec, &pop_opts)?;
+    let phi0 = foce.layout.initial(&spec.omega)?;
+    foce.contributions(&phi0)?;
+    let run = iterate(&foce, &phi0, opts)?;
+    let outcome = StartOutcome {
+        initial: phi0,
+        theta: run.phi,
+        minus_two_ll: f64::NAN,
+        iterations: run.trace.len() as u64,
+        evaluations: run.solutions,
+        termination: Termination::Converged,
+    };
+    let mut fit = super::result::assemble(model, data, spec, &foce, outcome, &pop_opts)?;
+    fit.method = EstimationMethod::Saem;
+    fit.iterations = run.trace.len() as u64;
+    fit.evaluations = run.solutions / data.subjects().len() as u64;
+    let likelihood = (opts.importance_samples > 0)
+        .then(|| {
+            let is = ImportanceOptions {
+                samples: opts.importance_samples,
+                degrees_of_freedom: opts.degrees_of_freedom,
+                seed: opts.seed,
+                censoring: opts.censoring,
+                solver: opts.solver,
+            };
+            importance_sampling(model, data, spec, EvaluateAt::Estimates(&fit), &is)
+        })
+        .transpose()?;
+    if let Some(is) = &likelihood {
+        let p = fit.phi.len() as f64;
+        fit.minus_two_ll = is.minus_two_ll;
+        fit.ofv = is.ofv;
+        fit.aic = is.minus_two_ll + 2.0 * p;
+        fit.bic = is.minus_two_ll + p * (fit.n_observations as f64).ln();
+    }
+    Ok(SaemFit {
+        trace_names: trace_names(&fit),
+        fit,
+        likelihood,
+        exploration_iterations: run.exploration,
+        trace: run.trace,
+    })
+}
+
+/// What the iterations leave.
+struct Run {
+    phi: Vec<f64>,
+    trace: Vec<SaemIteration>,
+    exploration: usize,
+    solutions: u64,
+}
+
+/// The SAEM iterations from `phi0`.
+fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Result<Run> {
+    let mut phi = phi0.to_vec();
+    let n = foce.subjects.len();
+    let n_chains = match opts.chains {
+        Chains::Auto => AUTO_CHAIN_TARGET.div_ceil(n),
+        Chains::Fixed(c) => c,
+    };
+    let mut chains = start_chains(foce, &phi, n_chains, opts.seed)?;
+    let omega = foce.layout.omega(&phi);
+    let sd: Vec<f64> = omega.diagonal().iter().map(|v| v.sqrt()).collect();
+    let mut steps = Steps::new(&sd);
+    let mut mstep = MStep::new(&foce.layout, &foce.subjects);
+    let (min, max) = match opts.exploration {
+        Exploration::Fixed(k) => (k, k),
+        Exploration::Auto { min, max } => (min, max),
+    };
+    let mut run = Run {
+        phi: Vec::new(),
+        trace: Vec::new(),
+        exploration: max,
+        solutions: 0,
+    };
+    let mut history: Vec<Vec<f64>> = Vec::new();
+    let mut k = 0;
+    while k < run.exploration + opts.smoothing {
+        k += 1;
+        let acceptance: Vec<Acceptance> = {
+            let shared = foce.shared(&phi)?;
+            chains
+                .par_iter_mut()
+                .zip(&foce.subjects)
+                .map(|(c, s)| c.iterate(s, &shared, &steps, opts.kernels))
+                .collect()
+        };
+        run.solutions += acceptance.iter().map(|a| a.solutions).sum::<u64>();
+        steps.adapt(&acceptance);
+        let exploring = k <= run.exploration;
+        let step = Step {
+            gamma: if exploring {
+                1.0
+            } else {
+                1.0 / (k - run.exploration) as f64
+            },
+            annealing: (exploring && opts.annealing < 1.0).then_some(opts.annealing),
+        };
+        mstep.run(foce, &mut chains, &mut phi, &step)?;
+        history.push(phi.clone());
+        run.trace.push(SaemIteration {
+            iteration: k,
+            smoothing: !exploring,
+            values: natural_values(foce, &phi),
+        });
+        if exploring && k >= min && k < max && k % 10 == 0 && stabilised(&history) {
+            run.exploration = k;
+        }
+    }
+    run.solutions += mstep.solutions;
+    run.phi = phi;
+    Ok(run)
+}
+
+/// Every subject's chains at `η = 0`, with their random streams.
+fn start_chains<M: Model>(
+    foce: &Foce<'_, M>,
+    phi: &[f64],
+    n_chains: usize,
+    seed: u64,
+) -> Result<Vec<SubjectChains>> {
+    let shared = foce.shared(phi)?;
+    let k = foce.layout.random.len();
+    foce.subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let zero = vec![0.0; k];
+            let (data_term, predictions) =
+                evaluate(s, &shared, &zero).unwrap_or((f64::INFINITY, Vec::new()));
+            let chain = Chain {
+                eta: zero,
+                data_term,
+                predictions,
+            };
+            Ok(SubjectChains {
+                chains: vec![chain; n_chains],
+                rng: stream(seed, i as u64),
+            })
+        })
+        .collect()
+}
+
+/// Whether every element of `φ` is stable over the last [`STABILITY_WINDOW`] iterations:
+/// the change its least-squares line predicts over the window is smaller than the
+/// residual standard deviation about that line (or the element does not move).
+fn stabilised(history: &[Vec<f64>]) -> bool {
+    let w = STABILITY_WINDOW;
+    if history.len() < w {
+        return false;
+    }
+    let window = &history[history.len() - w..];
+    let t_mean = (w as f64 - 1.0) / 2.0;
+    let sxx: f64 = (0..w).map(|t| (t as f64 - t_mean).powi(2)).sum();
+    (0..window[0].len()).all(|j| {
+        let y: Vec<f64> = window.iter().map(|p| p[j]).collect();
+        let y_mean = y.iter().sum::<f64>() / w as f64;
+        let sxy: f64 = y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| (t as f64 - t_mean) * (v - y_mean))
+            .sum();
+        let slope = sxy / sxx;
+        let rss: f64 = y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| (v - y_mean - slope * (t as f64 - t_mean)).powi(2))
+            .sum();
+        let sd = (rss / (w as f64 - 2.0)).sqrt();
+        (slope * w as f64).abs() <= sd
+    })
+}
+
+/// `φ` as the trace reports it (see [`SaemIteration::values`]).
+fn natural_values<M: Model>(foce: &Foce<'_, M>, phi: &[f64]) -> Vec<f64> {
+    let layout = &foce.layout;
+    let nt = layout.theta.len();
+    let mut values: Vec<f64> = layout
+        .theta
+        .iter()
+        .enumerate()
+        .map(|(j, p)| p.scale.to_natural(phi[j]))
+        .collect();
+    values.extend(&phi[nt..nt + layout.covariates.len()]);
+    let omega = layout.omega(phi);
+    let k = omega.nrows();
+    values.extend((0..k).map(|r| omega[(r, r)]));
+    if layout.block {
+        values.extend(
+            (0..k)
+                .flat_map(|r| (0..r).map(move |c| (r, c)))
+                .map(|e| omega[e]),
+        );
+    }
+    let ns = phi.len() - layout.sigma.len();
+    values.extend(phi[ns..].iter().map(|v| v.exp()));
+    values
+}
+
+/// The names of the trace's values: the fit's θ, Ω and σ names.
+fn trace_names(fit: &PopulationFit) -> Vec<String> {
+    fit.theta
+        .iter()
+        .map(|e| e.name.clone())
+        .chain(fit.omega.iter().map(|o| format!("omega({})", o.name)))
+        .chain(fit.sigma.iter().map(|e| e.name.clone()))
+        .collect()
+}

@@ -1,0 +1,476 @@
+//! The M-step of SAEM: stochastic approximation of the complete-data likelihood's
+//! sufficient statistics where it has them, of the parameters where it does not.
+//!
+//! A random effect whose parameter has only additive covariate effects on its estimation
+//! scale (power, exponential, categorical) with time-constant covariates is *regressed*:
+//! its individual value `ζᵢ = μᵢ + ηᵢ`, `μᵢ = cᵢ + Xᵢ·b` (`b` its typical value and
+//! coefficients, `cᵢ` a fixed typical value), is the latent variable, and with
+//! `s1ᵢ ≈ E[ζᵢ]`, `S2 ≈ Σᵢ E[ζᵢζᵢᵀ]` (components of other random effects are their `η`,
+//! with `μ = 0`) the complete-data likelihood is maximised in closed form:
+//!
+//! - `b = (Σᵢ XᵢᵀΩ⁻¹Xᵢ)⁻¹·Σᵢ XᵢᵀΩ⁻¹(s1ᵢ − cᵢ)` (generalised least squares at the current Ω);
+//! - `Ω = (1/N)·[S2 − Σᵢ(s1ᵢμᵢᵀ + μᵢs1ᵢᵀ − μᵢμᵢᵀ)]` (its diagonal, for a diagonal Ω).
+//!
+//! The statistics follow `s ← s + γₖ·(sₖ − s)` with `sₖ` from the current chains (averaged
+//! over each subject's chains). Everything else — typical values of parameters without a
+//! random effect or with a multiplicative covariate effect, their coefficients and the
+//! residual error parameters — maximises the current chains' data likelihood
+//! `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` numerically (Nelder–Mead from the current values) and
+//! follows `ψ ← ψ + γₖ·(ψ̂ₖ − ψ)`, as saemix does for such parameters. During exploration,
+//! simulated annealing keeps each variance of Ω and each residual variance from falling by
+//! more than a factor `τ` per iteration.
+
+use super::super::Foce;
+use super::super::covariate::Shift;
+use super::super::params::Layout;
+use super::super::subject::SubjectProblem;
+use super::chain::{SubjectChains, evaluate};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::differences::{gradient, hessian};
+use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
+use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Iterations between recomputations of the Newton step's Hessian.
+const HESSIAN_EVERY: usize = 20;
+
+/// Finite-difference step of the Newton step's derivatives (estimation scale).
+const NEWTON_STEP: f64 = 1e-3;
+
+/// Largest move of a Newton step per element (estimation scale).
+const MAX_MOVE: f64 = 0.5;
+
+/// The residual parameters' search: simplex edge 0.1, 3 restarts, tolerance 1e-9, 2000
+/// iterations (no model solutions: the predictions are held).
+const RESIDUAL_SEARCH: NelderMeadSettings = NelderMeadSettings::new(0.1, 3, 1e-9, 2000);
+
+/// One subject's regression design: `μᵢ = offset + X·b`.
+#[derive(Debug, Clone)]
+struct Design {
+    x: DMatrix<f64>,
+    offset: DVector<f64>,
+}
+
+/// The stochastic approximations of the sufficient statistics.
+#[derive(Debug, Clone)]
+struct Statistics {
+    s1: Vec<DVector<f64>>,
+    s2: DMatrix<f64>,
+}
+
+/// What one M-step needs besides the chains.
+pub(super) struct Step {
+    /// The stochastic-approximation step `γₖ`.
+    pub gamma: f64,
+    /// The annealing factor `τ` (exploration only).
+    pub annealing: Option<f64>,
+}
+
+/// How the M-step updates `φ`.
+pub(super) struct MStep {
+    /// `φ` indices of `b`.
+    closed: Vec<usize>,
+    /// `φ` indices of the other typical values and coefficients (Newton steps).
+    moving: Vec<usize>,
+    /// `φ` indices of the residual error parameters (maximised numerically).
+    residual: Vec<usize>,
+    /// The Hessian of the chains' data term in `moving`, recomputed every
+    /// [`HESSIAN_EVERY`] iterations.
+    hessian: Option<DMatrix<f64>>,
+    /// M-steps run.
+    iterations: usize,
+    designs: Vec<Design>,
+    stats: Statistics,
+    /// Model solutions of the numerical maximisations.
+    pub solutions: u64,
+}
+
+impl MStep {
+    /// The plan for a layout and its subjects.
+    pub fn new<M: Model>(layout: &Layout, subjects: &[SubjectProblem<'_, M>]) -> Self {
+        let k = layout.random.len();
+        let single_piece = subjects.iter().all(|s| s.covariates.len() == 1);
+        let rows = regressed(layout, single_piece);
+        let closed: Vec<usize> = rows
+            .iter()
+            .flat_map(|r| r.columns.iter().map(|c| c.phi))
+            .collect();
+        let designs = subjects
+            .iter()
+            .map(|s| {
+                let mut d = Design {
+                    x: DMatrix::zeros(k, closed.len()),
+                    offset: DVector::zeros(k),
+                };
+                for row in &rows {
+                    d.offset[row.row] = row.offset;
+                    for c in &row.columns {
+                        let col = closed.iter().position(|&i| i == c.phi).unwrap_or(0);
+                        d.x[(row.row, col)] = c.term.map_or(1.0, |j| s.covariates[0][j]);
+                    }
+                }
+                d
+            })
+            .collect();
+        let omega_start = layout.theta.len() + layout.covariates.len();
+        let omega_end = omega_start + layout.n_omega();
+        MStep {
+            moving: (0..omega_start).filter(|i| !closed.contains(i)).collect(),
+            residual: (omega_end..layout.len()).collect(),
+            hessian: None,
+            iterations: 0,
+            closed,
+            designs,
+            stats: Statistics {
+                s1: vec![DVector::zeros(k); subjects.len()],
+                s2: DMatrix::zeros(k, k),
+            },
+            solutions: 0,
+        }
+    }
+
+    /// `μᵢ` of every subject at `φ`.
+    fn means(&self, phi: &[f64]) -> Vec<DVector<f64>> {
+        let b = DVector::from_iterator(self.closed.len(), self.closed.iter().map(|&i| phi[i]));
+        self.designs.iter().map(|d| &d.offset + &d.x * &b).collect()
+    }
+
+    /// Moves the statistics towards the current chains by `γ`.
+    fn update_statistics(&mut self, chains: &[SubjectChains], mu: &[DVector<f64>], gamma: f64) {
+        let k = self.stats.s2.nrows();
+        let mut s2 = DMatrix::zeros(k, k);
+        for ((subject, mu), s1) in chains.iter().zip(mu).zip(&mut self.stats.s1) {
+            let n = subject.chains.len() as f64;
+            let mut mean = DVector::zeros(k);
+            for c in &subject.chains {
+                let zeta = DVector::from_column_slice(&c.eta) + mu;
+                s2 += &zeta * zeta.transpose() / n;
+                mean += zeta / n;
+            }
+            *s1 += (mean - &*s1) * gamma;
+        }
+        self.stats.s2 += (s2 - &self.stats.s2) * gamma;
+    }
+
+    /// One M-step: statistics, closed-form `b` and Ω, then the numerical part; the chains'
+    /// `η` follow `μ` (their `ζ` stays) and their data terms are recomputed at the new `φ`.
+    ///
+    /// # Errors
+    /// Those of the numerical maximisation ([`crate::Error::OptimizerFailed`]) or of Ω
+    /// ([`crate::Error::InvalidOmega`]).
+    pub fn run<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        chains: &mut [SubjectChains],
+        phi: &mut [f64],
+        step: &Step,
+    ) -> Result<()> {
+        let mu_old = self.means(phi);
+        self.update_statistics(chains, &mu_old, step.gamma);
+        self.closed_form(&foce.layout, phi, step.annealing)?;
+        let mu = self.means(phi);
+        for ((subject, old), new) in chains.iter_mut().zip(&mu_old).zip(&mu) {
+            for c in &mut subject.chains {
+                for (r, e) in c.eta.iter_mut().enumerate() {
+                    *e += old[r] - new[r];
+                }
+            }
+        }
+        if !self.moving.is_empty() {
+            self.newton_step(foce, chains, phi, step.gamma)?;
+            self.refresh(foce, chains, phi, true)?;
+        }
+        if !self.residual.is_empty() {
+            self.residual_part(foce, chains, phi, step)?;
+        }
+        self.iterations += 1;
+        self.refresh(foce, chains, phi, false)
+    }
+
+    /// `b` by generalised least squares and Ω from the statistics.
+    fn closed_form(&self, layout: &Layout, phi: &mut [f64], annealing: Option<f64>) -> Result<()> {
+        let old = layout.omega(phi);
+        let Some(omega_inv) = old.clone().try_inverse() else {
+            return Ok(());
+        };
+        let s = &self.stats;
+        if !self.closed.is_empty() {
+            let nb = self.closed.len();
+            let mut a = DMatrix::zeros(nb, nb);
+            let mut r = DVector::zeros(nb);
+            for (d, s1) in self.designs.iter().zip(&s.s1) {
+                let xt = d.x.transpose() * &omega_inv;
+                a += &xt * &d.x;
+                r += xt * (s1 - &d.offset);
+            }
+            if let Some(b) = a.cholesky().map(|c| c.solve(&r)) {
+                for (&i, v) in self.closed.iter().zip(b.iter()) {
+                    phi[i] = *v;
+                }
+            }
+        }
+        let n = s.s1.len() as f64;
+        let mut omega = s.s2.clone();
+        for (mu, s1) in self.means(phi).iter().zip(&s.s1) {
+            omega -= s1 * mu.transpose() + mu * s1.transpose() - mu * mu.transpose();
+        }
+        omega /= n;
+        if let Some(tau) = annealing {
+            let scale = DVector::from_fn(omega.nrows(), |r, _| {
+                let floor = tau * old[(r, r)];
+                if omega[(r, r)] < floor {
+                    (floor / omega[(r, r)].max(f64::MIN_POSITIVE)).sqrt()
+                } else {
+                    1.0
+                }
+            });
+            omega = DMatrix::from_diagonal(&scale) * omega * DMatrix::from_diagonal(&scale);
+        }
+        // an Ω that is not positive definite (too few subjects for a block) keeps the last
+        if layout.write_omega(phi, &omega).is_err() {
+            layout.write_omega(phi, &old)?;
+        }
+        Ok(())
+    }
+
+    /// A stochastic-approximation Newton step on the typical values and coefficients that
+    /// are not regressed: `ψ ← ψ − γ·H⁻¹·∇f` with `f` the chains' data term, `∇f` by
+    /// central differences and `H` by second differences every [`HESSIAN_EVERY`] steps
+    /// (a Robbins–Monro search for the root of the score `E[∇f | y] = 0`, which by Fisher's
+    /// identity is the likelihood's); each move is at most [`MAX_MOVE`].
+    fn newton_step<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        chains: &[SubjectChains],
+        phi: &mut [f64],
+        gamma: f64,
+    ) -> Result<()> {
+        let psi: Vec<f64> = self.moving.iter().map(|&i| phi[i]).collect();
+        let problem = DataLikelihood {
+            foce,
+            chains,
+            phi,
+            indices: &self.moving,
+            moves_predictions: true,
+            evaluations: AtomicU64::new(0),
+        };
+        let f = |x: &[f64]| problem.value(x).unwrap_or(f64::INFINITY);
+        if self.hessian.is_none() || self.iterations.is_multiple_of(HESSIAN_EVERY) {
+            let h = hessian(f, &psi, NEWTON_STEP);
+            self.hessian = h
+                .clone()
+                .cholesky()
+                .is_some()
+                .then_some(h)
+                .or(self.hessian.take());
+        }
+        let g = gradient(f, &psi, NEWTON_STEP).map_err(|e| Error::OptimizerFailed {
+            reason: format!(
+                "SAEM M-step: the data likelihood cannot be evaluated on either side of φ[{}]",
+                self.moving[e.coordinate]
+            ),
+        })?;
+        let g = DVector::from_vec(g);
+        let delta = match self.hessian.as_ref().and_then(|h| h.clone().cholesky()) {
+            Some(c) => -c.solve(&g),
+            // no positive definite curvature yet: a gradient step of length MAX_MOVE
+            None => -&g * (MAX_MOVE / g.amax().max(f64::MIN_POSITIVE)),
+        };
+        let per_evaluation: usize = chains.iter().map(|c| c.chains.len()).sum();
+        self.solutions += problem.evaluations.load(Ordering::Relaxed) * per_evaluation as u64;
+        let shrink = (MAX_MOVE / delta.amax().max(f64::MIN_POSITIVE)).min(1.0);
+        for (&i, d) in self.moving.iter().zip(delta.iter()) {
+            phi[i] += gamma * shrink * d;
+        }
+        Ok(())
+    }
+
+    /// The residual error parameters: Nelder–Mead on the chains' data term with their
+    /// predictions held, then the stochastic-approximation step, with annealing that keeps
+    /// each parameter from falling by more than a factor `√τ`.
+    fn residual_part<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        chains: &[SubjectChains],
+        phi: &mut [f64],
+        step: &Step,
+    ) -> Result<()> {
+        let start: Vec<f64> = self.residual.iter().map(|&i| phi[i]).collect();
+        let problem = DataLikelihood {
+            foce,
+            chains,
+            phi,
+            indices: &self.residual,
+            moves_predictions: false,
+            evaluations: AtomicU64::new(0),
+        };
+        let outcome = nelder_mead(&problem, &start, RESIDUAL_SEARCH)?;
+        for ((&i, old), new) in self.residual.iter().zip(&start).zip(&outcome.theta) {
+            let mut v = old + step.gamma * (new - old);
+            if let Some(tau) = step.annealing {
+                v = v.max(old + 0.5 * tau.ln());
+            }
+            phi[i] = v;
+        }
+        Ok(())
+    }
+
+    /// Every chain's data term at `φ`, with new solutions where the predictions `moved`.
+    fn refresh<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        chains: &mut [SubjectChains],
+        phi: &[f64],
+        moves: bool,
+    ) -> Result<()> {
+        let shared = foce.shared(phi)?;
+        chains
+            .par_iter_mut()
+            .zip(&foce.subjects)
+            .for_each(|(subject, problem)| {
+                for c in &mut subject.chains {
+                    if moves {
+                        let (u, p) = evaluate(problem, &shared, &c.eta)
+                            .unwrap_or((f64::INFINITY, Vec::new()));
+                        c.data_term = u;
+                        c.predictions = p;
+                    } else {
+                        c.data_term = data_term(problem, &shared.errors, &c.predictions);
+                    }
+                }
+            });
+        if moves {
+            self.solutions += chains.iter().map(|c| c.chains.len() as u64).sum::<u64>();
+        }
+        Ok(())
+    }
+}
+
+/// A random effect whose typical value and covariate coefficients are regressed.
+struct Regressed {
+    /// Its index in `η`.
+    row: usize,
+    /// Its fixed typical value on the estimation scale (0 where the value is estimated).
+    offset: f64,
+    columns: Vec<Column>,
+}
+
+/// One regressor of a [`Regressed`] random effect.
+struct Column {
+    /// Its coefficient's index in `φ`.
+    phi: usize,
+    /// The covariate term it multiplies (`None`: the typical value's 1).
+    term: Option<usize>,
+}
+
+/// The random effects whose parameters have only additive covariate effects on their
+/// estimation scale, with time-constant covariates where they have any (`single_piece`).
+fn regressed(layout: &Layout, single_piece: bool) -> Vec<Regressed> {
+    let nt = layout.theta.len();
+    let mut rows = Vec::new();
+    for (r, p) in layout.random.iter().enumerate() {
+        let effects: Vec<usize> = (0..layout.covariates.len())
+            .filter(|&j| layout.covariates[j].parameter.index == p.index)
+            .collect();
+        let additive = effects.iter().all(|&j| {
+            matches!(
+                layout.covariates[j].model.shift(1.0, 1.0),
+                Shift::Additive(_)
+            )
+        });
+        if !additive || (!effects.is_empty() && !single_piece) {
+            continue;
+        }
+        let theta = layout.theta.iter().position(|t| t.index == p.index);
+        let offset = match theta {
+            Some(_) => 0.0,
+            None => p
+                .scale
+                .to_estimation("typical value", layout.base[p.index])
+                .unwrap_or(f64::NAN),
+        };
+        let mut columns: Vec<Column> = theta
+            .map(|t| Column { phi: t, term: None })
+            .into_iter()
+            .collect();
+        columns.extend(effects.iter().map(|&j| Column {
+            phi: nt + j,
+            term: Some(j),
+        }));
+        rows.push(Regressed {
+            row: r,
+            offset,
+            columns,
+        });
+    }
+    rows
+}
+
+/// `−2 ln p(y | predictions)` of one subject under residual error models `errors`.
+fn data_term<M: Model>(
+    subject: &SubjectProblem<'_, M>,
+    errors: &[crate::error_model::ErrorModel],
+    predictions: &[f64],
+) -> f64 {
+    let v: f64 = subject
+        .objective
+        .observations()
+        .iter()
+        .zip(predictions)
+        .map(|(o, &p)| o.term(errors, p))
+        .sum();
+    if v.is_nan() { f64::INFINITY } else { v }
+}
+
+/// `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` as a function of the numerically maximised part of `φ`.
+struct DataLikelihood<'p, 'a, M: Model> {
+    foce: &'p Foce<'a, M>,
+    chains: &'p [SubjectChains],
+    phi: &'p [f64],
+    indices: &'p [usize],
+    moves_predictions: bool,
+    evaluations: AtomicU64,
+}
+
+impl<M: Model> DataLikelihood<'_, '_, M> {
+    fn value(&self, psi: &[f64]) -> Result<f64> {
+        let mut phi = self.phi.to_vec();
+        for (&i, v) in self.indices.iter().zip(psi) {
+            phi[i] = *v;
+        }
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        let shared = self.foce.shared(&phi)?;
+        // per subject in parallel, summed in order: the same on any number of threads
+        let per_subject: Vec<f64> = self
+            .chains
+            .par_iter()
+            .zip(&self.foce.subjects)
+            .map(|(subject, problem)| {
+                let n = subject.chains.len() as f64;
+                subject
+                    .chains
+                    .iter()
+                    .map(|c| {
+                        if self.moves_predictions {
+                            evaluate(problem, &shared, &c.eta).map_or(f64::INFINITY, |e| e.0)
+                        } else {
+                            data_term(problem, &shared.errors, &c.predictions)
+                        }
+                    })
+                    .sum::<f64>()
+                    / n
+            })
+            .collect();
+        Ok(per_subject.iter().sum())
+    }
+}
+
+impl<M: Model> argmin::core::CostFunction for &DataLikelihood<'_, '_, M> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, psi: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.value(psi).unwrap_or(f64::INFINITY))
+    }
+}
