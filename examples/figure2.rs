@@ -2,7 +2,7 @@
 //! 2025, abstract 1529): (A) median transgene profiles by dose level, (B) peripheral B-cell
 //! concentration and phenotype over time.
 //!
-//! Run: `cargo run --release --example figure2 [--two-stage] [data.csv]` (default `data/cohort.csv`, a
+//! Run: `cargo run --release --example figure2 [--saem | --two-stage] [data.csv]` (default `data/cohort.csv`, a
 //! simulated cohort with the trial's design; any file in the library's CSV format with a
 //! `DL` covariate works). Writes `out/figure2.svg`, `out/figure2_table.csv` (the medians
 //! and bands behind the figure) and `out/figure2_nca.csv` (NCA by dose level).
@@ -11,7 +11,8 @@
 //! virtual subjects per dose level, then `cart::Figure2` for the observed medians per
 //! visit (BLQ-aware), the model medians and 90% prediction bands, the phenotype
 //! composition, the table and the drawing; NCA per subject and by dose level. The population
-//! comes from a FOCE-I population fit of all subjects (M3 for the BLQ data), or with
+//! comes from a FOCE-I population fit of all subjects (M3 for the BLQ data), with `--saem`
+//! from a SAEM fit of the same model (and its −2LL by importance sampling), or with
 //! `--two-stage` from individual fits by the standard two-stage method (faster, but only
 //! subjects whose individual fits identify every parameter enter, and their medians run
 //! below the observed ones).
@@ -20,7 +21,10 @@ use cart_pkpd::cart::{Figure2, MONTH6_DAY, b_cell_nca, transgene_nca};
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::fit::{FitOptions, FitResult, FitSpec, fit_subjects};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{
+    PopulationFit, PopulationOptions, PopulationSpec, SaemOptions, fit_population,
+    fit_population_saem,
+};
 use cart_pkpd::population::{Group, PopulationModel, simulate_cohort};
 use cart_pkpd::summary::{TimeSummary, describe};
 use cart_pkpd::{Dataset, ErrorModel, SolverOptions, Subject};
@@ -63,6 +67,7 @@ fn main() {
 fn run() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let two_stage = args.iter().any(|a| a == "--two-stage");
+    let saem = args.iter().any(|a| a == "--saem");
     let path = args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -76,6 +81,8 @@ fn run() -> Result<(), Box<dyn Error>> {
 
     let population = if two_stage {
         two_stage_population(&data)?
+    } else if saem {
+        saem_population(&data)?
     } else {
         foce_population(&data)?
     };
@@ -193,21 +200,52 @@ fn two_stage_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Bo
     Ok(population)
 }
 
-/// The population by FOCE-I (the default): typical values of the same parameters, BSV on
+/// What the population fits estimate: typical values of the same parameters, BSV on
 /// gamma, alpha and kmax, residual SDs estimated, below-LLOQ data by M3.
-fn foce_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Box<dyn Error>> {
-    let spec = PopulationSpec::new(CarTBCellParams::default())
+fn population_spec() -> PopulationSpec<CarTBCell> {
+    PopulationSpec::new(CarTBCellParams::default())
         .estimate(&ESTIMATED)
         .random_diagonal(&[("gamma", 0.2), ("alpha", 0.1), ("kmax", 0.1)])
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.4 })
         .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 })
-        .ignore(&["naive_b", "memory_b", "dn_b"]);
+        .ignore(&["naive_b", "memory_b", "dn_b"])
+}
+
+/// The population by FOCE-I (the default).
+fn foce_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Box<dyn Error>> {
     let options = PopulationOptions {
         solver: SolverOptions::default(),
         ..PopulationOptions::default()
     };
-    let fit = fit_population(&CarTBCell, data, &spec, &options)?;
+    let fit = fit_population(&CarTBCell, data, &population_spec(), &options)?;
     println!("{fit}");
+    population_of(&fit)
+}
+
+/// The population by SAEM (`--saem`), with its importance-sampling −2LL.
+fn saem_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Box<dyn Error>> {
+    let options = SaemOptions {
+        solver: SolverOptions::default(),
+        ..SaemOptions::default()
+    };
+    let saem = fit_population_saem(&CarTBCell, data, &population_spec(), &options)?;
+    println!("{}", saem.fit);
+    if let Some(is) = &saem.likelihood {
+        println!(
+            "-2LL by importance sampling: {:.3} (Monte Carlo SE {:.3}, {} draws per subject); \
+             {} exploration + {} smoothing iterations",
+            is.minus_two_ll,
+            is.standard_error,
+            is.samples,
+            saem.exploration_iterations,
+            saem.trace.len() - saem.exploration_iterations
+        );
+    }
+    population_of(&saem.fit)
+}
+
+/// The fitted population: typical values and a diagonal Ω.
+fn population_of(fit: &PopulationFit) -> Result<PopulationModel<CarTBCell>, Box<dyn Error>> {
     let typical: Vec<(&str, f64)> = fit
         .theta
         .iter()

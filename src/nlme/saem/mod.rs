@@ -30,6 +30,7 @@
 
 mod chain;
 mod mstep;
+mod newton;
 
 pub use chain::Kernels;
 
@@ -320,20 +321,22 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
                 1.0 / (k - run.exploration) as f64
             },
             annealing: (exploring && opts.annealing < 1.0).then_some(opts.annealing),
+            smoothing: !exploring,
         };
         mstep.run(foce, &mut chains, &mut phi, &step)?;
-        history.push(phi.clone());
+        let estimates = mstep.estimates(&phi);
         run.trace.push(SaemIteration {
             iteration: k,
             smoothing: !exploring,
-            values: natural_values(foce, &phi),
+            values: natural_values(foce, &estimates),
         });
+        history.push(estimates);
         if exploring && k >= min && k < max && k % 10 == 0 && stabilised(&history) {
             run.exploration = k;
         }
     }
-    run.solutions += mstep.solutions;
-    run.phi = phi;
+    run.solutions += mstep.solutions();
+    run.phi = mstep.estimates(&phi);
     Ok(run)
 }
 

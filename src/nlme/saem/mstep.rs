@@ -25,22 +25,13 @@ use super::super::covariate::Shift;
 use super::super::params::Layout;
 use super::super::subject::SubjectProblem;
 use super::chain::{SubjectChains, evaluate};
-use crate::error::{Error, Result};
+use super::newton::Newton;
+use crate::error::Result;
 use crate::model::Model;
-use crate::optim::differences::{gradient, hessian};
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Iterations between recomputations of the Newton step's Hessian.
-const HESSIAN_EVERY: usize = 20;
-
-/// Finite-difference step of the Newton step's derivatives (estimation scale).
-const NEWTON_STEP: f64 = 1e-3;
-
-/// Largest move of a Newton step per element (estimation scale).
-const MAX_MOVE: f64 = 0.5;
 
 /// The residual parameters' search: simplex edge 0.1, 3 restarts, tolerance 1e-9, 2000
 /// iterations (no model solutions: the predictions are held).
@@ -66,25 +57,22 @@ pub(super) struct Step {
     pub gamma: f64,
     /// The annealing factor `τ` (exploration only).
     pub annealing: Option<f64>,
+    /// In the smoothing phase.
+    pub smoothing: bool,
 }
 
 /// How the M-step updates `φ`.
 pub(super) struct MStep {
     /// `φ` indices of `b`.
     closed: Vec<usize>,
-    /// `φ` indices of the other typical values and coefficients (Newton steps).
-    moving: Vec<usize>,
+    /// The other typical values and coefficients.
+    newton: Newton,
     /// `φ` indices of the residual error parameters (maximised numerically).
     residual: Vec<usize>,
-    /// The Hessian of the chains' data term in `moving`, recomputed every
-    /// [`HESSIAN_EVERY`] iterations.
-    hessian: Option<DMatrix<f64>>,
-    /// M-steps run.
-    iterations: usize,
     designs: Vec<Design>,
     stats: Statistics,
-    /// Model solutions of the numerical maximisations.
-    pub solutions: u64,
+    /// Model solutions of the chains' refreshes.
+    solutions: u64,
 }
 
 impl MStep {
@@ -117,10 +105,8 @@ impl MStep {
         let omega_start = layout.theta.len() + layout.covariates.len();
         let omega_end = omega_start + layout.n_omega();
         MStep {
-            moving: (0..omega_start).filter(|i| !closed.contains(i)).collect(),
+            newton: Newton::new((0..omega_start).filter(|i| !closed.contains(i)).collect()),
             residual: (omega_end..layout.len()).collect(),
-            hessian: None,
-            iterations: 0,
             closed,
             designs,
             stats: Statistics {
@@ -178,15 +164,27 @@ impl MStep {
                 }
             }
         }
-        if !self.moving.is_empty() {
-            self.newton_step(foce, chains, phi, step.gamma)?;
+        if !self.newton.indices.is_empty() {
+            self.newton.step(foce, chains, phi, step)?;
             self.refresh(foce, chains, phi, true)?;
         }
         if !self.residual.is_empty() {
             self.residual_part(foce, chains, phi, step)?;
         }
-        self.iterations += 1;
         self.refresh(foce, chains, phi, false)
+    }
+
+    /// `φ` with the estimates of the Newton part (the running mean of its iterates in
+    /// smoothing; `φ` itself holds the iterates the chains follow).
+    pub fn estimates(&self, phi: &[f64]) -> Vec<f64> {
+        let mut out = phi.to_vec();
+        self.newton.estimates(&mut out);
+        out
+    }
+
+    /// Model solutions of the M-steps so far.
+    pub fn solutions(&self) -> u64 {
+        self.solutions + self.newton.solutions
     }
 
     /// `b` by generalised least squares and Ω from the statistics.
@@ -235,77 +233,18 @@ impl MStep {
         Ok(())
     }
 
-    /// A stochastic-approximation Newton step on the typical values and coefficients that
-    /// are not regressed: `ψ ← ψ − γ·H⁻¹·∇f` with `f` the chains' data term, `∇f` by
-    /// central differences and `H` by second differences every [`HESSIAN_EVERY`] steps
-    /// (a Robbins–Monro search for the root of the score `E[∇f | y] = 0`, which by Fisher's
-    /// identity is the likelihood's); each move is at most [`MAX_MOVE`].
-    fn newton_step<M: Model>(
-        &mut self,
-        foce: &Foce<'_, M>,
-        chains: &[SubjectChains],
-        phi: &mut [f64],
-        gamma: f64,
-    ) -> Result<()> {
-        let psi: Vec<f64> = self.moving.iter().map(|&i| phi[i]).collect();
-        let problem = DataLikelihood {
-            foce,
-            chains,
-            phi,
-            indices: &self.moving,
-            moves_predictions: true,
-            evaluations: AtomicU64::new(0),
-        };
-        let f = |x: &[f64]| problem.value(x).unwrap_or(f64::INFINITY);
-        if self.hessian.is_none() || self.iterations.is_multiple_of(HESSIAN_EVERY) {
-            let h = hessian(f, &psi, NEWTON_STEP);
-            self.hessian = h
-                .clone()
-                .cholesky()
-                .is_some()
-                .then_some(h)
-                .or(self.hessian.take());
-        }
-        let g = gradient(f, &psi, NEWTON_STEP).map_err(|e| Error::OptimizerFailed {
-            reason: format!(
-                "SAEM M-step: the data likelihood cannot be evaluated on either side of φ[{}]",
-                self.moving[e.coordinate]
-            ),
-        })?;
-        let g = DVector::from_vec(g);
-        let delta = match self.hessian.as_ref().and_then(|h| h.clone().cholesky()) {
-            Some(c) => -c.solve(&g),
-            // no positive definite curvature yet: a gradient step of length MAX_MOVE
-            None => -&g * (MAX_MOVE / g.amax().max(f64::MIN_POSITIVE)),
-        };
-        let per_evaluation: usize = chains.iter().map(|c| c.chains.len()).sum();
-        self.solutions += problem.evaluations.load(Ordering::Relaxed) * per_evaluation as u64;
-        let shrink = (MAX_MOVE / delta.amax().max(f64::MIN_POSITIVE)).min(1.0);
-        for (&i, d) in self.moving.iter().zip(delta.iter()) {
-            phi[i] += gamma * shrink * d;
-        }
-        Ok(())
-    }
-
     /// The residual error parameters: Nelder–Mead on the chains' data term with their
     /// predictions held, then the stochastic-approximation step, with annealing that keeps
     /// each parameter from falling by more than a factor `√τ`.
     fn residual_part<M: Model>(
-        &mut self,
+        &self,
         foce: &Foce<'_, M>,
         chains: &[SubjectChains],
         phi: &mut [f64],
         step: &Step,
     ) -> Result<()> {
         let start: Vec<f64> = self.residual.iter().map(|&i| phi[i]).collect();
-        let problem = DataLikelihood {
-            foce,
-            chains,
-            phi,
-            indices: &self.residual,
-            moves_predictions: false,
-            evaluations: AtomicU64::new(0),
-        };
+        let problem = DataLikelihood::new(foce, chains, phi, &self.residual, false);
         let outcome = nelder_mead(&problem, &start, RESIDUAL_SEARCH)?;
         for ((&i, old), new) in self.residual.iter().zip(&start).zip(&outcome.theta) {
             let mut v = old + step.gamma * (new - old);
@@ -424,8 +363,9 @@ fn data_term<M: Model>(
     if v.is_nan() { f64::INFINITY } else { v }
 }
 
-/// `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` as a function of the numerically maximised part of `φ`.
-struct DataLikelihood<'p, 'a, M: Model> {
+/// `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` as a function of a part of `φ` (`indices`), with new
+/// solutions where that part `moves_predictions`, else from the chains' predictions.
+pub(super) struct DataLikelihood<'p, 'a, M: Model> {
     foce: &'p Foce<'a, M>,
     chains: &'p [SubjectChains],
     phi: &'p [f64],
@@ -434,21 +374,38 @@ struct DataLikelihood<'p, 'a, M: Model> {
     evaluations: AtomicU64,
 }
 
-impl<M: Model> DataLikelihood<'_, '_, M> {
-    fn value(&self, psi: &[f64]) -> Result<f64> {
+impl<'p, 'a, M: Model> DataLikelihood<'p, 'a, M> {
+    pub fn new(
+        foce: &'p Foce<'a, M>,
+        chains: &'p [SubjectChains],
+        phi: &'p [f64],
+        indices: &'p [usize],
+        moves_predictions: bool,
+    ) -> Self {
+        DataLikelihood {
+            foce,
+            chains,
+            phi,
+            indices,
+            moves_predictions,
+            evaluations: AtomicU64::new(0),
+        }
+    }
+
+    /// Every subject's every chain's `−2 ln p(yᵢ | ηᵢ)` at `ψ` (`+∞` where the model
+    /// cannot be evaluated).
+    pub fn per_chain(&self, psi: &[f64]) -> Result<Vec<Vec<f64>>> {
         let mut phi = self.phi.to_vec();
         for (&i, v) in self.indices.iter().zip(psi) {
             phi[i] = *v;
         }
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         let shared = self.foce.shared(&phi)?;
-        // per subject in parallel, summed in order: the same on any number of threads
-        let per_subject: Vec<f64> = self
+        Ok(self
             .chains
             .par_iter()
             .zip(&self.foce.subjects)
             .map(|(subject, problem)| {
-                let n = subject.chains.len() as f64;
                 subject
                     .chains
                     .iter()
@@ -459,11 +416,29 @@ impl<M: Model> DataLikelihood<'_, '_, M> {
                             data_term(problem, &shared.errors, &c.predictions)
                         }
                     })
-                    .sum::<f64>()
-                    / n
+                    .collect()
             })
-            .collect();
-        Ok(per_subject.iter().sum())
+            .collect())
+    }
+
+    /// `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` at `ψ`, summed in order (the same on any number
+    /// of threads).
+    pub fn value(&self, psi: &[f64]) -> Result<f64> {
+        Ok(self
+            .per_chain(psi)?
+            .iter()
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .sum())
+    }
+
+    /// Model solutions so far (none where the predictions are held).
+    pub fn solutions(&self) -> u64 {
+        if self.moves_predictions {
+            let chains: usize = self.chains.iter().map(|c| c.chains.len()).sum();
+            self.evaluations.load(Ordering::Relaxed) * chains as u64
+        } else {
+            0
+        }
     }
 }
 

@@ -1,0 +1,172 @@
+//! The M-step for typical values and covariate coefficients that are not regressed
+//! (parameters without a random effect, multiplicative covariate effects): a
+//! stochastic-approximation Newton step, `ψ ← ψ − γₖ·H⁻¹·∇f`, with `f = Σᵢ mean_chains
+//! −2 ln p(yᵢ | ηᵢ; ψ)` at the current chains and `∇f` by central differences. It is a
+//! Robbins–Monro search for the root of `E[∇f | y] = 0`, which by Fisher's identity is the
+//! score of the likelihood.
+//!
+//! `H` is the complete-data Hessian `E[∇²f]` (second differences every [`HESSIAN_EVERY`]
+//! iterations): each step of exploration (`γ = 1`) then maximises the current chains' data
+//! likelihood, as an EM step would. Where random effects carry much of the information on
+//! `ψ` (a typical value confounded with another parameter's random effect), such a step
+//! corrects a displacement of `ψ` only by the observed share `c` of the information, and
+//! with smoothing's `γₖ = 1/k` a displacement would shrink only like `k^(−c)`. Smoothing
+//! therefore averages instead (Polyak–Ruppert): the chains follow iterates with the slowly
+//! falling gain `k^(−0.6)`, and the estimate is their running mean, which converges at the
+//! `1/√k` rate whatever `c`.
+
+use super::super::Foce;
+use super::chain::SubjectChains;
+use super::mstep::{DataLikelihood, Step};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::differences::hessian;
+use nalgebra::{DMatrix, DVector};
+
+/// Iterations between recomputations of the complete-data Hessian.
+const HESSIAN_EVERY: usize = 20;
+
+/// Finite-difference step of the derivatives (estimation scale).
+const NEWTON_STEP: f64 = 1e-3;
+
+/// The exponent of the iterates' gain in smoothing, `k^(−0.6)` (Polyak–Ruppert averaging
+/// needs one in (−1, −½)).
+const SMOOTHING_GAIN_EXPONENT: f64 = 0.6;
+
+/// Largest move of a step per element (estimation scale).
+const MAX_MOVE: f64 = 0.5;
+
+/// The state of the Newton part of the M-step.
+pub(super) struct Newton {
+    /// `φ` indices of `ψ`.
+    pub indices: Vec<usize>,
+    /// The complete-data Hessian `E[∇²f]`.
+    complete: Option<DMatrix<f64>>,
+    steps: usize,
+    /// The smoothing phase's running mean of the iterates.
+    average: Vec<f64>,
+    /// Model solutions.
+    pub solutions: u64,
+}
+
+impl Newton {
+    pub fn new(indices: Vec<usize>) -> Self {
+        Newton {
+            indices,
+            complete: None,
+            steps: 0,
+            average: Vec::new(),
+            solutions: 0,
+        }
+    }
+
+    /// `φ` with the estimates: the running mean of the iterates once smoothing has begun.
+    pub fn estimates(&self, phi: &mut [f64]) {
+        for (&i, v) in self.indices.iter().zip(&self.average) {
+            phi[i] = *v;
+        }
+    }
+
+    /// One step (module docs).
+    ///
+    /// # Errors
+    /// [`Error::OptimizerFailed`] where the data likelihood cannot be evaluated on either
+    /// side of an element of `ψ` for some chain.
+    pub fn step<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        chains: &[SubjectChains],
+        phi: &mut [f64],
+        step: &Step,
+    ) -> Result<()> {
+        let psi: Vec<f64> = self.indices.iter().map(|&i| phi[i]).collect();
+        let problem = DataLikelihood::new(foce, chains, phi, &self.indices, true);
+        let ids: Vec<&str> = foce
+            .subjects
+            .iter()
+            .map(|s| s.objective.subject())
+            .collect();
+        if self.complete.is_none() || self.steps.is_multiple_of(HESSIAN_EVERY) {
+            let f = |x: &[f64]| problem.value(x).unwrap_or(f64::INFINITY);
+            let h = hessian(f, &psi, NEWTON_STEP);
+            if h.clone().cholesky().is_some() {
+                self.complete = Some(h);
+            }
+        }
+        let per_chain = self.gradients(&problem, chains, &psi, &ids)?;
+        self.solutions += problem.solutions();
+        let g: DVector<f64> = per_chain
+            .iter()
+            .map(|subject| subject.iter().sum::<DVector<f64>>() / subject.len() as f64)
+            .sum();
+        let h = self.complete.clone();
+        let delta = match h.and_then(|h| h.cholesky()) {
+            Some(c) => -c.solve(&g),
+            // no positive definite curvature yet: a gradient step of length MAX_MOVE
+            None => -&g * (MAX_MOVE / g.amax().max(f64::MIN_POSITIVE)),
+        };
+        let shrink = (MAX_MOVE / delta.amax().max(f64::MIN_POSITIVE)).min(1.0);
+        // smoothing step k (from 1) has γ = 1/k: the iterate's gain k^(−0.6), the mean's 1/k
+        let gain = if step.smoothing {
+            step.gamma.powf(SMOOTHING_GAIN_EXPONENT)
+        } else {
+            1.0
+        };
+        for (&i, d) in self.indices.iter().zip(delta.iter()) {
+            phi[i] += gain * shrink * d;
+        }
+        if !step.smoothing || self.average.is_empty() {
+            self.average = psi.iter().map(|_| 0.0).collect();
+        }
+        let gamma = if step.smoothing { step.gamma } else { 1.0 };
+        for (a, &i) in self.average.iter_mut().zip(&self.indices) {
+            *a += gamma * (phi[i] - *a);
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// `∇fᵢ` of every subject's every chain by central differences (one-sided from the
+    /// chain's current data term where one side cannot be evaluated).
+    fn gradients<M: Model>(
+        &self,
+        problem: &DataLikelihood<'_, '_, M>,
+        chains: &[SubjectChains],
+        psi: &[f64],
+        ids: &[&str],
+    ) -> Result<Vec<Vec<DVector<f64>>>> {
+        let d = psi.len();
+        let mut out: Vec<Vec<DVector<f64>>> = chains
+            .iter()
+            .map(|s| vec![DVector::zeros(d); s.chains.len()])
+            .collect();
+        let mut x = psi.to_vec();
+        for j in 0..d {
+            x[j] = psi[j] + NEWTON_STEP;
+            let up = problem.per_chain(&x)?;
+            x[j] = psi[j] - NEWTON_STEP;
+            let down = problem.per_chain(&x)?;
+            x[j] = psi[j];
+            for (i, subject) in chains.iter().enumerate() {
+                for (c, chain) in subject.chains.iter().enumerate() {
+                    let (u, l, centre) = (up[i][c], down[i][c], chain.data_term);
+                    out[i][c][j] = match (u.is_finite(), l.is_finite()) {
+                        (true, true) => (u - l) / (2.0 * NEWTON_STEP),
+                        (true, false) => (u - centre) / NEWTON_STEP,
+                        (false, true) => (centre - l) / NEWTON_STEP,
+                        (false, false) => {
+                            return Err(Error::OptimizerFailed {
+                                reason: format!(
+                                    "SAEM M-step: subject `{}`: the data likelihood cannot be \
+                                     evaluated on either side of φ[{}]",
+                                    ids[i], self.indices[j]
+                                ),
+                            });
+                        }
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+}
