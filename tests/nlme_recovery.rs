@@ -2,69 +2,19 @@
 //! transgene sampling days, LLOQ 5 copies/µg with M3): known population parameters are
 //! recovered across seeded replicates; bad input is a typed error.
 
-use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
-use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
-use cart_pkpd::nlme::{CovariateModel, PopulationOptions, PopulationSpec, fit_population};
-use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
-use cart_pkpd::{Dataset, Error, ErrorModel, Parameters, SolverOptions, Subject};
+use cart_pkpd::models::CellularKinetics;
+use cart_pkpd::nlme::{CovariateModel, PopulationOptions, fit_population};
+use cart_pkpd::{Dataset, Error, Subject};
 use nalgebra::DMatrix;
 
 mod common;
-use common::Tally;
-
-const TYPICAL: [&str; 4] = ["cmax", "alpha", "fb", "beta"];
-const OMEGA: [(&str, f64); 2] = [("cmax", 0.25), ("alpha", 0.09)];
-const SIGMA: f64 = 0.4;
-
-fn cohort(seed: u64) -> Dataset {
-    let pop =
-        PopulationModel::<CellularKinetics>::diagonal(CellularKineticsParams::stein_2019(), &OMEGA)
-            .unwrap();
-    let mut design = bms986353_sle_design();
-    design.follow_up_days = vec![365.0; 19];
-    design.sampling = vec![Sampling::new(
-        "transgene",
-        &TRIAL_TRANSGENE_DAYS,
-        ErrorModel::LogAdditive { sd: SIGMA },
-        Some(5.0),
-    )];
-    design.composition = None;
-    simulate_cohort_dataset(
-        &CellularKinetics,
-        &pop,
-        &design,
-        &SolverOptions::default(),
-        seed,
-    )
-    .unwrap()
-}
-
-fn spec() -> PopulationSpec<CellularKinetics> {
-    let start = CellularKineticsParams::stein_2019()
-        .with_all(&[("cmax", 15_000.0), ("alpha", 0.2)])
-        .unwrap();
-    PopulationSpec::new(start)
-        .estimate(&TYPICAL)
-        .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
-        .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 })
-}
+use common::{OMEGA, TYPICAL, Tally, cohort, spec};
 
 /// 16 replicates: mean relative bias of typical values within 20%, of Ω variances within
 /// 50% (the criteria), measured bias and CI coverage printed.
 #[test]
 fn model1_population_parameters_are_recovered_at_the_trial_design() {
-    let truth = CellularKineticsParams::stein_2019();
-    let mut names: Vec<String> = TYPICAL.iter().map(|s| s.to_string()).collect();
-    names.extend(OMEGA.iter().map(|o| format!("omega2 {}", o.0)));
-    names.push("sigma".into());
-    let true_values: Vec<f64> = TYPICAL
-        .iter()
-        .map(|n| truth.get(n).unwrap())
-        .chain(OMEGA.iter().map(|o| o.1))
-        .chain([SIGMA])
-        .collect();
-    let mut tally = Tally::new(names, true_values);
+    let mut tally = Tally::for_cohort();
     for rep in 0..16 {
         let fit = fit_population(
             &CellularKinetics,

@@ -443,6 +443,45 @@ pub fn fit_population<M: Model>(
     spec: &PopulationSpec<M>,
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
+    fit_from(model, data, spec, opts, None)
+}
+
+/// Fits a population model by FOCE-I from the estimates of an earlier fit of the same
+/// specification and data (e.g. SAEM's, [`fit_population_saem`]; Ω, σ and covariate
+/// coefficients included, each subject's EBE search starting at its earlier EBE), as
+/// Monolix and NONMEM users chain SAEM and FOCE-I.
+///
+/// # Errors
+/// As [`fit_population`]; [`Error::InvalidFitOptions`] where `start` is not a fit of this
+/// specification (different parameters) or of this data (different subjects).
+pub fn fit_population_from<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    start: &PopulationFit,
+    opts: &PopulationOptions,
+) -> Result<PopulationFit> {
+    let same_subjects = start.subjects.len() == data.subjects().len()
+        && start
+            .subjects
+            .iter()
+            .zip(data.subjects())
+            .all(|(a, b)| a.subject == b.id());
+    if !same_subjects {
+        return Err(Error::InvalidFitOptions {
+            reason: "the starting fit is of other subjects than the data".into(),
+        });
+    }
+    fit_from(model, data, spec, opts, Some(start))
+}
+
+fn fit_from<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    opts: &PopulationOptions,
+    start: Option<&PopulationFit>,
+) -> Result<PopulationFit> {
     opts.check()?;
     if !spec.random.is_empty() && data.subjects().len() < 2 {
         return Err(Error::InvalidOmega {
@@ -454,7 +493,19 @@ pub fn fit_population<M: Model>(
         });
     }
     let foce = Foce::new(model, data, spec, opts)?;
-    let phi0 = foce.layout.initial(&spec.omega)?;
+    let phi0 = match start {
+        None => foce.layout.initial(&spec.omega)?,
+        Some(fit) if fit.phi.len() == foce.layout.len() => {
+            let etas: Vec<Vec<f64>> = fit.subjects.iter().map(|s| s.eta.clone()).collect();
+            foce.set_etas(&etas);
+            fit.phi.clone()
+        }
+        Some(_) => {
+            return Err(Error::InvalidFitOptions {
+                reason: "the starting fit's parameters do not match the specification".into(),
+            });
+        }
+    };
     // a start where the model cannot be evaluated is reported with its cause (a subject's
     // parameters out of their domain, a solver failure), not as an optimiser failure
     foce.contributions(&phi0)?;

@@ -1,7 +1,7 @@
 //! The NONMEM-style report of a population fit: objective values, θ, Ω with %CV and
 //! shrinkage, σ, ε-shrinkage and warnings.
 
-use super::PopulationFit;
+use super::{EstimationMethod, PopulationFit};
 use std::fmt;
 
 /// An optional number with `p` decimals, or `-`.
@@ -91,9 +91,17 @@ impl fmt::Display for PopulationFit {
             "{} population fit of `{}`: {} subjects, {} observations ({} censored, M3)",
             self.method, self.model, self.n_subjects, self.n_observations, self.n_censored
         )?;
+        let likelihood = self
+            .minus_two_ll_se
+            .map(|se| format!(" ± {se:.4} (importance sampling)"))
+            .unwrap_or_default();
+        let work = match self.method {
+            EstimationMethod::FoceI => "evaluations",
+            EstimationMethod::Saem => "model solutions per subject",
+        };
         writeln!(
             f,
-            "OFV {:.4}   -2LL {:.4}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} evaluations)",
+            "OFV {:.4}   -2LL {:.4}{likelihood}   AIC {:.4}   BIC {:.4}   ({}, {} iterations, {} {work})",
             self.ofv,
             self.minus_two_ll,
             self.aic,

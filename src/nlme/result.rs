@@ -158,8 +158,13 @@ pub struct PopulationFit {
     pub method: EstimationMethod,
     /// Objective-function value as NONMEM reports it (−2LL without `ln 2π` constants).
     pub ofv: f64,
-    /// −2 log-likelihood (FOCE-I approximation), with constants.
+    /// −2 log-likelihood, with constants: FOCE-I's approximation, or for SAEM the
+    /// importance-sampling estimate where it ran.
     pub minus_two_ll: f64,
+    /// The Monte Carlo standard error of `minus_two_ll` where it comes from importance
+    /// sampling.
+    #[serde(default)]
+    pub minus_two_ll_se: Option<f64>,
     /// `−2LL + 2p`.
     pub aic: f64,
     /// `−2LL + p·ln n`.
@@ -188,7 +193,9 @@ pub struct PopulationFit {
     pub subjects: Vec<SubjectEstimates>,
     /// Outer iterations.
     pub iterations: u64,
-    /// Evaluations of the population objective (each runs every subject's inner problem).
+    /// FOCE-I: evaluations of the population objective (each runs every subject's inner
+    /// problem); SAEM: model solutions per subject (Metropolis–Hastings proposals and
+    /// M-step evaluations).
     pub evaluations: u64,
     /// How the fit ended: an interior optimum, or estimates at a boundary, an unbounded
     /// likelihood, parameters the data do not determine.
@@ -277,6 +284,7 @@ pub(super) fn assemble<M: Model>(
         method: EstimationMethod::FoceI,
         ofv: foce.ofv(minus_two_ll),
         minus_two_ll,
+        minus_two_ll_se: None,
         aic: minus_two_ll + 2.0 * p,
         bic: minus_two_ll + p * (n_observations as f64).ln(),
         n_subjects: subjects.len(),

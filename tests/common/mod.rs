@@ -1,7 +1,57 @@
-//! Shared by the population recovery tests: tallies estimates of known parameters across
-//! seeded replicates.
+//! Shared by the population recovery tests: model 1 on simulated cohorts with the trial's
+//! design, and tallies of estimates of known parameters across seeded replicates.
 
-use cart_pkpd::nlme::PopulationFit;
+use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
+use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
+use cart_pkpd::nlme::{PopulationFit, PopulationSpec};
+use cart_pkpd::population::PopulationModel;
+use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
+use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
+
+#[allow(dead_code)]
+pub const TYPICAL: [&str; 4] = ["cmax", "alpha", "fb", "beta"];
+#[allow(dead_code)]
+pub const OMEGA: [(&str, f64); 2] = [("cmax", 0.25), ("alpha", 0.09)];
+#[allow(dead_code)]
+pub const SIGMA: f64 = 0.4;
+
+/// A 13 + 6 subject cohort with the trial's design (transgene sampling days, LLOQ 5
+/// copies/µg) from model 1 with BSV on cmax and alpha and log-additive error.
+#[allow(dead_code)]
+pub fn cohort(seed: u64) -> Dataset {
+    let pop =
+        PopulationModel::<CellularKinetics>::diagonal(CellularKineticsParams::stein_2019(), &OMEGA)
+            .unwrap();
+    let mut design = bms986353_sle_design();
+    design.follow_up_days = vec![365.0; 19];
+    design.sampling = vec![Sampling::new(
+        "transgene",
+        &TRIAL_TRANSGENE_DAYS,
+        ErrorModel::LogAdditive { sd: SIGMA },
+        Some(5.0),
+    )];
+    design.composition = None;
+    simulate_cohort_dataset(
+        &CellularKinetics,
+        &pop,
+        &design,
+        &SolverOptions::default(),
+        seed,
+    )
+    .unwrap()
+}
+
+/// The population model to fit, from starts away from the truth.
+#[allow(dead_code)]
+pub fn spec() -> PopulationSpec<CellularKinetics> {
+    let start = CellularKineticsParams::stein_2019()
+        .with_all(&[("cmax", 15_000.0), ("alpha", 0.2)])
+        .unwrap();
+    PopulationSpec::new(start)
+        .estimate(&TYPICAL)
+        .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
+        .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 })
+}
 
 /// Mean relative bias and 95% CI coverage per parameter over replicates.
 pub struct Tally {
@@ -15,6 +65,23 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// For fits of [`spec`] to [`cohort`]s: the truth of its typical values, Ω variances
+    /// and σ.
+    #[allow(dead_code)]
+    pub fn for_cohort() -> Self {
+        let truth = CellularKineticsParams::stein_2019();
+        let mut names: Vec<String> = TYPICAL.iter().map(|s| s.to_string()).collect();
+        names.extend(OMEGA.iter().map(|o| format!("omega2 {}", o.0)));
+        names.push("sigma".into());
+        let true_values: Vec<f64> = TYPICAL
+            .iter()
+            .map(|n| truth.get(n).unwrap())
+            .chain(OMEGA.iter().map(|o| o.1))
+            .chain([SIGMA])
+            .collect();
+        Tally::new(names, true_values)
+    }
+
     /// Parameters in the order of a fit's θ, then Ω, then σ.
     pub fn new(names: Vec<String>, truth: Vec<f64>) -> Self {
         let n = names.len();

@@ -255,6 +255,7 @@ pub fn fit_population_saem<M: Model>(
     if let Some(is) = &likelihood {
         let p = fit.phi.len() as f64;
         fit.minus_two_ll = is.minus_two_ll;
+        fit.minus_two_ll_se = Some(is.standard_error);
         fit.ofv = is.ofv;
         fit.aic = is.minus_two_ll + 2.0 * p;
         fit.bic = is.minus_two_ll + p * (fit.n_observations as f64).ln();
