@@ -1,12 +1,14 @@
-//! Speed of population (FOCE-I) fits: Theophylline (12 subjects, one-compartment oral,
-//! IIV on ka and CL, covariance step included) and a 19-subject model 1 cohort with the
-//! trial's design (4 typical values, IIV on cmax and alpha, M3 censoring); and model 2 on
-//! the shipped cohort (`data/cohort.csv`: 19 subjects, transgene and B cells, 5 typical
+//! Speed of population fits, FOCE-I and SAEM: Theophylline (12 subjects, one-compartment
+//! oral, IIV on ka and CL, covariance step included) and a 19-subject model 1 cohort with
+//! the trial's design (4 typical values, IIV on cmax and alpha, M3 censoring); and model 2
+//! on the shipped cohort (`data/cohort.csv`: 19 subjects, transgene and B cells, 5 typical
 //! values, IIV on gamma, alpha and kmax, two residual SDs, M3; no covariance step), the fit
-//! behind `figure2`, seconds per fit. Each benchmark's setup fit (which prints the
+//! behind `figure2`, seconds per fit. SAEM with its default settings, importance sampling
+//! (5,000 draws per subject) included. Each benchmark's setup fit (which prints the
 //! evaluation count) runs only when the benchmark is selected.
 //!
-//! Run: `cargo bench --bench population` (`-- model2` for the model 2 fit alone)
+//! Run: `cargo bench --bench population` (`-- model2` for the model 2 fits alone, `-- saem`
+//! for SAEM's)
 
 #[allow(dead_code)]
 #[path = "../examples/user_model.rs"]
@@ -15,7 +17,10 @@ mod user_model;
 use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
-use cart_pkpd::nlme::{PopulationFit, PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{
+    PopulationFit, PopulationOptions, PopulationSpec, SaemOptions, fit_population,
+    fit_population_saem,
+};
 use cart_pkpd::population::PopulationModel;
 use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
 use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
@@ -30,30 +35,32 @@ fn report(name: &str, reported: &mut bool, fit: impl FnOnce() -> cart_pkpd::Resu
     }
     match fit() {
         Ok(fit) => eprintln!(
-            "{name}: {} objective evaluations, {} iterations, OFV {:.4}",
-            fit.evaluations, fit.iterations, fit.ofv
+            "{name}: {} {}, {} iterations, OFV {:.4}",
+            fit.evaluations,
+            match fit.method {
+                cart_pkpd::nlme::EstimationMethod::FoceI => "objective evaluations",
+                _ => "model solutions per subject",
+            },
+            fit.iterations,
+            fit.ofv
         ),
         Err(e) => panic!("{name}: {e}"),
     }
 }
 
-fn theophylline(c: &mut Criterion) {
+/// The Theophylline data and model.
+fn theophylline() -> (Dataset, PopulationSpec<OneCompartmentOral>) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/theoph_nonmem.csv");
     let data = Dataset::read_csv(path, &CsvOptions::for_model(&OneCompartmentOral)).unwrap();
     let spec = PopulationSpec::new(OneCompartmentParams::new(1.5, 0.08, 0.04).unwrap())
         .estimate(&["ka", "ke", "cl"])
         .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
         .residual("concentration", ErrorModel::Additive { sd: 1.0 });
-    let opts = PopulationOptions::default();
-    let mut group = c.benchmark_group("population_fit");
-    group.sample_size(10);
-    let mut reported = false;
-    group.bench_function("theophylline_foce_i", |b| {
-        report("theophylline", &mut reported, || {
-            fit_population(&OneCompartmentOral, &data, &spec, &opts)
-        });
-        b.iter(|| fit_population(&OneCompartmentOral, &data, &spec, &opts).unwrap())
-    });
+    (data, spec)
+}
+
+/// A model 1 cohort with the trial's design, and the model.
+fn model1_cohort() -> (Dataset, PopulationSpec<CellularKinetics>) {
     let pop = PopulationModel::<CellularKinetics>::diagonal(
         CellularKineticsParams::stein_2019(),
         &[("cmax", 0.25), ("alpha", 0.09)],
@@ -79,21 +86,15 @@ fn theophylline(c: &mut Criterion) {
     let start = CellularKineticsParams::stein_2019()
         .with_all(&[("cmax", 15_000.0), ("alpha", 0.2)])
         .unwrap();
-    let spec1 = PopulationSpec::new(start)
+    let spec = PopulationSpec::new(start)
         .estimate(&["cmax", "alpha", "fb", "beta"])
         .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 });
-    let mut reported = false;
-    group.bench_function("model1_19_subjects_foce_i", |b| {
-        report("model 1 cohort", &mut reported, || {
-            fit_population(&CellularKinetics, &cohort, &spec1, &opts)
-        });
-        b.iter(|| fit_population(&CellularKinetics, &cohort, &spec1, &opts).unwrap())
-    });
-    group.finish();
+    (cohort, spec)
 }
 
-fn model2_cohort(c: &mut Criterion) {
+/// The shipped model 2 cohort and the model of `figure2`.
+fn model2_cohort() -> (Dataset, PopulationSpec<CarTBCell>) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/cohort.csv");
     let data = Dataset::read_csv(path, &CsvOptions::for_model(&CarTBCell)).unwrap();
     let spec = PopulationSpec::new(CarTBCellParams::default())
@@ -102,22 +103,80 @@ fn model2_cohort(c: &mut Criterion) {
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.4 })
         .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 })
         .ignore(&["naive_b", "memory_b", "dn_b"]);
-    let opts = PopulationOptions {
+    (data, spec)
+}
+
+/// Benchmarks one population fit, with its counts printed once.
+fn bench_fit(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    fit: impl Fn() -> cart_pkpd::Result<PopulationFit>,
+) {
+    let mut reported = false;
+    group.bench_function(name, |b| {
+        report(name, &mut reported, &fit);
+        b.iter(|| fit().unwrap())
+    });
+}
+
+fn foce_i(c: &mut Criterion) {
+    let opts = PopulationOptions::default();
+    let mut group = c.benchmark_group("population_fit");
+    group.sample_size(10);
+    let (data, spec) = theophylline();
+    bench_fit(&mut group, "theophylline_foce_i", || {
+        fit_population(&OneCompartmentOral, &data, &spec, &opts)
+    });
+    let (cohort, spec1) = model1_cohort();
+    bench_fit(&mut group, "model1_19_subjects_foce_i", || {
+        fit_population(&CellularKinetics, &cohort, &spec1, &opts)
+    });
+    let (data2, spec2) = model2_cohort();
+    let opts2 = PopulationOptions {
         covariance: false,
         solver: SolverOptions::default(),
         ..PopulationOptions::default()
     };
-    let mut group = c.benchmark_group("population_fit");
-    group.sample_size(10);
-    let mut reported = false;
-    group.bench_function("model2_19_subjects_foce_i", |b| {
-        report("model 2 cohort", &mut reported, || {
-            fit_population(&CarTBCell, &data, &spec, &opts)
-        });
-        b.iter(|| fit_population(&CarTBCell, &data, &spec, &opts).unwrap())
+    bench_fit(&mut group, "model2_19_subjects_foce_i", || {
+        fit_population(&CarTBCell, &data2, &spec2, &opts2)
     });
     group.finish();
 }
 
-criterion_group!(benches, theophylline, model2_cohort);
+fn saem(c: &mut Criterion) {
+    let opts = SaemOptions::default();
+    let saem = |fit: cart_pkpd::Result<cart_pkpd::nlme::SaemFit>| fit.map(|s| s.fit);
+    let mut group = c.benchmark_group("population_fit");
+    group.sample_size(10);
+    let (data, spec) = theophylline();
+    bench_fit(&mut group, "theophylline_saem", || {
+        saem(fit_population_saem(
+            &OneCompartmentOral,
+            &data,
+            &spec,
+            &opts,
+        ))
+    });
+    let (cohort, spec1) = model1_cohort();
+    bench_fit(&mut group, "model1_19_subjects_saem", || {
+        saem(fit_population_saem(
+            &CellularKinetics,
+            &cohort,
+            &spec1,
+            &opts,
+        ))
+    });
+    let (data2, spec2) = model2_cohort();
+    let opts2 = SaemOptions {
+        covariance: false,
+        solver: SolverOptions::default(),
+        ..SaemOptions::default()
+    };
+    bench_fit(&mut group, "model2_19_subjects_saem", || {
+        saem(fit_population_saem(&CarTBCell, &data2, &spec2, &opts2))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, foce_i, saem);
 criterion_main!(benches);

@@ -26,7 +26,8 @@
 //!   composition.
 //! - [`fit`]: individual maximum-likelihood fits with argmin, residual [`ErrorModel`]s, M3
 //!   censoring, standard errors and confidence intervals.
-//! - [`nlme`]: population (nonlinear mixed-effects) estimation by FOCE-I.
+//! - [`nlme`]: population (nonlinear mixed-effects) estimation by FOCE-I and SAEM, and the
+//!   marginal likelihood by quadrature and importance sampling.
 //! - [`population`]: typical values, between-subject variability (full Ω), virtual
 //!   cohorts simulated in parallel.
 //! - [`synthetic`]: observed data simulated with residual error and LLOQ censoring.

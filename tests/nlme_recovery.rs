@@ -8,7 +8,7 @@ use cart_pkpd::{Dataset, Error, Subject};
 use nalgebra::DMatrix;
 
 mod common;
-use common::{OMEGA, TYPICAL, Tally, cohort, spec};
+use common::{OMEGA, TYPICAL, Tally, cohort, dl2_scaled_cohort, spec, spec_with_dl2};
 
 /// 16 replicates: mean relative bias of typical values within 20%, of Ω variances within
 /// 50% (the criteria), measured bias and CI coverage printed.
@@ -31,41 +31,11 @@ fn model1_population_parameters_are_recovered_at_the_trial_design() {
 /// A categorical covariate (dose level 2 has 1.5 × the typical cmax) is recovered.
 #[test]
 fn a_categorical_covariate_effect_is_recovered() {
-    // Scale the observed transgene of DL2 subjects by 1.5: exactly a factor on cmax for
-    // model 1 (the level is proportional to cmax at every time).
-    let data = cohort(7);
-    let scaled: Vec<Subject> = data
-        .subjects()
-        .iter()
-        .map(|s| {
-            let factor = if s.covariate("DL") == Some(2.0) {
-                1.5
-            } else {
-                1.0
-            };
-            let mut b = Subject::builder(s.id())
-                .covariate("DL", s.covariate("DL").unwrap())
-                .dose(0.0, s.doses()[0].amount);
-            for o in s.observations() {
-                let mut o = o.clone();
-                if !o.censored {
-                    o.value *= factor;
-                }
-                b = b.observation(o);
-            }
-            b.build().unwrap()
-        })
-        .collect();
-    let data = Dataset::new(scaled).unwrap();
-    let with = spec().covariate(CovariateModel::Categorical {
-        parameter: "cmax".into(),
-        covariate: "DL".into(),
-        level: 2.0.into(),
-    });
+    let data = dl2_scaled_cohort(7, 1.5);
     let fit = fit_population(
         &CellularKinetics,
         &data,
-        &with,
+        &spec_with_dl2(),
         &PopulationOptions::default(),
     )
     .unwrap();

@@ -1,4 +1,7 @@
-//! Population (nonlinear mixed-effects) estimation by FOCE-I.
+//! Population (nonlinear mixed-effects) estimation by FOCE-I ([`fit_population`]) and by
+//! SAEM ([`fit_population_saem`], which has its own docs), with the same specification and
+//! result; the exact marginal likelihood at given estimates by adaptive Gauss–Hermite
+//! quadrature ([`marginal_likelihood`]) or importance sampling ([`importance_sampling`]).
 //!
 //! Individual parameters are `x_i = g(u_pop + β·z_i + η_i)` on each parameter's estimation
 //! scale `g` (log for positive parameters: `x_i = x_pop·exp(η_i)`; logit for fractions),

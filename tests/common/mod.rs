@@ -3,10 +3,10 @@
 
 use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
 use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
-use cart_pkpd::nlme::{PopulationFit, PopulationSpec};
+use cart_pkpd::nlme::{CovariateModel, PopulationFit, PopulationSpec};
 use cart_pkpd::population::PopulationModel;
 use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
-use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
+use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions, Subject};
 
 #[allow(dead_code)]
 pub const TYPICAL: [&str; 4] = ["cmax", "alpha", "fb", "beta"];
@@ -51,6 +51,47 @@ pub fn spec() -> PopulationSpec<CellularKinetics> {
         .estimate(&TYPICAL)
         .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
         .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 })
+}
+
+/// A [`cohort`] whose dose-level-2 subjects have their quantified transgene scaled by
+/// `factor`: exactly a factor on cmax for model 1 (the level is proportional to cmax at
+/// every time).
+#[allow(dead_code)]
+pub fn dl2_scaled_cohort(seed: u64, factor: f64) -> Dataset {
+    let data = cohort(seed);
+    let scaled: Vec<Subject> = data
+        .subjects()
+        .iter()
+        .map(|s| {
+            let scale = if s.covariate("DL") == Some(2.0) {
+                factor
+            } else {
+                1.0
+            };
+            let mut b = Subject::builder(s.id())
+                .covariate("DL", s.covariate("DL").unwrap())
+                .dose(0.0, s.doses()[0].amount);
+            for o in s.observations() {
+                let mut o = o.clone();
+                if !o.censored {
+                    o.value *= scale;
+                }
+                b = b.observation(o);
+            }
+            b.build().unwrap()
+        })
+        .collect();
+    Dataset::new(scaled).unwrap()
+}
+
+/// [`spec`] with a categorical effect of dose level 2 on cmax.
+#[allow(dead_code)]
+pub fn spec_with_dl2() -> PopulationSpec<CellularKinetics> {
+    spec().covariate(CovariateModel::Categorical {
+        parameter: "cmax".into(),
+        covariate: "DL".into(),
+        level: 2.0.into(),
+    })
 }
 
 /// Mean relative bias and 95% CI coverage per parameter over replicates.

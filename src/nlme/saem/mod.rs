@@ -206,6 +206,37 @@ pub struct SaemFit {
 
 /// Fits a population model to every subject of `data` by SAEM (module docs).
 ///
+/// ```
+/// use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
+/// use cart_pkpd::nlme::{Exploration, PopulationSpec, SaemOptions, fit_population_saem};
+/// use cart_pkpd::{Dataset, ErrorModel, Subject};
+///
+/// let truth = CellularKineticsParams::stein_2019();
+/// let subjects = (0..6).map(|i| {
+///     let level = [0.7, 1.3, 1.0, 0.9, 1.2, 0.8][i];
+///     let mut b = Subject::builder(format!("S{i}")).dose(0.0, 10.0);
+///     for (day, noise) in [(7.0, 1.1), (14.0, 0.9), (28.0, 1.05), (56.0, 0.97)] {
+///         b = b.observe(day, "transgene", level * noise * truth.transgene(day));
+///     }
+///     b.build()
+/// }).collect::<Result<Vec<_>, _>>()?;
+/// let spec = PopulationSpec::new(truth)
+///     .estimate(&["cmax"])
+///     .random_diagonal(&[("cmax", 0.1)])
+///     .residual("transgene", ErrorModel::LogAdditive { sd: 0.1 });
+/// let opts = SaemOptions {
+///     exploration: Exploration::Fixed(60),
+///     smoothing: 40,
+///     importance_samples: 500,
+///     ..SaemOptions::default()
+/// };
+/// let saem = fit_population_saem(&CellularKinetics, &Dataset::new(subjects)?, &spec, &opts)?;
+/// println!("{}", saem.fit);                      // θ, Ω, σ with SEs, −2LL ± its MC SE
+/// assert_eq!(saem.trace.len(), 100);             // one row per iteration
+/// assert!(saem.fit.minus_two_ll_se.unwrap() < 0.1);
+/// # Ok::<(), cart_pkpd::Error>(())
+/// ```
+///
 /// # Errors
 /// As [`fit_population`](super::fit_population) for the specification and data;
 /// invalid options ([`Error::InvalidFitOptions`]); no random effects (SAEM needs them:
@@ -226,7 +257,6 @@ pub fn fit_population_saem<M: Model>(
     let pop_opts = opts.population_options();
     let foce = Foce::new(model, data, spec, &pop_opts)?;
     let phi0 = foce.layout.initial(&spec.omega)?;
-    foce.contributions(&phi0)?;
     let run = iterate(&foce, &phi0, opts)?;
     let outcome = StartOutcome {
         initial: phi0,
@@ -342,6 +372,11 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
 }
 
 /// Every subject's chains at `η = 0`, with their random streams.
+///
+/// # Errors
+/// The model's error where a subject cannot be evaluated there (parameters out of their
+/// domain, a solver failure); a likelihood that is not finite there is not an error (the
+/// chains accept their first proposal where it is).
 fn start_chains<M: Model>(
     foce: &Foce<'_, M>,
     phi: &[f64],
@@ -355,6 +390,8 @@ fn start_chains<M: Model>(
         .enumerate()
         .map(|(i, s)| {
             let zero = vec![0.0; k];
+            s.objective
+                .contributions(&s.params(&shared, &zero)?, &shared.errors)?;
             let (data_term, predictions) =
                 evaluate(s, &shared, &zero).unwrap_or((f64::INFINITY, Vec::new()));
             let chain = Chain {
