@@ -451,8 +451,9 @@ pub fn fit_population<M: Model>(
 
 /// Fits a population model by FOCE-I from the estimates of an earlier fit of the same
 /// specification and data (e.g. SAEM's, [`fit_population_saem`]; Ω, σ and covariate
-/// coefficients included, each subject's EBE search starting at its earlier EBE), as
-/// Monolix and NONMEM users chain SAEM and FOCE-I.
+/// coefficients included, each subject's EBE search starting at its earlier EBE, and the
+/// outer search's curvature from its covariance step where that ran), as Monolix and
+/// NONMEM users chain SAEM and FOCE-I.
 ///
 /// # Errors
 /// As [`fit_population`]; [`Error::InvalidFitOptions`] where `start` is not a fit of this
@@ -496,11 +497,18 @@ fn fit_from<M: Model>(
         });
     }
     let foce = Foce::new(model, data, spec, opts)?;
+    // from an earlier fit: its estimates, EBEs and (the inverse Hessian of −2LL is half the
+    // covariance) curvature where its covariance step ran
+    let mut inverse_hessian = None;
     let phi0 = match start {
         None => foce.layout.initial(&spec.omega)?,
         Some(fit) if fit.phi.len() == foce.layout.len() => {
             let etas: Vec<Vec<f64>> = fit.subjects.iter().map(|s| s.eta.clone()).collect();
             foce.set_etas(&etas);
+            inverse_hessian = fit.phi_covariance.as_ref().map(|rows| {
+                let n = rows.len();
+                DMatrix::from_fn(n, n, |r, c| rows[r][c] / 2.0)
+            });
             fit.phi.clone()
         }
         Some(_) => {
@@ -514,7 +522,9 @@ fn fit_from<M: Model>(
     foce.contributions(&phi0)?;
     let outcome = match opts.method {
         _ if phi0.is_empty() => evaluation(&foce),
-        OuterMethod::QuasiNewton => bfgs_then_nelder_mead(&foce, &phi0, opts.into())?,
+        OuterMethod::QuasiNewton => {
+            bfgs_then_nelder_mead(&foce, &phi0, inverse_hessian, opts.into())?
+        }
         OuterMethod::NelderMead => nelder_mead(&foce, &phi0, opts.into())?,
     };
     if !outcome.converged() {

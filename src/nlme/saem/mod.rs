@@ -14,11 +14,18 @@
 //! `γₖ = 1` during the *exploration* phase, which moves fast towards the maximum, with
 //! simulated annealing that keeps each variance from falling by more than a factor
 //! [`SaemOptions::annealing`] per iteration (so that the chains keep exploring early on).
-//! The *smoothing* phase then averages: `γₖ = 1/(k − K₁)`, and the estimates converge to a
-//! maximum of the likelihood. [`Exploration::Auto`] switches once every element of `φ` is
-//! stable over the last 50 iterations: its least-squares trend over that window is
-//! smaller than the spread of the iterates about it.
+//! [`Exploration::Auto`] ends it once every element of `φ` is stable over the last 50
+//! iterations: the slope of its least-squares line over that window is within two
+//! standard errors of zero (allowing for the iterates' autocorrelation).
 //!
+//! The *smoothing* phase then takes steps `γₖ = k^(−0.6)` (`k` counted from its start) and
+//! reports the running mean of its iterates (Polyak–Ruppert averaging), which converges
+//! to a maximum of the likelihood at the `1/√k` rate. Classical SAEM takes `γₖ = 1/k`
+//! instead, which freezes the statistics of the first smoothing iterations: where random
+//! effects carry much of the information on a parameter (a typical value confounded with
+//! another parameter's random effect: each EM-like step corrects only the observed share
+//! `c` of a displacement), a displacement at the switch then shrinks only like `k^(−c)`.
+
 //! Subjects' chains run in parallel; subject `i` draws from ChaCha8 with the seed on stream
 //! `i`, so the estimates are the same on any number of threads.
 //!
@@ -50,6 +57,10 @@ use rayon::prelude::*;
 
 /// Iterations over which [`Exploration::Auto`] judges stability.
 pub const STABILITY_WINDOW: usize = 50;
+
+/// The smoothing phase's step `γₖ = k^(−0.6)` (Polyak–Ruppert averaging needs an
+/// exponent in (½, 1)).
+const SMOOTHING_EXPONENT: f64 = 0.6;
 
 /// Subjects × chains that [`Chains::Auto`] reaches at least (as Monolix).
 const AUTO_CHAIN_TARGET: usize = 50;
@@ -85,7 +96,7 @@ pub struct SaemOptions {
     pub seed: u64,
     /// Exploration phase (`γ = 1`).
     pub exploration: Exploration,
-    /// Smoothing iterations (`γₖ = 1/(k − K₁)`).
+    /// Smoothing iterations (`γₖ = (k − K₁)^(−0.6)`, estimates averaged).
     pub smoothing: usize,
     /// Markov chains per subject.
     pub chains: Chains,
@@ -331,6 +342,7 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
         solutions: 0,
     };
     let mut history: Vec<Vec<f64>> = Vec::new();
+    let mut average = phi.clone();
     let mut k = 0;
     while k < run.exploration + opts.smoothing {
         k += 1;
@@ -349,13 +361,22 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
             gamma: if exploring {
                 1.0
             } else {
-                1.0 / (k - run.exploration) as f64
+                ((k - run.exploration) as f64).powf(-SMOOTHING_EXPONENT)
             },
             annealing: (exploring && opts.annealing < 1.0).then_some(opts.annealing),
-            smoothing: !exploring,
         };
         mstep.run(foce, &mut chains, &mut phi, &step)?;
-        let estimates = mstep.estimates(&phi);
+        // the estimate: the iterate in exploration, the running mean of the iterates in
+        // smoothing
+        if exploring {
+            average.clone_from(&phi);
+        } else {
+            let weight = 1.0 / (k - run.exploration) as f64;
+            for (a, p) in average.iter_mut().zip(&phi) {
+                *a += weight * (p - *a);
+            }
+        }
+        let estimates = average.clone();
         run.trace.push(SaemIteration {
             iteration: k,
             smoothing: !exploring,
@@ -367,7 +388,7 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
         }
     }
     run.solutions += mstep.solutions();
-    run.phi = mstep.estimates(&phi);
+    run.phi = average;
     Ok(run)
 }
 
@@ -408,8 +429,9 @@ fn start_chains<M: Model>(
 }
 
 /// Whether every element of `φ` is stable over the last [`STABILITY_WINDOW`] iterations:
-/// the change its least-squares line predicts over the window is smaller than the
-/// residual standard deviation about that line (or the element does not move).
+/// the slope of its least-squares line over the window is within two standard errors of
+/// zero, the standard error allowing for the iterates' autocorrelation (lag-1 `r` of the
+/// residuals, at most 0.95: `σ/√Sxx·√((1+r)/(1−r))`), or the element does not move.
 fn stabilised(history: &[Vec<f64>]) -> bool {
     let w = STABILITY_WINDOW;
     if history.len() < w {
@@ -427,13 +449,19 @@ fn stabilised(history: &[Vec<f64>]) -> bool {
             .map(|(t, v)| (t as f64 - t_mean) * (v - y_mean))
             .sum();
         let slope = sxy / sxx;
-        let rss: f64 = y
+        let e: Vec<f64> = y
             .iter()
             .enumerate()
-            .map(|(t, v)| (v - y_mean - slope * (t as f64 - t_mean)).powi(2))
-            .sum();
-        let sd = (rss / (w as f64 - 2.0)).sqrt();
-        (slope * w as f64).abs() <= sd
+            .map(|(t, v)| v - y_mean - slope * (t as f64 - t_mean))
+            .collect();
+        let rss: f64 = e.iter().map(|e| e * e).sum();
+        if rss == 0.0 {
+            return slope == 0.0;
+        }
+        let lag1: f64 = e.windows(2).map(|p| p[0] * p[1]).sum::<f64>() / rss;
+        let r = lag1.clamp(0.0, 0.95);
+        let se = (rss / (w as f64 - 2.0) / sxx).sqrt() * ((1.0 + r) / (1.0 - r)).sqrt();
+        slope.abs() <= 2.0 * se
     })
 }
 

@@ -53,12 +53,10 @@ struct Statistics {
 
 /// What one M-step needs besides the chains.
 pub(super) struct Step {
-    /// The stochastic-approximation step `γₖ`.
+    /// The stochastic-approximation step `γₖ` (1 in exploration).
     pub gamma: f64,
     /// The annealing factor `τ` (exploration only).
     pub annealing: Option<f64>,
-    /// In the smoothing phase.
-    pub smoothing: bool,
 }
 
 /// How the M-step updates `φ`.
@@ -172,14 +170,6 @@ impl MStep {
             self.residual_part(foce, chains, phi, step)?;
         }
         self.refresh(foce, chains, phi, false)
-    }
-
-    /// `φ` with the estimates of the Newton part (the running mean of its iterates in
-    /// smoothing; `φ` itself holds the iterates the chains follow).
-    pub fn estimates(&self, phi: &[f64]) -> Vec<f64> {
-        let mut out = phi.to_vec();
-        self.newton.estimates(&mut out);
-        out
     }
 
     /// Model solutions of the M-steps so far.

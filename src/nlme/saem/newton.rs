@@ -7,13 +7,7 @@
 //!
 //! `H` is the complete-data Hessian `E[∇²f]` (second differences every [`HESSIAN_EVERY`]
 //! iterations): each step of exploration (`γ = 1`) then maximises the current chains' data
-//! likelihood, as an EM step would. Where random effects carry much of the information on
-//! `ψ` (a typical value confounded with another parameter's random effect), such a step
-//! corrects a displacement of `ψ` only by the observed share `c` of the information, and
-//! with smoothing's `γₖ = 1/k` a displacement would shrink only like `k^(−c)`. Smoothing
-//! therefore averages instead (Polyak–Ruppert): the chains follow iterates with the slowly
-//! falling gain `k^(−0.6)`, and the estimate is their running mean, which converges at the
-//! `1/√k` rate whatever `c`.
+//! likelihood, as an EM step would.
 
 use super::super::Foce;
 use super::chain::SubjectChains;
@@ -29,10 +23,6 @@ const HESSIAN_EVERY: usize = 20;
 /// Finite-difference step of the derivatives (estimation scale).
 const NEWTON_STEP: f64 = 1e-3;
 
-/// The exponent of the iterates' gain in smoothing, `k^(−0.6)` (Polyak–Ruppert averaging
-/// needs one in (−1, −½)).
-const SMOOTHING_GAIN_EXPONENT: f64 = 0.6;
-
 /// Largest move of a step per element (estimation scale).
 const MAX_MOVE: f64 = 0.5;
 
@@ -43,8 +33,6 @@ pub(super) struct Newton {
     /// The complete-data Hessian `E[∇²f]`.
     complete: Option<DMatrix<f64>>,
     steps: usize,
-    /// The smoothing phase's running mean of the iterates.
-    average: Vec<f64>,
     /// Model solutions.
     pub solutions: u64,
 }
@@ -55,15 +43,7 @@ impl Newton {
             indices,
             complete: None,
             steps: 0,
-            average: Vec::new(),
             solutions: 0,
-        }
-    }
-
-    /// `φ` with the estimates: the running mean of the iterates once smoothing has begun.
-    pub fn estimates(&self, phi: &mut [f64]) {
-        for (&i, v) in self.indices.iter().zip(&self.average) {
-            phi[i] = *v;
         }
     }
 
@@ -106,21 +86,8 @@ impl Newton {
             None => -&g * (MAX_MOVE / g.amax().max(f64::MIN_POSITIVE)),
         };
         let shrink = (MAX_MOVE / delta.amax().max(f64::MIN_POSITIVE)).min(1.0);
-        // smoothing step k (from 1) has γ = 1/k: the iterate's gain k^(−0.6), the mean's 1/k
-        let gain = if step.smoothing {
-            step.gamma.powf(SMOOTHING_GAIN_EXPONENT)
-        } else {
-            1.0
-        };
         for (&i, d) in self.indices.iter().zip(delta.iter()) {
-            phi[i] += gain * shrink * d;
-        }
-        if !step.smoothing || self.average.is_empty() {
-            self.average = psi.iter().map(|_| 0.0).collect();
-        }
-        let gamma = if step.smoothing { step.gamma } else { 1.0 };
-        for (a, &i) in self.average.iter_mut().zip(&self.indices) {
-            *a += gamma * (phi[i] - *a);
+            phi[i] += step.gamma * shrink * d;
         }
         self.steps += 1;
         Ok(())

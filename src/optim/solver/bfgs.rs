@@ -8,7 +8,8 @@
 //! `f(x + αd) ≤ f(x) + 10⁻⁴·α·gᵀd` holds (a cost of `+∞` fails it). `B` then gets the BFGS
 //! update with `s = αd`, `y = g(x + αd) − g`, skipped when the curvature `sᵀy` is not
 //! positive; the first update rescales `B` to `(sᵀy / yᵀy)·I` (Shanno–Phua). `B` starts at
-//! `c·I` with `c` chosen so that the first step moves no component more than `0.1`.
+//! `c·I` with `c` chosen so that the first step moves no component more than `0.1`, or at
+//! an inverse Hessian known from an earlier fit (then kept without rescaling).
 //!
 //! The solver stops converged when the predicted decrease `½·gᵀBg` falls below the
 //! tolerance. When no step along `d` lowers the cost, `B` is reset to a scaled identity
@@ -47,6 +48,8 @@ pub(crate) struct Bfgs {
     predicted: f64,
     updated: bool,
     stalled: bool,
+    /// The starting `B`, if known (else a scaled identity).
+    start: Option<DMatrix<f64>>,
 }
 
 impl Bfgs {
@@ -59,7 +62,16 @@ impl Bfgs {
             predicted: f64::INFINITY,
             updated: false,
             stalled: false,
+            start: None,
         }
+    }
+
+    /// Starts from this inverse Hessian (e.g. from an earlier fit's covariance step), kept
+    /// as it is by the first update (no rescaling).
+    pub fn with_inverse_hessian(mut self, b: DMatrix<f64>) -> Self {
+        self.start = Some(b);
+        self.updated = true;
+        self
     }
 }
 
@@ -122,7 +134,10 @@ where
     ) -> Result<(BfgsState, Option<KV>), Error> {
         let (_, cost, g) = starting_point(problem, &state)?;
         let g = DVector::from_vec(g);
-        let b = scaled_identity(&g, self.max_step);
+        let b = match self.start.take() {
+            Some(b) if b.nrows() == g.len() && b.ncols() == g.len() => b,
+            _ => scaled_identity(&g, self.max_step),
+        };
         self.predicted = 0.5 * g.dot(&(&b * &g));
         Ok((
             state
@@ -222,7 +237,8 @@ where
     }
 }
 
-/// BFGS from `initial` (no step component above 1 on the estimation scale), then restarted
+/// BFGS from `initial` (no step component above 1 on the estimation scale; from
+/// `inverse_hessian` where one is known), then restarted
 /// Nelder–Mead with a quarter of the simplex edge from its best point unless it converged —
 /// as NONMEM users know it: a variable-metric search, polished derivative-free where it
 /// stalls on a noisy objective.
@@ -232,6 +248,7 @@ where
 pub(crate) fn bfgs_then_nelder_mead<P>(
     problem: P,
     initial: &[f64],
+    inverse_hessian: Option<DMatrix<f64>>,
     settings: NelderMeadSettings,
 ) -> CrateResult<StartOutcome>
 where
@@ -239,7 +256,11 @@ where
         + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
         + Copy,
 {
-    let run = Executor::new(problem, Bfgs::new(settings.tolerance, 1.0))
+    let mut bfgs = Bfgs::new(settings.tolerance, 1.0);
+    if let Some(b) = inverse_hessian {
+        bfgs = bfgs.with_inverse_hessian(b);
+    }
+    let run = Executor::new(problem, bfgs)
         .configure(|s| s.param(initial.to_vec()).max_iters(settings.max_iters))
         .run();
     let Ok(run) = run else {
