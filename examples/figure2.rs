@@ -66,8 +66,6 @@ fn main() {
 
 fn run() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let two_stage = args.iter().any(|a| a == "--two-stage");
-    let saem = args.iter().any(|a| a == "--saem");
     let path = args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -79,13 +77,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         lloq_of(&data, "b_cells").unwrap_or(1.0),
     ];
 
-    let population = if two_stage {
-        two_stage_population(&data)?
-    } else if saem {
-        saem_population(&data)?
-    } else {
-        foce_population(&data)?
-    };
+    let population = population(&data, &args)?;
     for (k, name) in population.names().iter().enumerate() {
         let omega = population.omega()[(k, k)];
         println!("  BSV {name:<6} {:>5.1}% CV", 100.0 * omega.exp_m1().sqrt());
@@ -198,6 +190,21 @@ fn two_stage_population(data: &Dataset) -> Result<PopulationModel<CarTBCell>, Bo
         );
     }
     Ok(population)
+}
+
+/// The population by the method the arguments ask for: FOCE-I by default, `--saem`,
+/// `--two-stage`.
+fn population(
+    data: &Dataset,
+    args: &[String],
+) -> Result<PopulationModel<CarTBCell>, Box<dyn Error>> {
+    if args.iter().any(|a| a == "--two-stage") {
+        two_stage_population(data)
+    } else if args.iter().any(|a| a == "--saem") {
+        saem_population(data)
+    } else {
+        foce_population(data)
+    }
 }
 
 /// What the population fits estimate: typical values of the same parameters, BSV on

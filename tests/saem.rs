@@ -109,6 +109,16 @@ fn exact_maximum(data: &Dataset, from: &PopulationFit) -> (Vec<f64>, f64) {
     (natural, res.state.best_cost)
 }
 
+fn foce_i(data: &Dataset) -> PopulationFit {
+    fit_population(
+        &OneCompartmentOral,
+        data,
+        &spec(),
+        &PopulationOptions::default(),
+    )
+    .unwrap()
+}
+
 fn saem(opts: &SaemOptions) -> SaemFit {
     fit_population_saem(&OneCompartmentOral, &theoph(), &spec(), opts).unwrap()
 }
@@ -116,18 +126,12 @@ fn saem(opts: &SaemOptions) -> SaemFit {
 /// SAEM maximises the exact likelihood, FOCE-I an approximation of it: with each of three
 /// seeds, SAEM's estimates are within 0.35 SE of the exact maximum (its Monte Carlo error:
 /// FOCE-I's approximation is within 0.5 SE) and the exact −2LL at SAEM's estimates is
-/// within 0.1 of the maximum; the
-/// importance-sampling −2LL is within 3 Monte Carlo SEs of quadrature at the same estimates.
+/// within 0.1 of the maximum; the importance-sampling −2LL is within 3 Monte Carlo SEs of
+/// quadrature at the same estimates.
 #[test]
 fn saem_reaches_the_exact_maximum_likelihood() {
     let data = theoph();
-    let foce = fit_population(
-        &OneCompartmentOral,
-        &data,
-        &spec(),
-        &PopulationOptions::default(),
-    )
-    .unwrap();
+    let foce = foce_i(&data);
     let (ml, ml_m2ll) = exact_maximum(&data, &foce);
     let (f, se) = (values(&foce), ses(&foce));
     for i in 0..6 {
@@ -194,13 +198,7 @@ fn saem_reaches_the_exact_maximum_likelihood() {
 #[test]
 fn importance_sampling_matches_quadrature() {
     let data = theoph();
-    let foce = fit_population(
-        &OneCompartmentOral,
-        &data,
-        &spec(),
-        &PopulationOptions::default(),
-    )
-    .unwrap();
+    let foce = foce_i(&data);
     let exact = marginal_likelihood(
         &OneCompartmentOral,
         &data,
@@ -331,7 +329,7 @@ fn bad_saem_input_is_a_typed_error() {
 fn foce_i_from_saem_reaches_the_foce_i_optimum() {
     let data = theoph();
     let opts = PopulationOptions::default();
-    let direct = fit_population(&OneCompartmentOral, &data, &spec(), &opts).unwrap();
+    let direct = foce_i(&data);
     let saem = saem(&SaemOptions {
         importance_samples: 0,
         ..SaemOptions::default()
