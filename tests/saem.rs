@@ -11,9 +11,9 @@ use argmin::core::{CostFunction, Executor};
 use argmin::solver::neldermead::NelderMead;
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::nlme::{
-    EstimationMethod, EvaluateAt, Exploration, ImportanceOptions, PopulationFit, PopulationOptions,
-    PopulationSpec, QuadratureOptions, SaemFit, SaemOptions, fit_population, fit_population_from,
-    fit_population_saem, importance_sampling, marginal_likelihood,
+    Chains, EstimationMethod, EvaluateAt, Exploration, ImportanceOptions, PopulationFit,
+    PopulationOptions, PopulationSpec, QuadratureOptions, SaemFit, SaemOptions, fit_population,
+    fit_population_from, fit_population_saem, importance_sampling, marginal_likelihood,
 };
 use cart_pkpd::{Dataset, Error, ErrorModel};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
@@ -296,6 +296,14 @@ fn bad_saem_input_is_a_typed_error() {
         },
         SaemOptions {
             importance_samples: 1,
+            ..SaemOptions::default()
+        },
+        SaemOptions {
+            degrees_of_freedom: f64::NAN,
+            ..SaemOptions::default()
+        },
+        SaemOptions {
+            chains: Chains::Fixed(0),
             ..SaemOptions::default()
         },
     ] {

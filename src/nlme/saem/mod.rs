@@ -170,6 +170,9 @@ impl SaemOptions {
         if self.importance_samples == 1 {
             return invalid("importance sampling needs at least 2 samples (or 0: none)");
         }
+        if !(self.degrees_of_freedom.is_finite() && self.degrees_of_freedom > 0.0) {
+            return invalid("degrees_of_freedom must be finite and > 0");
+        }
         self.solver.check()
     }
 
