@@ -12,13 +12,14 @@
 //! - `Ω = (1/N)·[S2 − Σᵢ(s1ᵢμᵢᵀ + μᵢs1ᵢᵀ − μᵢμᵢᵀ)]` (its diagonal, for a diagonal Ω).
 //!
 //! The statistics follow `s ← s + γₖ·(sₖ − s)` with `sₖ` from the current chains (averaged
-//! over each subject's chains). Everything else — typical values of parameters without a
-//! random effect or with a multiplicative covariate effect, their coefficients and the
-//! residual error parameters — maximises the current chains' data likelihood
-//! `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` numerically (Nelder–Mead from the current values) and
-//! follows `ψ ← ψ + γₖ·(ψ̂ₖ − ψ)`, as saemix does for such parameters. During exploration,
-//! simulated annealing keeps each variance of Ω and each residual variance from falling by
-//! more than a factor `τ` per iteration.
+//! over each subject's chains). The other typical values (of parameters without a random
+//! effect or with a multiplicative covariate effect) and their coefficients take a Newton
+//! step on the chains' data likelihood `Σᵢ mean_chains −2 ln p(yᵢ | ηᵢ)` (see the `newton`
+//! module). The residual error parameters maximise that likelihood with the predictions
+//! held (Nelder–Mead from the current values, no model solutions) and follow
+//! `ψ ← ψ + γₖ·(ψ̂ₖ − ψ)`, as saemix does for them. During exploration, simulated
+//! annealing keeps each variance of Ω and each residual variance from falling by more than
+//! a factor `τ` per iteration.
 
 use super::super::Foce;
 use super::super::covariate::Shift;
