@@ -1,15 +1,18 @@
-//! Model 2 population recovery at the trial's design across seeded replicates. About 25 s
-//! per replicate on two cores (FOCE-I re-solves 19 subjects' ODE EBEs at every outer step,
-//! plus the covariance step), so it is not part of the default test run:
-//! `cargo test --release --test nlme_model2_recovery -- --ignored --nocapture`
-//! (`REPLICATES=n` to change the number of replicates, 20 by default).
+//! Model 2 population recovery at the trial's design across seeded replicates, by FOCE-I
+//! and by SAEM on the same replicates. About 25–45 s per replicate and method on two cores
+//! (ODE solutions of 19 subjects, plus the covariance step), so it is not part of the
+//! default test run: `cargo test --release --test nlme_model2_recovery -- --ignored
+//! --nocapture` (`REPLICATES=n` to change the number of replicates, 20 by default).
 
 use cart_pkpd::cart::bms986353_sle_design;
 use cart_pkpd::models::{CarTBCell, CarTBCellParams};
-use cart_pkpd::nlme::{PopulationOptions, PopulationSpec, fit_population};
+use cart_pkpd::nlme::{
+    PopulationFit, PopulationOptions, PopulationSpec, SaemOptions, fit_population,
+    fit_population_saem,
+};
 use cart_pkpd::population::PopulationModel;
 use cart_pkpd::synthetic::simulate_cohort_dataset;
-use cart_pkpd::{ErrorModel, Parameters, SolverOptions};
+use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
 
 mod common;
 use common::Tally;
@@ -24,6 +27,29 @@ const OMEGA: [(&str, f64); 3] = [("gamma", 0.25), ("alpha", 0.09), ("kmax", 0.09
 #[test]
 #[ignore = "about 25 s per replicate"]
 fn model2_population_parameters_are_recovered() {
+    let opts = PopulationOptions {
+        solver: SolverOptions::default(),
+        ..PopulationOptions::default()
+    };
+    recovery(|data, spec| fit_population(&CarTBCell, data, spec, &opts));
+}
+
+/// The same by SAEM (no importance sampling: not needed here), on the same replicates.
+#[test]
+#[ignore = "about 40 s per replicate"]
+fn model2_population_parameters_are_recovered_by_saem() {
+    let opts = SaemOptions {
+        solver: SolverOptions::default(),
+        importance_samples: 0,
+        ..SaemOptions::default()
+    };
+    recovery(|data, spec| fit_population_saem(&CarTBCell, data, spec, &opts).map(|s| s.fit));
+}
+
+/// Fits every replicate with `fit` and checks the criteria above.
+fn recovery(
+    fit: impl Fn(&Dataset, &PopulationSpec<CarTBCell>) -> cart_pkpd::Result<PopulationFit>,
+) {
     let truth = CarTBCellParams::default();
     let pop = PopulationModel::<CarTBCell>::diagonal(truth.clone(), &OMEGA).unwrap();
     let mut design = bms986353_sle_design();
@@ -38,10 +64,6 @@ fn model2_population_parameters_are_recovered() {
     .random_diagonal(&[("gamma", 0.1), ("alpha", 0.1), ("kmax", 0.1)])
     .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 })
     .residual("b_cells", ErrorModel::LogAdditive { sd: 0.3 });
-    let opts = PopulationOptions {
-        solver: SolverOptions::default(),
-        ..PopulationOptions::default()
-    };
     let names: Vec<String> = TYPICAL
         .iter()
         .map(|s| s.to_string())
@@ -70,7 +92,7 @@ fn model2_population_parameters_are_recovered() {
         )
         .unwrap();
         let t = std::time::Instant::now();
-        let fit = match fit_population(&CarTBCell, &data, &spec, &opts) {
+        let fit = match fit(&data, &spec) {
             Ok(fit) => fit,
             Err(e) => {
                 eprintln!("replicate {rep}: {e}");
