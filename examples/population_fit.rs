@@ -5,8 +5,9 @@
 //!
 //! Run: `cargo run --release --example population_fit [--saem] [data.csv]` (default
 //! `data/theoph_nonmem.csv`; doses in mg/kg into `depot`, `concentration` in mg/L, hours).
-//! With `--saem`, the model is fitted by SAEM (with its −2LL by importance sampling), then
-//! by FOCE-I from SAEM's estimates, as Monolix and NONMEM users chain the two.
+//! With `--saem`, the model is fitted by SAEM (with its −2LL by importance sampling; its
+//! convergence plot goes to `out/saem_trace.svg`), then by FOCE-I from SAEM's estimates, as
+//! Monolix and NONMEM users chain the two.
 
 #[path = "user_model.rs"]
 mod user_model;
@@ -16,6 +17,7 @@ use cart_pkpd::nlme::{
     EvaluateAt, PopulationFit, PopulationOptions, PopulationSpec, QuadratureOptions, SaemOptions,
     fit_population, fit_population_from, fit_population_saem, marginal_likelihood,
 };
+use cart_pkpd::plots::saem_trace_svg;
 use cart_pkpd::{Dataset, ErrorModel};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
 
@@ -57,6 +59,15 @@ fn run() -> cart_pkpd::Result<()> {
             );
         }
         print_exact(&data, &spec, &saem.fit, "SAEM")?;
+        std::fs::create_dir_all("out").map_err(|e| cart_pkpd::Error::Plot {
+            reason: format!("out/: {e}"),
+        })?;
+        std::fs::write("out/saem_trace.svg", saem_trace_svg(&saem)?).map_err(|e| {
+            cart_pkpd::Error::Plot {
+                reason: format!("out/saem_trace.svg: {e}"),
+            }
+        })?;
+        println!("wrote out/saem_trace.svg (the convergence of every parameter)");
         println!("\nFOCE-I from the SAEM estimates:");
         let opts = PopulationOptions::default();
         fit_population_from(&OneCompartmentOral, &data, &spec, &saem.fit, &opts)?

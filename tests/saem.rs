@@ -366,3 +366,42 @@ fn foce_i_from_saem_reaches_the_foce_i_optimum() {
         "{err:?}"
     );
 }
+
+/// The convergence plot: one panel per parameter, named as the fit names them, with its
+/// trace and the end of exploration; no trace is a typed error.
+#[cfg(feature = "plots")]
+#[test]
+fn the_trace_plot_has_a_panel_per_parameter() {
+    let fit = saem(&SaemOptions {
+        exploration: Exploration::Fixed(30),
+        smoothing: 20,
+        importance_samples: 0,
+        covariance: false,
+        ..SaemOptions::default()
+    });
+    let svg = cart_pkpd::plots::saem_trace_svg(&fit).unwrap();
+    assert_eq!(
+        fit.trace_names,
+        [
+            "ka",
+            "ke",
+            "cl",
+            "omega(ka)",
+            "omega(cl)",
+            "concentration.sd"
+        ]
+    );
+    for name in &fit.trace_names {
+        assert!(svg.contains(&format!("\n{name}\n")), "{name}");
+    }
+    assert!(svg.contains("exploration iterations 1-30"));
+    assert!(svg.matches("<polyline").count() >= fit.trace_names.len());
+    let empty = SaemFit {
+        trace: Vec::new(),
+        ..fit
+    };
+    assert!(matches!(
+        cart_pkpd::plots::saem_trace_svg(&empty),
+        Err(Error::Plot { .. })
+    ));
+}

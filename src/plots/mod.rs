@@ -1,6 +1,7 @@
 //! SVG plots of the diagnostics (feature `plots`, on by default; plotters with its SVG
 //! backend): VPC and pcVPC with their below-LLOQ panel, NPDE, goodness of fit, individual
-//! fits, and the random effects against their distribution and covariates.
+//! fits, the random effects against their distribution and covariates, and SAEM's
+//! convergence.
 //!
 //! Every plot returns the SVG document as a string (write it with `std::fs::write`). The
 //! conventions: units in the axis labels, log axes where the data are log-normal (a
@@ -13,6 +14,7 @@ mod individual;
 pub(crate) mod legend;
 mod npde;
 mod profiles;
+mod saem;
 mod time_axis;
 mod vpc;
 
@@ -21,6 +23,7 @@ pub use individual::{eta_svg, individual_fits_svg};
 pub use npde::npde_svg;
 pub(crate) use profiles::draw_profiles;
 pub use profiles::{GroupProfile, ProfileLabels, profiles_svg};
+pub use saem::saem_trace_svg;
 pub use time_axis::TimeAxis;
 pub use vpc::{VpcLabels, vpc_svg};
 
