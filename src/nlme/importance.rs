@@ -225,7 +225,7 @@ fn subject_sampled<M: Model>(
 ) -> Result<SubjectSampled> {
     let k = shared.layout.random.len();
     let map = MapProblem::new(subject, shared);
-    let lin = map.solve(&vec![0.0; k], None)?;
+    let lin = map.solve(&subject.start.get(), None)?;
     let h = map.hessian(&lin)?;
     let id = subject.objective.subject().to_owned();
     let not_finite = || Error::SampledLikelihoodNotFinite {

@@ -176,7 +176,8 @@ pub fn marginal_likelihood<M: Model>(
     })
 }
 
-/// The subjects' problems and `φ` at which a likelihood is evaluated.
+/// The subjects' problems and `φ` at which a likelihood is evaluated, each subject's EBE
+/// search starting from its EBE in the fit (from `η = 0` at the initial values).
 ///
 /// # Errors
 /// As [`fit_population`](super::fit_population) for the specification and data;
@@ -197,7 +198,15 @@ pub(super) fn evaluation_point<'a, M: Model>(
     let foce = Foce::new(model, data, spec, &fit_opts)?;
     let phi = match at {
         EvaluateAt::Initial => foce.layout.initial(&spec.omega)?,
-        EvaluateAt::Estimates(fit) if fit.phi.len() == foce.layout.len() => fit.phi.clone(),
+        EvaluateAt::Estimates(fit) if fit.phi.len() == foce.layout.len() => {
+            // each subject's EBE search starts from the fit's EBE (where it has the subject)
+            for (problem, s) in foce.subjects.iter().zip(data.subjects()) {
+                if let Some(e) = fit.subjects.iter().find(|e| e.subject == s.id()) {
+                    problem.start.set(&e.eta);
+                }
+            }
+            fit.phi.clone()
+        }
         EvaluateAt::Estimates(_) => {
             return Err(Error::InvalidFitOptions {
                 reason: "the fit's parameters do not match the specification".into(),
@@ -207,7 +216,7 @@ pub(super) fn evaluation_point<'a, M: Model>(
     Ok((foce, phi))
 }
 
-/// One subject's `−2 ln Lᵢ`: its EBE from `η = 0`, the Hessian there and the rule;
+/// One subject's `−2 ln Lᵢ`: its EBE (from its warm start), the Hessian there and the rule;
 /// `constant` is `k·ln 2π + ln|Ω|`.
 fn subject_marginal<M: Model>(
     subject: &SubjectProblem<'_, M>,
@@ -216,7 +225,7 @@ fn subject_marginal<M: Model>(
     constant: f64,
 ) -> Result<SubjectMarginal> {
     let map = MapProblem::new(subject, shared);
-    let lin = map.solve(&vec![0.0; rule.k], None)?;
+    let lin = map.solve(&subject.start.get(), None)?;
     let h = map.hessian(&lin)?;
     let minus_two_ll = constant + rule.minus_two_ln_integral(&map, &lin.eta, &h);
     let id = subject.objective.subject().to_owned();
@@ -232,7 +241,6 @@ fn subject_marginal<M: Model>(
 
 /// The product Gauss–Hermite rule in `k` dimensions: every node `u` with `ln W_u + |u|²`.
 struct Rule {
-    k: usize,
     nodes: Vec<(Vec<f64>, f64)>,
 }
 
@@ -251,7 +259,7 @@ impl Rule {
                 })
                 .collect();
         }
-        Rule { k, nodes }
+        Rule { nodes }
     }
 
     /// `−2 ln|B| − 2 ln Σ_u W_u·exp(|u|² − l(η̂ + Bu)/2)` with `BBᵀ = 4H⁻¹` (a log-sum-exp);

@@ -14,6 +14,7 @@
 //! subjects' chains (so it is the same on any number of threads).
 
 use super::super::subject::{Shared, SubjectProblem};
+use crate::error::Result;
 use crate::model::Model;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -112,21 +113,37 @@ impl Steps {
     }
 }
 
-/// `U_y` and the predictions at `η`; `None` where the model cannot be evaluated or the
-/// likelihood is not finite.
-pub(super) fn evaluate<M: Model>(
-    subject: &SubjectProblem<'_, M>,
-    shared: &Shared<'_>,
-    eta: &[f64],
-) -> Option<(f64, Vec<f64>)> {
-    let params = subject.params(shared, eta).ok()?;
-    let terms = subject
-        .objective
-        .contributions(&params, &shared.errors)
-        .ok()?;
-    let u: f64 = terms.iter().map(|t| t.minus_two_ll).sum();
-    u.is_finite()
-        .then(|| (u, terms.iter().map(|t| t.prediction).collect()))
+impl Chain {
+    /// The chain at `η`: `U_y` (`+∞` where the likelihood is not finite) and the
+    /// predictions.
+    ///
+    /// # Errors
+    /// The model's, where it cannot be evaluated at `η`.
+    pub fn at<M: Model>(
+        subject: &SubjectProblem<'_, M>,
+        shared: &Shared<'_>,
+        eta: Vec<f64>,
+    ) -> Result<Chain> {
+        let params = subject.params(shared, &eta)?;
+        let terms = subject.objective.contributions(&params, &shared.errors)?;
+        let u: f64 = terms.iter().map(|t| t.minus_two_ll).sum();
+        Ok(Chain {
+            eta,
+            data_term: if u.is_finite() { u } else { f64::INFINITY },
+            predictions: terms.iter().map(|t| t.prediction).collect(),
+        })
+    }
+
+    /// Solves the chain again at its `η` under `shared` (`U_y = +∞` and no predictions
+    /// where the model cannot be evaluated).
+    pub fn resolve<M: Model>(&mut self, subject: &SubjectProblem<'_, M>, shared: &Shared<'_>) {
+        let eta = std::mem::take(&mut self.eta);
+        *self = Chain::at(subject, shared, eta.clone()).unwrap_or(Chain {
+            eta,
+            data_term: f64::INFINITY,
+            predictions: Vec::new(),
+        });
+    }
 }
 
 /// `ηᵀΩ⁻¹η`.
@@ -225,21 +242,20 @@ fn step<M: Model>(
         }
     };
     let u: f64 = rng.random();
-    let Some((data_term, predictions)) = evaluate(subject, shared, &eta) else {
+    let Ok(proposed) = Chain::at(subject, shared, eta) else {
         return false;
     };
-    let mut delta = data_term - chain.data_term;
+    if !proposed.data_term.is_finite() {
+        return false;
+    }
+    let mut delta = proposed.data_term - chain.data_term;
     if with_prior {
-        delta += prior_term(shared, &eta) - prior_term(shared, &chain.eta);
+        delta += prior_term(shared, &proposed.eta) - prior_term(shared, &chain.eta);
     }
     // an infinite current U (a start the model cannot evaluate) accepts any finite proposal
     let accept = u.ln() < -delta / 2.0;
     if accept {
-        *chain = Chain {
-            eta,
-            data_term,
-            predictions,
-        };
+        *chain = proposed;
     }
     accept
 }

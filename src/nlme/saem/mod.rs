@@ -51,7 +51,7 @@ use crate::model::Model;
 use crate::optim::termination::{StartOutcome, Termination};
 use crate::sampling::stream;
 use crate::simulate::SolverOptions;
-use chain::{Acceptance, Chain, Steps, SubjectChains, evaluate};
+use chain::{Acceptance, Chain, Steps, SubjectChains};
 use mstep::{MStep, Step};
 use rayon::prelude::*;
 
@@ -413,16 +413,7 @@ fn start_chains<M: Model>(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let zero = vec![0.0; k];
-            s.objective
-                .contributions(&s.params(&shared, &zero)?, &shared.errors)?;
-            let (data_term, predictions) =
-                evaluate(s, &shared, &zero).unwrap_or((f64::INFINITY, Vec::new()));
-            let chain = Chain {
-                eta: zero,
-                data_term,
-                predictions,
-            };
+            let chain = Chain::at(s, &shared, vec![0.0; k])?;
             Ok(SubjectChains {
                 chains: vec![chain; n_chains],
                 rng: stream(seed, i as u64),

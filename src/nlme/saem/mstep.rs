@@ -25,7 +25,7 @@ use super::super::Foce;
 use super::super::covariate::Shift;
 use super::super::params::Layout;
 use super::super::subject::SubjectProblem;
-use super::chain::{SubjectChains, evaluate};
+use super::chain::{Chain, SubjectChains};
 use super::newton::Newton;
 use crate::error::Result;
 use crate::model::Model;
@@ -262,10 +262,7 @@ impl MStep {
             .for_each(|(subject, problem)| {
                 for c in &mut subject.chains {
                     if moves {
-                        let (u, p) = evaluate(problem, &shared, &c.eta)
-                            .unwrap_or((f64::INFINITY, Vec::new()));
-                        c.data_term = u;
-                        c.predictions = p;
+                        c.resolve(problem, &shared);
                     } else {
                         c.data_term = data_term(problem, &shared.errors, &c.predictions);
                     }
@@ -402,7 +399,8 @@ impl<'p, 'a, M: Model> DataLikelihood<'p, 'a, M> {
                     .iter()
                     .map(|c| {
                         if self.moves_predictions {
-                            evaluate(problem, &shared, &c.eta).map_or(f64::INFINITY, |e| e.0)
+                            Chain::at(problem, &shared, c.eta.clone())
+                                .map_or(f64::INFINITY, |c| c.data_term)
                         } else {
                             data_term(problem, &shared.errors, &c.predictions)
                         }
