@@ -25,7 +25,14 @@
 //! effects carry much of the information on a parameter (a typical value confounded with
 //! another parameter's random effect: each EM-like step corrects only the observed share
 //! `c` of a displacement), a displacement at the switch then shrinks only like `k^(−c)`.
-
+//!
+//! The same share `c` sets how fast a variance of Ω approaches a maximum-likelihood value
+//! at or near 0, where the data say little about its random effect: SAEM then ends above
+//! it (a phenobarbital-like test: ω² 0.026 where the maximum is below 1e-4). Where an
+//! estimated variance is small, its trace still falling in [`SaemFit::trace`], or its
+//! shrinkage high, continue with FOCE-I from SAEM's estimates
+//! ([`fit_population_from`](super::fit_population_from)), which reaches the boundary.
+//!
 //! Subjects' chains run in parallel; subject `i` draws from ChaCha8 with the seed on stream
 //! `i`, so the estimates are the same on any number of threads.
 //!
