@@ -34,9 +34,9 @@ use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The residual parameters' search: simplex edge 0.1, 3 restarts, tolerance 1e-9, 2000
+/// The residual parameters' search: simplex edge 0.1, one run, tolerance 1e-7, 2000
 /// iterations (no model solutions: the predictions are held).
-const RESIDUAL_SEARCH: NelderMeadSettings = NelderMeadSettings::new(0.1, 3, 1e-9, 2000);
+const RESIDUAL_SEARCH: NelderMeadSettings = NelderMeadSettings::new(0.1, 1, 1e-7, 2000);
 
 /// One subject's regression design: `μᵢ = offset + X·b`.
 #[derive(Debug, Clone)]
