@@ -12,8 +12,9 @@ use argmin::solver::neldermead::NelderMead;
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::nlme::{
     Chains, EstimationMethod, EvaluateAt, Exploration, ImportanceOptions, PopulationFit,
-    PopulationOptions, PopulationSpec, QuadratureOptions, SaemFit, SaemOptions, fit_population,
-    fit_population_from, fit_population_saem, importance_sampling, marginal_likelihood,
+    PopulationOptions, PopulationSpec, ProposalKind, QuadratureOptions, SaemFit, SaemOptions,
+    fit_population, fit_population_from, fit_population_saem, importance_sampling,
+    importance_sampling_conditional, marginal_likelihood,
 };
 use cart_pkpd::{Dataset, Error, ErrorModel};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
@@ -266,6 +267,7 @@ fn saem_is_the_same_on_one_and_two_threads() {
     assert_eq!(values(&one.fit), values(&two.fit));
     assert_eq!(one.trace, two.trace);
     assert_eq!(one.fit.minus_two_ll, two.fit.minus_two_ll);
+    assert_eq!(one.conditional, two.conditional);
     let other = saem(&SaemOptions { seed: 8, ..opts });
     assert_ne!(values(&other.fit), values(&one.fit), "the seed matters");
 }
@@ -404,4 +406,106 @@ fn the_trace_plot_has_a_panel_per_parameter() {
         cart_pkpd::plots::saem_trace_svg(&empty),
         Err(Error::Plot { .. })
     ));
+}
+
+/// One subject's conditional mean and SD of `η = (η_ka, η_CL)` at a fit's estimates, from
+/// a 161 × 161 midpoint grid over ±7 SD of each, with the Bateman function written out.
+fn conditional_by_grid(fit: &PopulationFit, data: &Dataset, subject: usize) -> [[f64; 2]; 2] {
+    let v = values(fit);
+    let (ka, ke, cl, w_ka, w_cl, sigma) = (v[0], v[1], v[2], v[3].sqrt(), v[4].sqrt(), v[5]);
+    let s = &data.subjects()[subject];
+    let dose = s.doses()[0].amount;
+    let (n, half) = (161, 7.0);
+    let step = 2.0 * half / n as f64;
+    let mut sums = [0.0; 5];
+    for i in 0..n {
+        let e1 = (-half + (i as f64 + 0.5) * step) * w_ka;
+        for j in 0..n {
+            let e2 = (-half + (j as f64 + 0.5) * step) * w_cl;
+            let (ka_i, cl_i) = (ka * e1.exp(), cl * e2.exp());
+            let vol = cl_i / ke;
+            let ss: f64 = s
+                .observations()
+                .iter()
+                .map(|o| {
+                    let t = o.time;
+                    let c =
+                        dose * ka_i / (vol * (ka_i - ke)) * ((-ke * t).exp() - (-ka_i * t).exp());
+                    (o.value - c).powi(2)
+                })
+                .sum();
+            let prior = (e1 / w_ka).powi(2) + (e2 / w_cl).powi(2);
+            let w = (-ss / (2.0 * sigma * sigma) - prior / 2.0).exp();
+            for (k, x) in [1.0, e1, e2, e1 * e1, e2 * e2].iter().enumerate() {
+                sums[k] += w * x;
+            }
+        }
+    }
+    let mean = [sums[1] / sums[0], sums[2] / sums[0]];
+    let sd = [
+        (sums[3] / sums[0] - mean[0].powi(2)).sqrt(),
+        (sums[4] / sums[0] - mean[1].powi(2)).sqrt(),
+    ];
+    [mean, sd]
+}
+
+/// SAEM's conditional means and SDs (its chains over the second half of smoothing) against
+/// the grid at its estimates: every mean within 0.3 conditional SD, every SD within 20%;
+/// importance sampling from them (SAEM's default) within 3 Monte Carlo SEs of quadrature.
+/// Conditional moments that do not fit the data are a typed error.
+#[test]
+fn conditional_distributions_match_the_grid() {
+    let data = theoph();
+    let fit = saem(&SaemOptions::default());
+    assert_eq!(fit.conditional.len(), 12);
+    for (i, c) in fit.conditional.iter().enumerate() {
+        let [mean, sd] = conditional_by_grid(&fit.fit, &data, i);
+        eprintln!(
+            "{}: mean {:.4} {:.4} (grid {:.4} {:.4}); sd {:.4} {:.4} (grid {:.4} {:.4}); {} draws",
+            c.id, c.mean[0], c.mean[1], mean[0], mean[1], c.sd[0], c.sd[1], sd[0], sd[1], c.draws
+        );
+        assert_eq!(c.id, data.subjects()[i].id());
+        for r in 0..2 {
+            assert!(
+                (c.mean[r] - mean[r]).abs() < 0.3 * sd[r],
+                "{} mean {r}",
+                c.id
+            );
+            assert!((c.sd[r] / sd[r] - 1.0).abs() < 0.2, "{} sd {r}", c.id);
+        }
+    }
+    let is = fit.likelihood.as_ref().unwrap();
+    assert!(
+        is.subjects
+            .iter()
+            .all(|s| s.proposal == ProposalKind::Conditional)
+    );
+    let exact = marginal_likelihood(
+        &OneCompartmentOral,
+        &data,
+        &spec(),
+        EvaluateAt::Estimates(&fit.fit),
+        &QuadratureOptions::default(),
+    )
+    .unwrap();
+    assert!((is.minus_two_ll - exact.minus_two_ll).abs() < 3.0 * is.standard_error);
+    let at = EvaluateAt::Estimates(&fit.fit);
+    let opts = ImportanceOptions::default();
+    let run = |c: &[cart_pkpd::nlme::ConditionalDistribution]| {
+        importance_sampling_conditional(&OneCompartmentOral, &data, &spec(), at, c, &opts)
+    };
+    let mut short = fit.conditional.clone();
+    short.pop();
+    let mut wrong_k = fit.conditional.clone();
+    wrong_k[3].mean.push(0.0);
+    let mut not_finite = fit.conditional.clone();
+    not_finite[5].covariance[0][0] = f64::NAN;
+    for bad in [short, wrong_k, not_finite] {
+        assert!(matches!(run(&bad), Err(Error::InvalidFitOptions { .. })));
+    }
+    let mut singular = fit.conditional.clone();
+    singular[0].covariance = vec![vec![0.0; 2]; 2];
+    let fallback = run(&singular).unwrap();
+    assert_eq!(fallback.subjects[0].proposal, ProposalKind::LaplaceFallback);
+    assert_eq!(fallback.subjects[1].proposal, ProposalKind::Conditional);
 }

@@ -18,7 +18,13 @@
 //! `H` is the EBE search's Newton Hessian, as in adaptive Gauss–Hermite quadrature
 //! ([`marginal_likelihood`](super::marginal_likelihood)), which is the better check where
 //! there are one or two random effects.
+//!
+//! [`importance_sampling_conditional`] centres the proposal on given conditional means with
+//! scale `Σ` their conditional covariances instead (Monolix's proposal; SAEM's chains give
+//! them: [`SaemFit::conditional`](super::SaemFit::conditional)). Any proposal gives an
+//! unbiased `L̂ᵢ`; the closer it is to `p(η | yᵢ)`, the smaller the Monte Carlo error.
 
+use super::conditional::ConditionalDistribution;
 use super::ebe::MapProblem;
 use super::quadrature::{EvaluateAt, evaluation_point};
 use super::subject::{Shared, SubjectProblem, ln_det_triangular};
@@ -79,6 +85,22 @@ pub struct SubjectSampled {
     /// Effective sample size of the weights, `(Σw)²/Σw²` (near `M` for a proposal close to
     /// the conditional distribution; a small value flags a poor one).
     pub effective_samples: f64,
+    /// The proposal used.
+    #[serde(default)]
+    pub proposal: ProposalKind,
+}
+
+/// Where a subject's t proposal came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ProposalKind {
+    /// Centred on the EBE with scale `2H⁻¹` (the Laplace approximation).
+    #[default]
+    Laplace,
+    /// Centred on the given conditional mean with its conditional covariance as scale.
+    Conditional,
+    /// Conditional moments were given but their covariance is not positive definite (too
+    /// few distinct draws): the Laplace proposal instead.
+    LaplaceFallback,
 }
 
 /// The marginal likelihood by importance sampling.
@@ -139,6 +161,49 @@ pub fn importance_sampling<M: Model>(
     at: EvaluateAt<'_>,
     opts: &ImportanceOptions,
 ) -> Result<SampledLikelihood> {
+    sample(model, data, spec, at, None, opts)
+}
+
+/// As [`importance_sampling`], with each subject's proposal centred on its conditional
+/// mean with its conditional covariance as scale (module docs), e.g. from
+/// [`SaemFit::conditional`](super::SaemFit::conditional); a subject whose covariance is not
+/// positive definite falls back to the Laplace proposal
+/// ([`ProposalKind::LaplaceFallback`]).
+///
+/// # Errors
+/// As [`importance_sampling`]; conditional distributions that are not one per subject in
+/// the data's order, or not of the specification's dimension, or not finite
+/// ([`Error::InvalidFitOptions`]).
+pub fn importance_sampling_conditional<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    at: EvaluateAt<'_>,
+    conditional: &[ConditionalDistribution],
+    opts: &ImportanceOptions,
+) -> Result<SampledLikelihood> {
+    let ids_match = conditional.len() == data.subjects().len()
+        && conditional
+            .iter()
+            .zip(data.subjects())
+            .all(|(c, s)| c.id == s.id());
+    if !ids_match {
+        return Err(Error::InvalidFitOptions {
+            reason: "conditional distributions must be one per subject, in the data's order".into(),
+        });
+    }
+    sample(model, data, spec, at, Some(conditional), opts)
+}
+
+/// Both entry points: the checks, then every subject in parallel.
+fn sample<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    at: EvaluateAt<'_>,
+    conditional: Option<&[ConditionalDistribution]>,
+    opts: &ImportanceOptions,
+) -> Result<SampledLikelihood> {
     let invalid = |reason: &str| Error::InvalidFitOptions {
         reason: reason.into(),
     };
@@ -154,13 +219,23 @@ pub fn importance_sampling<M: Model>(
     if !(nu.is_finite() && nu > 0.0) {
         return Err(invalid("degrees_of_freedom must be finite and > 0"));
     }
+    let moments = conditional
+        .map(|c| {
+            c.iter()
+                .map(|d| d.moments(spec.random.len()))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
     let (foce, phi) = evaluation_point(model, data, spec, at, opts.censoring, opts.solver)?;
     let shared = foce.shared(&phi)?;
     let subjects = foce
         .subjects
         .par_iter()
         .enumerate()
-        .map(|(i, s)| subject_sampled(s, &shared, opts, i as u64))
+        .map(|(i, s)| {
+            let given = moments.as_ref().map(|m| &m[i]);
+            subject_sampled(s, &shared, given, opts, i as u64)
+        })
         .collect::<Result<Vec<_>>>()?;
     let minus_two_ll = subjects.iter().map(|s| s.minus_two_ll).sum::<f64>();
     let variance: f64 = subjects.iter().map(|s| s.standard_error.powi(2)).sum();
@@ -185,22 +260,34 @@ struct Proposal {
 
 impl Proposal {
     /// Centred on `eta` with scale `Σ = 2H⁻¹`; `None` where `H` is not positive definite.
-    fn new(eta: &[f64], h: &DMatrix<f64>, nu: f64) -> Option<Self> {
-        let k = eta.len() as f64;
+    fn laplace(eta: &[f64], h: &DMatrix<f64>, nu: f64) -> Option<Self> {
         let factor_inv = (h / 2.0).cholesky()?.l().transpose();
         // Σ = (H/2)⁻¹ = (RᵀR)⁻¹ with R = chol(H/2)ᵀ: C = R⁻¹ gives CCᵀ = Σ
         let factor = factor_inv.clone().try_inverse()?;
+        Some(Self::from_factors(eta, factor, factor_inv, nu))
+    }
+
+    /// Centred on `mean` with scale `Σ = covariance`; `None` where it is not positive
+    /// definite.
+    fn conditional(mean: &DVector<f64>, covariance: &DMatrix<f64>, nu: f64) -> Option<Self> {
+        let factor = covariance.clone().cholesky()?.l();
+        let factor_inv = factor.clone().try_inverse()?;
+        Some(Self::from_factors(mean.as_slice(), factor, factor_inv, nu))
+    }
+
+    fn from_factors(eta: &[f64], factor: DMatrix<f64>, factor_inv: DMatrix<f64>, nu: f64) -> Self {
+        let k = eta.len() as f64;
         let ln_constant = ln_gamma((nu + k) / 2.0)
             - ln_gamma(nu / 2.0)
             - k / 2.0 * (nu * std::f64::consts::PI).ln()
             - ln_det_triangular(&factor);
-        Some(Proposal {
+        Proposal {
             centre: DVector::from_column_slice(eta),
             factor,
             factor_inv,
             nu,
             ln_constant,
-        })
+        }
     }
 
     fn draw<R: Rng>(&self, rng: &mut R) -> DVector<f64> {
@@ -220,18 +307,31 @@ impl Proposal {
 fn subject_sampled<M: Model>(
     subject: &SubjectProblem<'_, M>,
     shared: &Shared<'_>,
+    given: Option<&(DVector<f64>, DMatrix<f64>)>,
     opts: &ImportanceOptions,
     index: u64,
 ) -> Result<SubjectSampled> {
     let k = shared.layout.random.len();
+    let nu = opts.degrees_of_freedom;
     let map = MapProblem::new(subject, shared);
-    let lin = map.solve(&subject.start.get(), None)?;
-    let h = map.hessian(&lin)?;
     let id = subject.objective.subject().to_owned();
     let not_finite = || Error::SampledLikelihoodNotFinite {
         subject: id.clone(),
     };
-    let proposal = Proposal::new(&lin.eta, &h, opts.degrees_of_freedom).ok_or_else(not_finite)?;
+    let conditional = given.and_then(|(mean, cov)| Proposal::conditional(mean, cov, nu));
+    let kind = match (given, &conditional) {
+        (_, Some(_)) => ProposalKind::Conditional,
+        (Some(_), None) => ProposalKind::LaplaceFallback,
+        (None, None) => ProposalKind::Laplace,
+    };
+    let proposal = match conditional {
+        Some(p) => p,
+        None => {
+            let lin = map.solve(&subject.start.get(), None)?;
+            let h = map.hessian(&lin)?;
+            Proposal::laplace(&lin.eta, &h, nu).ok_or_else(not_finite)?
+        }
+    };
     // ln of (2π)^(−k/2)·|Ω|^(−1/2)
     let ln_prior_constant = -0.5 * k as f64 * LN_2PI - ln_det_triangular(&shared.omega_factor);
     let mut rng = stream(opts.seed, index);
@@ -255,6 +355,7 @@ fn subject_sampled<M: Model>(
         minus_two_ll: -2.0 * (top + mean.ln()),
         standard_error: 2.0 * var.sqrt() / (m.sqrt() * mean),
         effective_samples: (m * mean).powi(2) / sum_sq,
+        proposal: kind,
         id,
     })
 }

@@ -23,6 +23,7 @@
 //! constants). [`marginal_likelihood`] gives the exact −2LL that FOCE-I approximates, by
 //! adaptive Gauss–Hermite quadrature (for few random effects).
 
+mod conditional;
 mod covariate;
 mod ebe;
 mod importance;
@@ -36,8 +37,12 @@ mod simulation;
 mod smoothness;
 mod subject;
 
+pub use conditional::ConditionalDistribution;
 pub use covariate::{CovariateFunction, CovariateModel};
-pub use importance::{ImportanceOptions, SampledLikelihood, SubjectSampled, importance_sampling};
+pub use importance::{
+    ImportanceOptions, ProposalKind, SampledLikelihood, SubjectSampled, importance_sampling,
+    importance_sampling_conditional,
+};
 pub use quadrature::{
     EvaluateAt, MAX_POINTS, MarginalLikelihood, QuadratureOptions, SubjectMarginal,
     marginal_likelihood,

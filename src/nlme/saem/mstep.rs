@@ -116,8 +116,8 @@ impl MStep {
         }
     }
 
-    /// `μᵢ` of every subject at `φ`.
-    fn means(&self, phi: &[f64]) -> Vec<DVector<f64>> {
+    /// `μᵢ` of every subject at `φ` (0 in the components that are not regressed).
+    pub fn means(&self, phi: &[f64]) -> Vec<DVector<f64>> {
         let b = DVector::from_iterator(self.closed.len(), self.closed.iter().map(|&i| phi[i]));
         self.designs.iter().map(|d| &d.offset + &d.x * &b).collect()
     }
