@@ -54,7 +54,7 @@ pub use result::{
 };
 pub use saem::{
     Chains, Exploration, Kernels, STABILITY_WINDOW, SaemFit, SaemIteration, SaemOptions,
-    fit_population_saem,
+    StandardErrors, fit_population_saem,
 };
 pub use simulation::{Design, DesignSubject, Drawn, FittedModel, Predicted};
 

@@ -136,6 +136,18 @@ pub enum PopulationWarning {
     /// The covariance step ran but the Hessian of the objective is not positive definite:
     /// no standard errors.
     CovarianceStepFailed,
+    /// SAEM with Louis' standard errors: a standard error from the first half of the draws
+    /// differs from that from all of them by more than 20%: the estimate has not converged
+    /// (the chains' draws underestimate the spread of the complete-data score where random
+    /// effects carry much of the information, which makes the standard errors too small).
+    StandardErrorsUnstable {
+        /// The parameter, as the fit names it.
+        parameter: String,
+        /// Its standard error from all draws (estimation scale).
+        se: f64,
+        /// From the first half of them.
+        first_half: f64,
+    },
 }
 
 impl fmt::Display for PopulationWarning {
@@ -144,6 +156,16 @@ impl fmt::Display for PopulationWarning {
             PopulationWarning::CovarianceStepFailed => write!(
                 f,
                 "covariance step failed: the Hessian of the objective is not positive definite"
+            ),
+            PopulationWarning::StandardErrorsUnstable {
+                parameter,
+                se,
+                first_half,
+            } => write!(
+                f,
+                "Louis' standard errors have not converged: {parameter} has SE {se:.4e} \
+                 (estimation scale) from all draws and {first_half:.4e} from the first half; \
+                 run more iterations or use linearisation"
             ),
         }
     }
@@ -214,7 +236,7 @@ pub struct PopulationFit {
 /// The covariance step: the Hessian of the objective at `φ` (EBE starts held fixed) and
 /// the covariance `2·H⁻¹` where `H` is positive definite; `None` for both when the step is
 /// not asked for.
-struct CovarianceStep {
+pub(super) struct CovarianceStep {
     hessian: Option<DMatrix<f64>>,
     covariance: Option<DMatrix<f64>>,
 }
@@ -229,6 +251,16 @@ impl CovarianceStep {
         CovarianceStep {
             hessian,
             covariance,
+        }
+    }
+
+    /// From the observed information `I` of the log-likelihood (the Hessian of −2LL is
+    /// `2I`, the covariance `I⁻¹`).
+    pub(super) fn from_information(information: &DMatrix<f64>) -> Self {
+        let hessian = information * 2.0;
+        CovarianceStep {
+            covariance: covariance_from_hessian(&hessian),
+            hessian: Some(hessian),
         }
     }
 
@@ -250,11 +282,23 @@ pub(super) fn assemble<M: Model>(
     outcome: StartOutcome,
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
+    let step = CovarianceStep::run(foce, &outcome.theta, opts);
+    assemble_with(model, data, spec, foce, outcome, step)
+}
+
+/// As [`assemble`], with the standard errors from `step`.
+pub(super) fn assemble_with<M: Model>(
+    model: &M,
+    data: &Dataset,
+    spec: &PopulationSpec<M>,
+    foce: &Foce<'_, M>,
+    outcome: StartOutcome,
+    step: CovarianceStep,
+) -> Result<PopulationFit> {
     let phi = outcome.theta;
     let layout = &foce.layout;
     let contributions = foce.contributions(&phi)?;
     let minus_two_ll: f64 = contributions.iter().map(|c| c.minus_two_ll).sum();
-    let step = CovarianceStep::run(foce, &phi, opts);
     let mut warnings = Vec::new();
     if step.failed() {
         warnings.push(PopulationWarning::CovarianceStepFailed);

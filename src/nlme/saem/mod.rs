@@ -48,23 +48,26 @@
 //! approximation's (smallest effective sample size 3,384 against 694).
 
 mod chain;
+mod louis;
 mod mstep;
 mod newton;
+mod options;
 
 pub use chain::Kernels;
+pub use options::{Chains, Exploration, SaemOptions, StandardErrors};
 
 use super::conditional::{ConditionalDistribution, MomentSums};
 use super::importance::{ImportanceOptions, SampledLikelihood, importance_sampling_conditional};
 use super::quadrature::EvaluateAt;
-use super::{EstimationMethod, Foce, PopulationFit, PopulationOptions, PopulationSpec};
+use super::result::CovarianceStep;
+use super::{EstimationMethod, Foce, PopulationFit, PopulationSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::likelihood::Censoring;
 use crate::model::Model;
 use crate::optim::termination::{StartOutcome, Termination};
 use crate::sampling::stream;
-use crate::simulate::SolverOptions;
 use chain::{Acceptance, Chain, Steps, SubjectChains};
+use louis::{Information, louis_information};
 use mstep::{MStep, Step};
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -78,128 +81,6 @@ const SMOOTHING_EXPONENT: f64 = 0.6;
 
 /// Subjects × chains that [`Chains::Auto`] reaches at least (as Monolix).
 const AUTO_CHAIN_TARGET: usize = 50;
-
-/// How long the exploration phase lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Exploration {
-    /// Exactly this many iterations.
-    Fixed(usize),
-    /// Until every element of `φ` is stable (module docs), checked every 10 iterations
-    /// after `min`, and at most `max` iterations.
-    Auto {
-        /// Fewest iterations.
-        min: usize,
-        /// Most iterations.
-        max: usize,
-    },
-}
-
-/// Markov chains per subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Chains {
-    /// The fewest with subjects × chains ≥ 50 (as Monolix).
-    Auto,
-    /// This many (≥ 1).
-    Fixed(usize),
-}
-
-/// Settings of [`fit_population_saem`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SaemOptions {
-    /// Seed of the chains and of the importance sampling.
-    pub seed: u64,
-    /// Exploration phase (`γ = 1`).
-    pub exploration: Exploration,
-    /// Smoothing iterations (`γₖ = (k − K₁)^(−0.6)`, estimates averaged).
-    pub smoothing: usize,
-    /// Markov chains per subject.
-    pub chains: Chains,
-    /// Metropolis–Hastings iterations per kernel and SAEM iteration.
-    pub kernels: Kernels,
-    /// Simulated annealing during exploration: the largest fall of a variance per
-    /// iteration, as a factor in `(0, 1]` (1: none).
-    pub annealing: f64,
-    /// Draws per subject of the importance-sampling likelihood (0: not computed, and the
-    /// fit reports the FOCE-I approximation at the estimates).
-    pub importance_samples: usize,
-    /// Degrees of freedom of the importance sampling's t proposal.
-    pub degrees_of_freedom: f64,
-    /// Treatment of below-LLOQ observations.
-    pub censoring: Censoring,
-    /// ODE solver settings (unused for models with a closed form).
-    pub solver: SolverOptions,
-    /// Run the covariance step (standard errors by linearisation).
-    pub covariance: bool,
-}
-
-impl Default for SaemOptions {
-    /// Seed 1, exploration auto between 150 and 500 iterations, 200 smoothing iterations,
-    /// automatic chains, kernels 2/2/2, annealing 0.95, 5,000 importance draws with a t of
-    /// 5 degrees of freedom, M3, ODE rtol 1e-8, covariance step.
-    fn default() -> Self {
-        let foce = PopulationOptions::default();
-        SaemOptions {
-            seed: 1,
-            exploration: Exploration::Auto { min: 150, max: 500 },
-            smoothing: 200,
-            chains: Chains::Auto,
-            kernels: Kernels::default(),
-            annealing: 0.95,
-            importance_samples: 5000,
-            degrees_of_freedom: 5.0,
-            censoring: foce.censoring,
-            solver: foce.solver,
-            covariance: true,
-        }
-    }
-}
-
-impl SaemOptions {
-    fn check(&self) -> Result<()> {
-        let invalid = |reason: &str| {
-            Err(Error::InvalidFitOptions {
-                reason: reason.into(),
-            })
-        };
-        let kernels = self.kernels.prior + self.kernels.joint + self.kernels.single;
-        match self.exploration {
-            Exploration::Fixed(0) => return invalid("the exploration phase needs an iteration"),
-            Exploration::Auto { min, max } if min > max || max == 0 => {
-                return invalid("exploration: min must not exceed max, and max must be >= 1");
-            }
-            _ => {}
-        }
-        if self.smoothing == 0 {
-            return invalid("the smoothing phase needs an iteration");
-        }
-        if self.chains == Chains::Fixed(0) {
-            return invalid("chains must be >= 1");
-        }
-        if kernels == 0 {
-            return invalid("at least one Metropolis-Hastings kernel must run");
-        }
-        if !(self.annealing > 0.0 && self.annealing <= 1.0) {
-            return invalid("annealing must be in (0, 1]");
-        }
-        if self.importance_samples == 1 {
-            return invalid("importance sampling needs at least 2 samples (or 0: none)");
-        }
-        if !(self.degrees_of_freedom.is_finite() && self.degrees_of_freedom > 0.0) {
-            return invalid("degrees_of_freedom must be finite and > 0");
-        }
-        self.solver.check()
-    }
-
-    /// The same settings as a FOCE-I fit's, for what is computed at the estimates.
-    fn population_options(&self) -> PopulationOptions {
-        PopulationOptions {
-            censoring: self.censoring,
-            solver: self.solver,
-            covariance: self.covariance,
-            ..PopulationOptions::default()
-        }
-    }
-}
 
 /// One SAEM iteration's estimates, for convergence plots.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -298,10 +179,20 @@ pub fn fit_population_saem<M: Model>(
         evaluations: run.solutions,
         termination: Termination::Converged,
     };
-    let mut fit = super::result::assemble(model, data, spec, &foce, outcome, &pop_opts)?;
+    let mut fit = match &run.information {
+        Some(i) => {
+            let step = CovarianceStep::from_information(&i.matrix);
+            super::result::assemble_with(model, data, spec, &foce, outcome, step)?
+        }
+        None => super::result::assemble(model, data, spec, &foce, outcome, &pop_opts)?,
+    };
     fit.method = EstimationMethod::Saem;
     fit.iterations = run.trace.len() as u64;
     fit.evaluations = run.solutions / data.subjects().len() as u64;
+    if let Some(i) = &run.information {
+        let unstable = louis::unstable(i, &trace_names(&fit));
+        fit.warnings.extend(unstable);
+    }
     let likelihood = (opts.importance_samples > 0)
         .then(|| {
             let is = ImportanceOptions {
@@ -341,21 +232,14 @@ struct Run {
     solutions: u64,
     /// Each subject's conditional distribution from the second half of smoothing.
     conditional: Vec<ConditionalDistribution>,
+    /// The observed information by Louis' principle, where asked for.
+    information: Option<Information>,
 }
 
 /// The SAEM iterations from `phi0`.
 fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Result<Run> {
     let mut phi = phi0.to_vec();
-    let n = foce.subjects.len();
-    let n_chains = match opts.chains {
-        Chains::Auto => AUTO_CHAIN_TARGET.div_ceil(n),
-        Chains::Fixed(c) => c,
-    };
-    let mut chains = start_chains(foce, &phi, n_chains, opts.seed)?;
-    let omega = foce.layout.omega(&phi);
-    let sd: Vec<f64> = omega.diagonal().iter().map(|v| v.sqrt()).collect();
-    let mut steps = Steps::new(&sd);
-    let mut mstep = MStep::new(&foce.layout, &foce.subjects);
+    let mut sampler = Sampler::new(foce, &phi, opts)?;
     let (min, max) = match opts.exploration {
         Exploration::Fixed(k) => (k, k),
         Exploration::Auto { min, max } => (min, max),
@@ -366,24 +250,14 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
         exploration: max,
         solutions: 0,
         conditional: Vec::new(),
+        information: None,
     };
-    let k_eta = foce.layout.random.len();
-    let mut moments = vec![MomentSums::new(k_eta); n];
     let mut history: Vec<Vec<f64>> = Vec::new();
     let mut average = phi.clone();
     let mut k = 0;
     while k < run.exploration + opts.smoothing {
         k += 1;
-        let acceptance: Vec<Acceptance> = {
-            let shared = foce.shared(&phi)?;
-            chains
-                .par_iter_mut()
-                .zip(&foce.subjects)
-                .map(|(c, s)| c.iterate(s, &shared, &steps, opts.kernels))
-                .collect()
-        };
-        run.solutions += acceptance.iter().map(|a| a.solutions).sum::<u64>();
-        steps.adapt(&acceptance);
+        run.solutions += sampler.e_step(foce, &phi, opts.kernels)?;
         let exploring = k <= run.exploration;
         let step = Step {
             gamma: if exploring {
@@ -393,9 +267,11 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
             },
             annealing: (exploring && opts.annealing < 1.0).then_some(opts.annealing),
         };
-        mstep.run(foce, &mut chains, &mut phi, &step)?;
+        sampler
+            .mstep
+            .run(foce, &mut sampler.chains, &mut phi, &step)?;
         if k > run.exploration + opts.smoothing / 2 {
-            collect_draws(&mut moments, &chains, &mstep.means(&phi));
+            sampler.collect_draws(&phi);
         }
         // the estimate: the iterate in exploration, the running mean of the iterates in
         // smoothing
@@ -418,25 +294,103 @@ fn iterate<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], opts: &SaemOptions) -> Re
             run.exploration = k;
         }
     }
-    run.solutions += mstep.solutions();
-    let mu = mstep.means(&average);
-    run.conditional = moments
-        .iter()
-        .zip(&mu)
-        .zip(&foce.subjects)
-        .map(|((m, mu), s)| m.distribution(s.objective.subject(), mu))
-        .collect();
-    run.phi = average;
+    sampler.finish(foce, average, opts, &mut run)?;
     Ok(run)
 }
 
-/// Adds every chain's `ζ = η + μᵢ` (the latent vector that the M-step keeps when `μ`
-/// moves) to its subject's sums.
-fn collect_draws(moments: &mut [MomentSums], chains: &[SubjectChains], mu: &[DVector<f64>]) {
-    for ((m, subject), mu) in moments.iter_mut().zip(chains).zip(mu) {
-        for c in &subject.chains {
-            m.add(&(DVector::from_column_slice(&c.eta) + mu));
+/// The chains, their steps, the M-step's state and the draws of the conditional
+/// distributions.
+struct Sampler {
+    chains: Vec<SubjectChains>,
+    steps: Steps,
+    mstep: MStep,
+    moments: Vec<MomentSums>,
+}
+
+impl Sampler {
+    /// Chains at `η = 0` under `phi`, random-walk steps of half of each `ω`.
+    fn new<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &SaemOptions) -> Result<Self> {
+        let n = foce.subjects.len();
+        let n_chains = match opts.chains {
+            Chains::Auto => AUTO_CHAIN_TARGET.div_ceil(n),
+            Chains::Fixed(c) => c,
+        };
+        let omega = foce.layout.omega(phi);
+        let sd: Vec<f64> = omega.diagonal().iter().map(|v| v.sqrt()).collect();
+        Ok(Sampler {
+            chains: start_chains(foce, phi, n_chains, opts.seed)?,
+            steps: Steps::new(&sd),
+            mstep: MStep::new(&foce.layout, &foce.subjects),
+            moments: vec![MomentSums::new(foce.layout.random.len()); n],
+        })
+    }
+
+    /// One E-step: every subject's kernels at `phi`, then the steps adapted; the model
+    /// solutions it took.
+    fn e_step<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        phi: &[f64],
+        kernels: Kernels,
+    ) -> Result<u64> {
+        let shared = foce.shared(phi)?;
+        let steps = &self.steps;
+        let acceptance: Vec<Acceptance> = self
+            .chains
+            .par_iter_mut()
+            .zip(&foce.subjects)
+            .map(|(c, s)| c.iterate(s, &shared, steps, kernels))
+            .collect();
+        self.steps.adapt(&acceptance);
+        Ok(acceptance.iter().map(|a| a.solutions).sum())
+    }
+
+    /// Adds every chain's `ζ = η + μᵢ(φ)` (the latent vector that the M-step keeps when
+    /// `μ` moves) to its subject's sums.
+    fn collect_draws(&mut self, phi: &[f64]) {
+        let mu = self.mstep.means(phi);
+        for ((m, subject), mu) in self.moments.iter_mut().zip(&self.chains).zip(&mu) {
+            for c in &subject.chains {
+                m.add(&(DVector::from_column_slice(&c.eta) + mu));
+            }
         }
+    }
+
+    /// After the last iteration: Louis' information where asked for, the conditional
+    /// distributions at the estimates `average`, and the estimates into `run`.
+    fn finish<M: Model>(
+        &mut self,
+        foce: &Foce<'_, M>,
+        average: Vec<f64>,
+        opts: &SaemOptions,
+        run: &mut Run,
+    ) -> Result<()> {
+        run.solutions += self.mstep.solutions();
+        if let (true, StandardErrors::Louis { iterations }) =
+            (opts.covariance, opts.standard_errors)
+        {
+            let i = louis_information(
+                foce,
+                &mut self.chains,
+                &self.mstep,
+                &average,
+                &self.steps,
+                opts.kernels,
+                iterations,
+            )?;
+            run.solutions += i.solutions;
+            run.information = Some(i);
+        }
+        let mu = self.mstep.means(&average);
+        run.conditional = self
+            .moments
+            .iter()
+            .zip(&mu)
+            .zip(&foce.subjects)
+            .map(|((m, mu), s)| m.distribution(s.objective.subject(), mu))
+            .collect();
+        run.phi = average;
+        Ok(())
     }
 }
 

@@ -118,8 +118,20 @@ impl MStep {
 
     /// `μᵢ` of every subject at `φ` (0 in the components that are not regressed).
     pub fn means(&self, phi: &[f64]) -> Vec<DVector<f64>> {
+        (0..self.designs.len()).map(|i| self.mean(i, phi)).collect()
+    }
+
+    /// `μᵢ` of subject `i` at `φ`.
+    pub fn mean(&self, i: usize, phi: &[f64]) -> DVector<f64> {
         let b = DVector::from_iterator(self.closed.len(), self.closed.iter().map(|&i| phi[i]));
-        self.designs.iter().map(|d| &d.offset + &d.x * &b).collect()
+        let d = &self.designs[i];
+        &d.offset + &d.x * b
+    }
+
+    /// `φ` indices of the typical values and coefficients that are not regressed: those
+    /// that move the predictions at a fixed latent vector.
+    pub fn prediction_indices(&self) -> &[usize] {
+        &self.newton.indices
     }
 
     /// Moves the statistics towards the current chains by `γ`.
