@@ -539,5 +539,6 @@ fn fit_from<M: Model>(
             reason: outcome.termination,
         });
     }
-    result::assemble(model, data, spec, &foce, outcome, opts)
+    let step = result::CovarianceStep::run(&foce, &outcome.theta, opts);
+    result::assemble(model, data, spec, &foce, outcome, step)
 }

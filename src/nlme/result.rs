@@ -242,7 +242,7 @@ pub(super) struct CovarianceStep {
 }
 
 impl CovarianceStep {
-    fn run<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &PopulationOptions) -> Self {
+    pub(super) fn run<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &PopulationOptions) -> Self {
         let hessian = opts.covariance.then(|| {
             let fixed = foce.with_fixed_starts();
             hessian(|x| fixed.minus_two_ll(x), phi, opts.hessian_step)
@@ -274,20 +274,8 @@ impl CovarianceStep {
     }
 }
 
+/// The fit at the estimates `outcome.theta`, with the standard errors from `step`.
 pub(super) fn assemble<M: Model>(
-    model: &M,
-    data: &Dataset,
-    spec: &PopulationSpec<M>,
-    foce: &Foce<'_, M>,
-    outcome: StartOutcome,
-    opts: &PopulationOptions,
-) -> Result<PopulationFit> {
-    let step = CovarianceStep::run(foce, &outcome.theta, opts);
-    assemble_with(model, data, spec, foce, outcome, step)
-}
-
-/// As [`assemble`], with the standard errors from `step`.
-pub(super) fn assemble_with<M: Model>(
     model: &M,
     data: &Dataset,
     spec: &PopulationSpec<M>,

@@ -179,13 +179,11 @@ pub fn fit_population_saem<M: Model>(
         evaluations: run.solutions,
         termination: Termination::Converged,
     };
-    let mut fit = match &run.information {
-        Some(i) => {
-            let step = CovarianceStep::from_information(&i.matrix);
-            super::result::assemble_with(model, data, spec, &foce, outcome, step)?
-        }
-        None => super::result::assemble(model, data, spec, &foce, outcome, &pop_opts)?,
+    let step = match &run.information {
+        Some(i) => CovarianceStep::from_information(&i.matrix),
+        None => CovarianceStep::run(&foce, &outcome.theta, &pop_opts),
     };
+    let mut fit = super::result::assemble(model, data, spec, &foce, outcome, step)?;
     fit.method = EstimationMethod::Saem;
     fit.iterations = run.trace.len() as u64;
     fit.evaluations = run.solutions / data.subjects().len() as u64;
