@@ -135,6 +135,7 @@ fn saem_reaches_the_exact_maximum_likelihood() {
     let foce = foce_i(&data);
     let (ml, ml_m2ll) = exact_maximum(&data, &foce);
     let (f, se) = (values(&foce), ses(&foce));
+    assert_eq!(foce.standard_errors, Some(StandardErrors::Linearisation));
     for i in 0..6 {
         eprintln!(
             "{i}: exact ML {:.6}  FOCE-I {:.6}  SE {:.6}",
@@ -529,6 +530,12 @@ fn louis_standard_errors_match_the_exact_information() {
     })
     .fit;
     assert!(fit.warnings.is_empty(), "{:?}", fit.warnings);
+    let method = StandardErrors::Louis { iterations: 200 };
+    assert_eq!(fit.standard_errors, Some(method));
+    assert!(
+        fit.to_string()
+            .contains("standard errors by Louis' principle (200 iterations")
+    );
     let natural = values(&fit);
     let x: Vec<f64> = natural.iter().map(|v| v.ln()).collect();
     // Exact takes every parameter on the log scale (ln ω² included)

@@ -110,6 +110,9 @@ impl fmt::Display for PopulationFit {
             self.iterations,
             self.evaluations
         )?;
+        if let Some(m) = self.standard_errors {
+            writeln!(f, "standard errors {m}")?;
+        }
         self.write_theta(f)?;
         self.write_random(f)?;
         for w in &self.warnings {

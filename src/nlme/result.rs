@@ -3,7 +3,7 @@
 
 use super::params::Layout;
 use super::subject::Contribution;
-use super::{Foce, PopulationOptions, PopulationSpec};
+use super::{Foce, PopulationOptions, PopulationSpec, StandardErrors};
 use crate::data::Dataset;
 use crate::diagnostics::{epsilon_shrinkage_sd, eta_shrinkage_sd};
 use crate::error::Result;
@@ -205,6 +205,10 @@ pub struct PopulationFit {
     pub omega: Vec<OmegaEstimate>,
     /// Residual error parameters.
     pub sigma: Vec<Estimate>,
+    /// How the standard errors were computed (`None`: they were not, or the covariance
+    /// could not be formed).
+    #[serde(default)]
+    pub standard_errors: Option<StandardErrors>,
     /// ε-shrinkage per analyte, as NONMEM's `EPSSHRINKSD`:
     /// `100·(1 − √(Σ IWRES²/m))` (%) over the analyte's `m` quantified observations
     /// ([`epsilon_shrinkage_sd`](crate::diagnostics::epsilon_shrinkage_sd)).
@@ -239,6 +243,7 @@ pub struct PopulationFit {
 pub(super) struct CovarianceStep {
     hessian: Option<DMatrix<f64>>,
     covariance: Option<DMatrix<f64>>,
+    method: StandardErrors,
 }
 
 impl CovarianceStep {
@@ -251,16 +256,18 @@ impl CovarianceStep {
         CovarianceStep {
             hessian,
             covariance,
+            method: StandardErrors::Linearisation,
         }
     }
 
     /// From the observed information `I` of the log-likelihood (the Hessian of −2LL is
-    /// `2I`, the covariance `I⁻¹`).
-    pub(super) fn from_information(information: &DMatrix<f64>) -> Self {
+    /// `2I`, the covariance `I⁻¹`), estimated by `method`.
+    pub(super) fn from_information(information: &DMatrix<f64>, method: StandardErrors) -> Self {
         let hessian = information * 2.0;
         CovarianceStep {
             covariance: covariance_from_hessian(&hessian),
             hessian: Some(hessian),
+            method,
         }
     }
 
@@ -328,6 +335,7 @@ pub(super) fn assemble<M: Model>(
             .collect(),
         omega: omega_estimates::<M>(layout, &phi, &step, &contributions),
         sigma: sigma_estimates(layout, spec, &phi, &step),
+        standard_errors: step.covariance.as_ref().map(|_| step.method),
         epsilon_shrinkage: epsilon_shrinkage(&subjects),
         correlation: step.covariance.as_ref().map(|c| rows(&correlation(c))),
         subjects,

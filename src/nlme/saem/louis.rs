@@ -14,7 +14,7 @@
 //! effect, `η` otherwise), so that regressed typical values and coefficients enter only the
 //! prior term. `∇ℓᵢ` and `∇²ℓᵢ` are central differences with step [`LOUIS_STEP`]: points
 //! that move a typical value or coefficient that is not regressed solve the model (one
-//! solution per distinct such point: `1 + 2a + 2a(a−1)` for `a` of them), the others hold
+//! solution per distinct such point: `2a²` for `a` of them), the others hold
 //! the chain's predictions. The covariance of `φ̂` is then `I⁻¹`.
 
 use super::super::Foce;

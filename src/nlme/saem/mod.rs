@@ -180,7 +180,7 @@ pub fn fit_population_saem<M: Model>(
         termination: Termination::Converged,
     };
     let step = match &run.information {
-        Some(i) => CovarianceStep::from_information(&i.matrix),
+        Some(i) => CovarianceStep::from_information(&i.matrix, opts.standard_errors),
         None => CovarianceStep::run(&foce, &outcome.theta, &pop_opts),
     };
     let mut fit = super::result::assemble(model, data, spec, &foce, outcome, step)?;

@@ -65,7 +65,9 @@ pub struct SaemOptions {
     pub standard_errors: StandardErrors,
 }
 
-/// How [`fit_population_saem`](super::fit_population_saem) computes standard errors.
+/// How [`fit_population_saem`](super::fit_population_saem) computes standard errors (and
+/// how [`PopulationFit::standard_errors`](crate::nlme::PopulationFit::standard_errors) says
+/// they were computed: FOCE-I's are by linearisation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StandardErrors {
     /// By linearisation: the FOCE-I covariance step (the Hessian of FOCE-I's −2LL) at the
@@ -162,6 +164,20 @@ impl SaemOptions {
             solver: self.solver,
             covariance: self.covariance && self.standard_errors == StandardErrors::Linearisation,
             ..PopulationOptions::default()
+        }
+    }
+}
+
+impl std::fmt::Display for StandardErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StandardErrors::Linearisation => {
+                write!(f, "by linearisation (the Hessian of FOCE-I's -2LL)")
+            }
+            StandardErrors::Louis { iterations } => write!(
+                f,
+                "by Louis' principle ({iterations} iterations of the chains at the estimates)"
+            ),
         }
     }
 }
