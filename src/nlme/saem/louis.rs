@@ -89,7 +89,7 @@ pub(super) fn louis_information<M: Model>(
     let mu = mstep.means(phi);
     let mut solutions = 0u64;
     let mut sums = vec![Sums::new(p); chains.len()];
-    let mut first_half = Vec::new();
+    let mut first_half = sums.clone();
     for iteration in 0..iterations {
         if iteration == iterations / 2 {
             first_half = sums.clone();
@@ -126,9 +126,6 @@ pub(super) fn louis_information<M: Model>(
             })
             .collect();
         solutions += work.iter().sum::<u64>();
-    }
-    if first_half.is_empty() {
-        first_half = vec![Sums::new(p); chains.len()];
     }
     Ok(Information {
         matrix: information(&sums, p),
