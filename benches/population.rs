@@ -14,16 +14,17 @@
 #[path = "../examples/user_model.rs"]
 mod user_model;
 
-use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use cart_pkpd::data::CsvOptions;
-use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
+use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics};
 use cart_pkpd::nlme::{
     PopulationFit, PopulationOptions, PopulationSpec, SaemOptions, fit_population,
     fit_population_saem,
 };
-use cart_pkpd::population::PopulationModel;
-use cart_pkpd::synthetic::{Sampling, simulate_cohort_dataset};
-use cart_pkpd::{Dataset, ErrorModel, Parameters, SolverOptions};
+use cart_pkpd::{Dataset, ErrorModel, SolverOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use user_model::{OneCompartmentOral, OneCompartmentParams};
 
@@ -59,38 +60,10 @@ fn theophylline() -> (Dataset, PopulationSpec<OneCompartmentOral>) {
     (data, spec)
 }
 
-/// A model 1 cohort with the trial's design, and the model.
+/// A model 1 cohort with the trial's design (the recovery tests' cohort, seed 100), and
+/// the model.
 fn model1_cohort() -> (Dataset, PopulationSpec<CellularKinetics>) {
-    let pop = PopulationModel::<CellularKinetics>::diagonal(
-        CellularKineticsParams::stein_2019(),
-        &[("cmax", 0.25), ("alpha", 0.09)],
-    )
-    .unwrap();
-    let mut design = bms986353_sle_design();
-    design.follow_up_days = vec![365.0; 19];
-    design.sampling = vec![Sampling::new(
-        "transgene",
-        &TRIAL_TRANSGENE_DAYS,
-        ErrorModel::LogAdditive { sd: 0.4 },
-        Some(5.0),
-    )];
-    design.composition = None;
-    let cohort = simulate_cohort_dataset(
-        &CellularKinetics,
-        &pop,
-        &design,
-        &SolverOptions::default(),
-        100,
-    )
-    .unwrap();
-    let start = CellularKineticsParams::stein_2019()
-        .with_all(&[("cmax", 15_000.0), ("alpha", 0.2)])
-        .unwrap();
-    let spec = PopulationSpec::new(start)
-        .estimate(&["cmax", "alpha", "fb", "beta"])
-        .random_diagonal(&[("cmax", 0.1), ("alpha", 0.1)])
-        .residual("transgene", ErrorModel::LogAdditive { sd: 0.3 });
-    (cohort, spec)
+    (common::cohort(100), common::spec())
 }
 
 /// The shipped model 2 cohort and the model of `figure2`.

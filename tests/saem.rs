@@ -7,8 +7,10 @@
 #[path = "../examples/user_model.rs"]
 mod user_model;
 
-use argmin::core::{CostFunction, Executor};
-use argmin::solver::neldermead::NelderMead;
+#[allow(dead_code)]
+mod common;
+
+use argmin::core::CostFunction;
 use cart_pkpd::data::CsvOptions;
 use cart_pkpd::nlme::{
     Chains, EstimationMethod, EvaluateAt, Exploration, ImportanceOptions, PopulationFit,
@@ -17,6 +19,7 @@ use cart_pkpd::nlme::{
     importance_sampling_conditional, marginal_likelihood,
 };
 use cart_pkpd::{Dataset, Error, ErrorModel};
+use common::nelder_mead_minimum;
 use user_model::{OneCompartmentOral, OneCompartmentParams};
 
 fn theoph() -> Dataset {
@@ -85,29 +88,9 @@ impl CostFunction for Exact<'_> {
 
 /// The maximum-likelihood estimates (natural scale, as [`values`]) and the −2LL there.
 fn exact_maximum(data: &Dataset, from: &PopulationFit) -> (Vec<f64>, f64) {
-    let v = values(from);
-    let x0: Vec<f64> = vec![
-        v[0].ln(),
-        v[1].ln(),
-        v[2].ln(),
-        v[3].ln(),
-        v[4].ln(),
-        v[5].ln(),
-    ];
-    let mut simplex = vec![x0.clone()];
-    for i in 0..6 {
-        let mut x = x0.clone();
-        x[i] += 0.05;
-        simplex.push(x);
-    }
-    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-9).unwrap();
-    let res = Executor::new(Exact { data }, solver)
-        .configure(|s| s.max_iters(3000))
-        .run()
-        .unwrap();
-    let x = res.state.best_param.unwrap();
-    let natural = x.iter().map(|v| v.exp()).collect();
-    (natural, res.state.best_cost)
+    let x0: Vec<f64> = values(from).iter().map(|v| v.ln()).collect();
+    let (x, minimum) = nelder_mead_minimum(Exact { data }, &x0, 1e-9, 3000);
+    (x.iter().map(|v| v.exp()).collect(), minimum)
 }
 
 fn foce_i(data: &Dataset) -> PopulationFit {

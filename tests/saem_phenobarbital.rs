@@ -8,8 +8,10 @@
 //! References: the exact maximum likelihood (adaptive Gauss–Hermite quadrature with 9
 //! nodes per random effect, maximised by argmin's Nelder–Mead in the test) and FOCE-I.
 
-use argmin::core::{CostFunction, Executor};
-use argmin::solver::neldermead::NelderMead;
+#[allow(dead_code)]
+mod common;
+
+use argmin::core::CostFunction;
 use cart_pkpd::models::pk::{OneCmtIv, OneCmtIvParams};
 use cart_pkpd::nlme::{
     CovariateFunction, CovariateModel, EvaluateAt, PopulationFit, PopulationOptions,
@@ -17,6 +19,7 @@ use cart_pkpd::nlme::{
     fit_population_saem, marginal_likelihood,
 };
 use cart_pkpd::{Dataset, ErrorModel, Subject};
+use common::nelder_mead_minimum;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -192,22 +195,6 @@ impl CostFunction for Exact<'_> {
     }
 }
 
-/// The maximum of the exact likelihood from `x0`: its `x` and −2LL.
-fn exact_maximum(exact: Exact<'_>, x0: &[f64]) -> (Vec<f64>, f64) {
-    let mut simplex = vec![x0.to_vec()];
-    for i in 0..x0.len() {
-        let mut x = x0.to_vec();
-        x[i] += 0.05;
-        simplex.push(x);
-    }
-    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-8).unwrap();
-    let res = Executor::new(exact, solver)
-        .configure(|s| s.max_iters(4000))
-        .run()
-        .unwrap();
-    (res.state.best_param.unwrap(), res.state.best_cost)
-}
-
 /// SAEM reaches the exact maximum likelihood of the phenobarbital-like problem: with each
 /// of two seeds, every estimate (typical values, weight exponents, Ω, CV) is within 0.35
 /// SE of the exact maximum and the exact −2LL at SAEM's estimates is within 0.1 of the
@@ -230,7 +217,7 @@ fn saem_reaches_the_exact_maximum_on_a_phenobarbital_like_problem() {
     };
     let at_foce = quadrature(&foce);
     approx::assert_relative_eq!(exact.at(&as_x(&foce)), at_foce, max_relative = 1e-9);
-    let (x_ml, ml) = exact_maximum(exact, &as_x(&foce));
+    let (x_ml, ml) = nelder_mead_minimum(exact, &as_x(&foce), 1e-8, 4000);
     let natural = |x: &[f64]| -> Vec<f64> {
         let mut v = x.to_vec();
         for i in [0, 1, 4, 5, 6] {

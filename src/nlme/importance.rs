@@ -182,12 +182,7 @@ pub fn importance_sampling_conditional<M: Model>(
     conditional: &[ConditionalDistribution],
     opts: &ImportanceOptions,
 ) -> Result<SampledLikelihood> {
-    let ids_match = conditional.len() == data.subjects().len()
-        && conditional
-            .iter()
-            .zip(data.subjects())
-            .all(|(c, s)| c.id == s.id());
-    if !ids_match {
+    if !super::same_subjects(conditional.iter().map(|c| c.id.as_str()), data) {
         return Err(Error::InvalidFitOptions {
             reason: "conditional distributions must be one per subject, in the data's order".into(),
         });

@@ -470,18 +470,17 @@ pub fn fit_population_from<M: Model>(
     start: &PopulationFit,
     opts: &PopulationOptions,
 ) -> Result<PopulationFit> {
-    let same_subjects = start.subjects.len() == data.subjects().len()
-        && start
-            .subjects
-            .iter()
-            .zip(data.subjects())
-            .all(|(a, b)| a.subject == b.id());
-    if !same_subjects {
+    if !same_subjects(start.subjects.iter().map(|s| s.subject.as_str()), data) {
         return Err(Error::InvalidFitOptions {
             reason: "the starting fit is of other subjects than the data".into(),
         });
     }
     fit_from(model, data, spec, opts, Some(start))
+}
+
+/// Whether `ids` are the data's subjects, one each, in the data's order.
+fn same_subjects<'i>(ids: impl ExactSizeIterator<Item = &'i str>, data: &Dataset) -> bool {
+    ids.len() == data.subjects().len() && ids.zip(data.subjects()).all(|(a, b)| a == b.id())
 }
 
 fn fit_from<M: Model>(

@@ -1,6 +1,9 @@
-//! Shared by the population recovery tests: model 1 on simulated cohorts with the trial's
-//! design, and tallies of estimates of known parameters across seeded replicates.
+//! Shared by the population tests: model 1 on simulated cohorts with the trial's design,
+//! tallies of estimates of known parameters across seeded replicates, and the search for
+//! an exact likelihood's maximum.
 
+use argmin::core::{CostFunction, Executor};
+use argmin::solver::neldermead::NelderMead;
 use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS, bms986353_sle_design};
 use cart_pkpd::models::{CellularKinetics, CellularKineticsParams};
 use cart_pkpd::nlme::{CovariateModel, PopulationFit, PopulationSpec};
@@ -207,4 +210,32 @@ impl Tally {
             );
         }
     }
+}
+
+/// The minimum of `cost` by argmin's Nelder–Mead from `x0` (simplex edges 0.05), run to a
+/// cost SD of `tolerance` or `max_iters` iterations: the point and the cost there.
+#[allow(dead_code)]
+pub fn nelder_mead_minimum<C>(
+    cost: C,
+    x0: &[f64],
+    tolerance: f64,
+    max_iters: u64,
+) -> (Vec<f64>, f64)
+where
+    C: CostFunction<Param = Vec<f64>, Output = f64>,
+{
+    let mut simplex = vec![x0.to_vec()];
+    for i in 0..x0.len() {
+        let mut x = x0.to_vec();
+        x[i] += 0.05;
+        simplex.push(x);
+    }
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(tolerance)
+        .unwrap();
+    let res = Executor::new(cost, solver)
+        .configure(|s| s.max_iters(max_iters))
+        .run()
+        .unwrap();
+    (res.state.best_param.unwrap(), res.state.best_cost)
 }

@@ -118,14 +118,19 @@ impl MStep {
 
     /// `μᵢ` of every subject at `φ` (0 in the components that are not regressed).
     pub fn means(&self, phi: &[f64]) -> Vec<DVector<f64>> {
-        (0..self.designs.len()).map(|i| self.mean(i, phi)).collect()
+        let b = self.coefficients(phi);
+        self.designs.iter().map(|d| &d.offset + &d.x * &b).collect()
     }
 
     /// `μᵢ` of subject `i` at `φ`.
     pub fn mean(&self, i: usize, phi: &[f64]) -> DVector<f64> {
-        let b = DVector::from_iterator(self.closed.len(), self.closed.iter().map(|&i| phi[i]));
         let d = &self.designs[i];
-        &d.offset + &d.x * b
+        &d.offset + &d.x * self.coefficients(phi)
+    }
+
+    /// `b`: the regressed typical values and coefficients in `φ`.
+    fn coefficients(&self, phi: &[f64]) -> DVector<f64> {
+        DVector::from_iterator(self.closed.len(), self.closed.iter().map(|&i| phi[i]))
     }
 
     /// `φ` indices of the typical values and coefficients that are not regressed: those
