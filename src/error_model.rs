@@ -155,6 +155,25 @@ impl ErrorModel {
         LN_2PI + 2.0 * s.ln() + (r / s) * (r / s)
     }
 
+    /// The least `−2 ln` density a quantified observation `obs` can have at any prediction
+    /// (with `ln 2π`): `2 ln sd` for the additive and log-additive models, `2 ln sd` as a
+    /// bound for the combined one (its SD is at least `sd`), and for the proportional one
+    /// `2 ln(cv·|obs|) − 2 ln u + (u − 1)²/cv²` at the best ratio `u = obs/f =
+    /// (1 + √(1 + 4cv²))/2` (`−∞` for `obs = 0`, which a prediction near 0 fits without
+    /// bound).
+    pub(crate) fn minus_two_ll_floor(&self, obs: f64) -> f64 {
+        match *self {
+            ErrorModel::Additive { sd }
+            | ErrorModel::LogAdditive { sd }
+            | ErrorModel::Combined { sd, .. } => LN_2PI + 2.0 * sd.ln(),
+            ErrorModel::Proportional { cv } if obs != 0.0 => {
+                let u = 0.5 * (1.0 + (1.0 + 4.0 * cv * cv).sqrt());
+                LN_2PI + 2.0 * (cv * obs.abs()).ln() - 2.0 * u.ln() + (u - 1.0).powi(2) / (cv * cv)
+            }
+            ErrorModel::Proportional { .. } => f64::NEG_INFINITY,
+        }
+    }
+
     /// `−2 ln P(y < lloq)` given `pred`: the M3 contribution of a censored observation.
     ///
     /// ```

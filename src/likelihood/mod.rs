@@ -7,6 +7,8 @@
 //! quantified value, and for a value below the LLOQ either Beal's M3 term `P(y < LLOQ)` or
 //! nothing ([`Censoring`]).
 
+#[cfg(test)]
+mod below_tests;
 mod gradient;
 mod objective;
 

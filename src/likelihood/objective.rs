@@ -15,7 +15,7 @@ use crate::optim::Scale;
 use crate::optim::differences::{self, INDIVIDUAL_GRADIENT_STEP};
 use crate::params::Parameters;
 use crate::simulate::plan::{Outputs, Plan};
-use crate::simulate::{SolverOptions, run_plan};
+use crate::simulate::{SolverOptions, run_plan, run_plan_until};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::normal::LN_2PI;
@@ -83,6 +83,15 @@ impl Obs {
         match (self.censored, self.lloq) {
             (true, Some(lloq)) => m.minus_two_ll_censored(lloq, pred),
             _ => m.minus_two_ll(self.value, pred),
+        }
+    }
+
+    /// The least [`term`](Obs::term) at any prediction: 0 for a censored observation (a
+    /// probability is at most 1), [`ErrorModel::minus_two_ll_floor`] otherwise.
+    fn floor(&self, errors: &[ErrorModel]) -> f64 {
+        match (self.censored, self.lloq) {
+            (true, Some(_)) => 0.0,
+            _ => errors[self.error].minus_two_ll_floor(self.value),
         }
     }
 }
@@ -386,15 +395,31 @@ impl<'a, M: Model> Objective<'a, M> {
     /// # Errors
     /// Whatever the simulation reports ([`crate::simulate()`]), with the subject named.
     pub fn predict(&self, pieces: &[M::Params]) -> Result<Vec<f64>> {
-        let n_out = self.model.outputs().len();
+        let flat = self.solve(pieces)?;
+        Ok(self.predictions(&flat).collect())
+    }
+
+    /// Every output at every observation's slot.
+    fn solve(&self, pieces: &[M::Params]) -> Result<Vec<f64>> {
         let (flat, _) = run_plan(self.model, pieces, &self.plan, &self.solver, self.nocb)
             .map_err(|e| e.in_subject(&self.subject))?;
-        Ok(self
-            .obs
-            .iter()
-            .enumerate()
-            .map(|(k, o)| flat[k * n_out + o.output])
-            .collect())
+        Ok(flat)
+    }
+
+    /// The observations' predictions from every output at every slot.
+    fn predictions<'f>(&'f self, flat: &'f [f64]) -> impl Iterator<Item = f64> + 'f {
+        let n_out = self.model.outputs().len();
+        (self.obs.iter().enumerate()).map(move |(k, o)| flat[k * n_out + o.output])
+    }
+
+    /// Per-observation prediction and −2 ln L from every output at every slot.
+    fn terms(&self, flat: &[f64], errors: &[ErrorModel]) -> Vec<ObservationTerm> {
+        (self.obs.iter().zip(self.predictions(flat)))
+            .map(|(o, prediction)| ObservationTerm {
+                prediction,
+                minus_two_ll: o.term(errors, prediction),
+            })
+            .collect()
     }
 
     /// Per-observation prediction and −2 ln L at given parameters (one set per piece).
@@ -403,16 +428,46 @@ impl<'a, M: Model> Objective<'a, M> {
         pieces: &[M::Params],
         errors: &[ErrorModel],
     ) -> Result<Vec<ObservationTerm>> {
-        let preds = self.predict(pieces)?;
-        Ok(self
-            .obs
-            .iter()
-            .zip(preds)
-            .map(|(o, prediction)| ObservationTerm {
-                prediction,
-                minus_two_ll: o.term(errors, prediction),
-            })
-            .collect())
+        let flat = self.solve(pieces)?;
+        Ok(self.terms(&flat, errors))
+    }
+
+    /// As [`contributions`](Objective::contributions), or `None` once the observations
+    /// solved so far show that −2LL is above `limit`: their terms plus the least terms the
+    /// others can have ([`Obs::floor`]) exceed it (by more than rounding). A
+    /// Metropolis–Hastings step that must reject such a proposal is spared the rest of the
+    /// solution. With an unbounded floor (a proportional error on an observation of 0) or
+    /// an infinite `limit`, the whole solution is taken.
+    pub(crate) fn contributions_below(
+        &self,
+        pieces: &[M::Params],
+        errors: &[ErrorModel],
+        limit: f64,
+    ) -> Result<Option<Vec<ObservationTerm>>> {
+        let floors: Vec<f64> = self.obs.iter().map(|o| o.floor(errors)).collect();
+        let mut unseen: f64 = floors.iter().sum();
+        if !(unseen.is_finite() && limit.is_finite()) {
+            return self.contributions(pieces, errors).map(Some);
+        }
+        let margin = 1e-9 * (1.0 + limit.abs());
+        let mut seen = 0.0;
+        let mut stop = |slot: usize, y: &[f64]| {
+            let o = &self.obs[slot];
+            let term = o.term(errors, y[o.output]);
+            seen += term;
+            unseen -= floors[slot];
+            !term.is_finite() || seen + unseen > limit + margin
+        };
+        let run = run_plan_until(
+            self.model,
+            pieces,
+            &self.plan,
+            &self.solver,
+            self.nocb,
+            &mut stop,
+        )
+        .map_err(|e| e.in_subject(&self.subject))?;
+        Ok(run.map(|(flat, _)| self.terms(&flat, errors)))
     }
 
     /// −2 log-likelihood at given model parameters and residual error models (one per

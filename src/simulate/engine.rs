@@ -21,7 +21,7 @@ use super::linear::ExactSystem;
 use super::ode::Stepper;
 use super::plan::{Plan, Step, StepKind};
 use super::sensitivity::SensState;
-use super::{SolverOptions, SolverStats};
+use super::{SolverOptions, SolverStats, Stop};
 use crate::dose::{Compartment, Dose, DoseRate, SteadyState};
 use crate::error::{Error, Result};
 use crate::model::{CompartmentDosing, Model};
@@ -173,9 +173,22 @@ impl<'a, M: Model> Engine<'a, M> {
     /// Walks `plan`, writing every output at each output step into `out` (`n_outputs`
     /// values per slot).
     pub fn run(&mut self, plan: &Plan, out: &mut [f64]) -> Result<SolverStats> {
+        let finished = self.run_until(plan, out, &mut |_, _| false)?;
+        Ok(finished.unwrap_or_default())
+    }
+
+    /// As [`run`](Engine::run), calling `stop` with each output slot and its outputs as
+    /// they are computed: `None` where `stop` returned `true` (the run ends there, and
+    /// `out` holds the slots computed so far).
+    pub fn run_until(
+        &mut self,
+        plan: &Plan,
+        out: &mut [f64],
+        stop: &mut Stop<'_>,
+    ) -> Result<Option<SolverStats>> {
         let n_out = self.model.outputs().len();
         let Some(first) = plan.steps.first() else {
-            return Ok(SolverStats::default());
+            return Ok(Some(SolverStats::default()));
         };
         self.reset(first.time, first.piece);
         let mut y = vec![0.0; n_out];
@@ -208,14 +221,17 @@ impl<'a, M: Model> Engine<'a, M> {
                     self.model.output(self.t, &self.x[..self.n], p, &mut y);
                     out[slot * n_out..(slot + 1) * n_out].copy_from_slice(&y);
                     self.output_sensitivities(slot, step.piece);
+                    if stop(slot, &y) {
+                        return Ok(None);
+                    }
                 }
                 StepKind::Reset | StepKind::Mark => {}
             }
         }
-        Ok(match &self.prop {
+        Ok(Some(match &self.prop {
             Propagator::Ode(s) => s.stats,
             Propagator::Exact(_) => SolverStats::default(),
-        })
+        }))
     }
 
     /// The model's initial state at `time`, nothing in progress.

@@ -323,6 +323,25 @@ pub(crate) fn run_plan<M: Model>(
     opts: &SolverOptions,
     nocb: bool,
 ) -> Result<(Vec<f64>, SolverStats)> {
+    let finished = run_plan_until(model, params, plan, opts, nocb, &mut |_, _| false)?;
+    Ok(finished.expect("a run that is never stopped finishes"))
+}
+
+/// What a run calls with each output slot and every output there, as they are computed
+/// in time order; `true` stops the run.
+pub(crate) type Stop<'a> = dyn FnMut(usize, &[f64]) -> bool + 'a;
+
+/// As [`run_plan`], calling `stop` with each output slot as an ODE or exact-linear run
+/// computes it: `None` where `stop` returned `true`. A model's closed form computes every
+/// slot at once and is never stopped.
+pub(crate) fn run_plan_until<M: Model>(
+    model: &M,
+    params: &[M::Params],
+    plan: &Plan,
+    opts: &SolverOptions,
+    nocb: bool,
+    stop: &mut Stop<'_>,
+) -> Result<Option<(Vec<f64>, SolverStats)>> {
     opts.check()?;
     if params.len() < plan.n_pieces() {
         return Err(Error::ParameterCount {
@@ -339,13 +358,13 @@ pub(crate) fn run_plan<M: Model>(
         (Some(p), _) => p,
         (None, SolutionMethod::Ode) => Propagator::Ode(Box::new(ode::Stepper::new(opts))),
         (None, method) => match closed_form::run(model, params, plan, &mut out) {
-            Ok(()) => return Ok((out, SolverStats::default())),
+            Ok(()) => return Ok(Some((out, SolverStats::default()))),
             Err(e) if method == SolutionMethod::ClosedForm => return Err(e),
             Err(_) => Propagator::Ode(Box::new(ode::Stepper::new(opts))),
         },
     };
-    let stats = Engine::new(model, params, prop, opts, nocb).run(plan, &mut out)?;
-    Ok((out, stats))
+    let finished = Engine::new(model, params, prop, opts, nocb).run_until(plan, &mut out, stop)?;
+    Ok(finished.map(|stats| (out, stats)))
 }
 
 /// Simulates `model` with `params` and `doses`, returning every output at `times`.

@@ -12,9 +12,19 @@
 //! The random-walk steps start at half of each `ω` and adapt between iterations towards an
 //! acceptance rate of 0.4: `s ← s·(1 + 0.4·(rate − 0.4))`, with the rate pooled over all
 //! subjects' chains (so it is the same on any number of threads).
+//!
+//! A step draws its uniform `u` before it solves the proposal, so the proposal is accepted
+//! only if `U_y' < limit` for a limit known in advance. The solution stops as soon as the
+//! observations solved so far rule that out: their `−2 ln L` terms plus the least terms
+//! the remaining ones can have (0 for a value below the LLOQ, `ln 2π + 2 ln sd` for an
+//! additive, log-additive or combined error) reach the limit. The chains are exactly those
+//! of whole solutions; only the rejected proposals' later stretches go unsolved (a
+//! proportional error on an observation of 0 has no least term, and then every solution is
+//! whole).
 
 use super::super::subject::{Shared, SubjectProblem};
 use crate::error::Result;
+use crate::likelihood::ObservationTerm;
 use crate::model::Model;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -126,12 +136,32 @@ impl Chain {
     ) -> Result<Chain> {
         let params = subject.params(shared, &eta)?;
         let terms = subject.objective.contributions(&params, &shared.errors)?;
+        Ok(Chain::from_terms(eta, &terms))
+    }
+
+    /// The chain at `η` if `U_y < limit` may hold, or `None` as soon as the observations
+    /// solved so far show that it does not (the rest of the solution is not computed).
+    ///
+    /// # Errors
+    /// The model's, where it cannot be evaluated at `η`.
+    fn below<M: Model>(
+        subject: &SubjectProblem<'_, M>,
+        shared: &Shared<'_>,
+        eta: Vec<f64>,
+        limit: f64,
+    ) -> Result<Option<Chain>> {
+        let params = subject.params(shared, &eta)?;
+        let terms = (subject.objective).contributions_below(&params, &shared.errors, limit)?;
+        Ok(terms.map(|terms| Chain::from_terms(eta, &terms)))
+    }
+
+    fn from_terms(eta: Vec<f64>, terms: &[ObservationTerm]) -> Chain {
         let u: f64 = terms.iter().map(|t| t.minus_two_ll).sum();
-        Ok(Chain {
+        Chain {
             eta,
             data_term: if u.is_finite() { u } else { f64::INFINITY },
             predictions: terms.iter().map(|t| t.prediction).collect(),
-        })
+        }
     }
 
     /// Solves the chain again at its `η` under `shared` (`U_y = +∞` and no predictions
@@ -242,18 +272,18 @@ fn step<M: Model>(
         }
     };
     let u: f64 = rng.random();
-    let Ok(proposed) = Chain::at(subject, shared, eta) else {
+    let prior = if with_prior {
+        prior_term(shared, &eta) - prior_term(shared, &chain.eta)
+    } else {
+        0.0
+    };
+    // accepted when ln u < −(ΔU_y + Δprior)/2, i.e. U_y' < limit; an infinite current U
+    // (a start the model cannot evaluate) accepts any finite proposal
+    let limit = chain.data_term - prior - 2.0 * u.ln();
+    let Ok(Some(proposed)) = Chain::below(subject, shared, eta, limit) else {
         return false;
     };
-    if !proposed.data_term.is_finite() {
-        return false;
-    }
-    let mut delta = proposed.data_term - chain.data_term;
-    if with_prior {
-        delta += prior_term(shared, &proposed.eta) - prior_term(shared, &chain.eta);
-    }
-    // an infinite current U (a start the model cannot evaluate) accepts any finite proposal
-    let accept = u.ln() < -delta / 2.0;
+    let accept = proposed.data_term.is_finite() && proposed.data_term < limit;
     if accept {
         *chain = proposed;
     }
