@@ -1,9 +1,15 @@
 //! The M-step for typical values and covariate coefficients that are not regressed
 //! (parameters without a random effect, multiplicative covariate effects): a
 //! stochastic-approximation Newton step, `ψ ← ψ − γₖ·H⁻¹·∇f`, with `f = Σᵢ mean_chains
-//! −2 ln p(yᵢ | ηᵢ; ψ)` at the current chains and `∇f` by central differences. It is a
+//! −2 ln p(yᵢ | ηᵢ; ψ)` at the current chains. It is a
 //! Robbins–Monro search for the root of `E[∇f | y] = 0`, which by Fisher's identity is the
 //! score of the likelihood.
+//!
+//! `∇f` is a forward difference from each chain's current data term (one solution per
+//! element and chain), less its leading error `(step/2)·∂²f/∂ψⱼ²` taken from the
+//! complete-data Hessian below: the error left is `O(step²)` plus `step/2` times the
+//! difference between the chains' curvature and that Hessian's, which averages out over
+//! the iterations.
 //!
 //! `H` is the complete-data Hessian `E[∇²f]` (second differences every [`HESSIAN_EVERY`]
 //! iterations): each step of exploration (`γ = 1`) then maximises the current chains' data
@@ -75,10 +81,16 @@ impl Newton {
         }
         let per_chain = self.gradients(&problem, chains, &psi, &ids)?;
         self.solutions += problem.solutions();
-        let g: DVector<f64> = per_chain
+        let mut g: DVector<f64> = per_chain
             .iter()
             .map(|subject| subject.iter().sum::<DVector<f64>>() / subject.len() as f64)
             .sum();
+        if let Some(h) = &self.complete {
+            // forward differences: their leading error (step/2)·∂²f/∂ψⱼ² in expectation
+            for (j, gj) in g.iter_mut().enumerate() {
+                *gj -= 0.5 * NEWTON_STEP * h[(j, j)];
+            }
+        }
         let h = self.complete.clone();
         let delta = match h.and_then(|h| h.cholesky()) {
             Some(c) => -c.solve(&g),
@@ -93,8 +105,8 @@ impl Newton {
         Ok(())
     }
 
-    /// `∇fᵢ` of every subject's every chain by central differences (one-sided from the
-    /// chain's current data term where one side cannot be evaluated).
+    /// `∇fᵢ` of every subject's every chain by forward differences from the chain's
+    /// current data term (backward where the forward side cannot be evaluated).
     fn gradients<M: Model>(
         &self,
         problem: &DataLikelihood<'_, '_, M>,
@@ -111,17 +123,25 @@ impl Newton {
         for j in 0..d {
             x[j] = psi[j] + NEWTON_STEP;
             let up = problem.per_chain(&x)?;
+            let forward_fails = up.iter().flatten().any(|u| !u.is_finite());
+            // backward differences for chains whose forward side cannot be evaluated (their
+            // leading error has the other sign; rare, and left uncorrected)
             x[j] = psi[j] - NEWTON_STEP;
-            let down = problem.per_chain(&x)?;
+            let down = if forward_fails {
+                Some(problem.per_chain(&x)?)
+            } else {
+                None
+            };
             x[j] = psi[j];
             for (i, subject) in chains.iter().enumerate() {
                 for (c, chain) in subject.chains.iter().enumerate() {
-                    let (u, l, centre) = (up[i][c], down[i][c], chain.data_term);
-                    out[i][c][j] = match (u.is_finite(), l.is_finite()) {
-                        (true, true) => (u - l) / (2.0 * NEWTON_STEP),
-                        (true, false) => (u - centre) / NEWTON_STEP,
-                        (false, true) => (centre - l) / NEWTON_STEP,
-                        (false, false) => {
+                    let centre = chain.data_term;
+                    let u = up[i][c];
+                    let l = down.as_ref().map_or(f64::NAN, |down| down[i][c]);
+                    out[i][c][j] = match (u.is_finite(), l.is_finite(), centre.is_finite()) {
+                        (true, _, true) => (u - centre) / NEWTON_STEP,
+                        (false, true, true) => (centre - l) / NEWTON_STEP,
+                        _ => {
                             return Err(Error::OptimizerFailed {
                                 reason: format!(
                                     "SAEM M-step: subject `{}`: the data likelihood cannot be \
