@@ -24,7 +24,7 @@ use super::mstep::MStep;
 use crate::error::Result;
 use crate::model::Model;
 use crate::nlme::PopulationWarning;
-use crate::optim::differences::hessian;
+use crate::optim::differences::{gradient, hessian};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -152,19 +152,11 @@ impl<M: Model> Draw<'_, '_, M> {
     /// `∇ℓ` and `∇²ℓ` at `φ̂` by central differences, or `None` where `ℓ` is not finite at
     /// some point.
     fn derivatives(&self) -> Option<(DVector<f64>, DMatrix<f64>)> {
-        let h = LOUIS_STEP;
         let f = |x: &[f64]| self.complete(x);
-        let hess = hessian(f, self.phi, h);
-        let mut x = self.phi.to_vec();
-        let mut g = DVector::zeros(x.len());
-        for i in 0..x.len() {
-            x[i] = self.phi[i] + h;
-            let up = self.complete(&x);
-            x[i] = self.phi[i] - h;
-            let down = self.complete(&x);
-            x[i] = self.phi[i];
-            g[i] = (up - down) / (2.0 * h);
-        }
+        // the Hessian's diagonal uses the gradient's points: where one side is not finite,
+        // so is the Hessian
+        let hess = hessian(f, self.phi, LOUIS_STEP);
+        let g = DVector::from_vec(gradient(f, self.phi, LOUIS_STEP).ok()?);
         let finite = g.iter().chain(hess.iter()).all(|v| v.is_finite());
         finite.then_some((g, hess))
     }
@@ -197,10 +189,10 @@ impl<M: Model> Draw<'_, '_, M> {
     /// differs from `φ̂`, else solved (once per distinct set of those values).
     fn predictions(&self, phi: &[f64], eta: &[f64]) -> Option<Vec<f64>> {
         let moving = self.mstep.prediction_indices();
-        let key: Vec<f64> = moving.iter().map(|&i| phi[i]).collect();
         if moving.iter().all(|&i| phi[i] == self.phi[i]) {
             return Some(self.chain.predictions.clone());
         }
+        let key: Vec<f64> = moving.iter().map(|&i| phi[i]).collect();
         if let Some((_, p)) = self.solved.borrow().iter().find(|(k, _)| *k == key) {
             return Some(p.clone());
         }

@@ -187,9 +187,9 @@ pub fn fit_population_saem<M: Model>(
     fit.method = EstimationMethod::Saem;
     fit.iterations = run.trace.len() as u64;
     fit.evaluations = run.solutions / data.subjects().len() as u64;
+    let names = trace_names(&fit);
     if let Some(i) = &run.information {
-        let unstable = louis::unstable(i, &trace_names(&fit));
-        fit.warnings.extend(unstable);
+        fit.warnings.extend(louis::unstable(i, &names));
     }
     let likelihood = (opts.importance_samples > 0)
         .then(|| {
@@ -213,7 +213,7 @@ pub fn fit_population_saem<M: Model>(
         fit.bic = is.minus_two_ll + p * (fit.n_observations as f64).ln();
     }
     Ok(SaemFit {
-        trace_names: trace_names(&fit),
+        trace_names: names,
         fit,
         likelihood,
         conditional: run.conditional,
