@@ -395,8 +395,15 @@ impl<'a, M: Model> Objective<'a, M> {
     /// # Errors
     /// Whatever the simulation reports ([`crate::simulate()`]), with the subject named.
     pub fn predict(&self, pieces: &[M::Params]) -> Result<Vec<f64>> {
-        let flat = self.solve(pieces)?;
-        Ok(self.predictions(&flat).collect())
+        let mut flat = self.solve(pieces)?;
+        // each observation's prediction moved to its place: the k-th is read from at or
+        // after index k, and only places before k have been written
+        let n_out = self.model.outputs().len();
+        for (k, o) in self.obs.iter().enumerate() {
+            flat[k] = flat[k * n_out + o.output];
+        }
+        flat.truncate(self.obs.len());
+        Ok(flat)
     }
 
     /// Every output at every observation's slot.

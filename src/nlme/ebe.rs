@@ -37,7 +37,7 @@ use crate::simulate::sensitivity::Directions;
 use argmin::core::{
     CostFunction, Executor, Gradient, Hessian, State, TerminationReason, TerminationStatus,
 };
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -157,12 +157,19 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
 
     /// Predictions on the error models' scales.
     fn transform(&self, predictions: &[f64]) -> Vec<f64> {
+        self.transformed(predictions.to_vec())
+    }
+
+    /// `predictions` moved to the error models' scales, in place.
+    fn transformed(&self, mut predictions: Vec<f64>) -> Vec<f64> {
         let errors = &self.shared.errors;
-        predictions
-            .iter()
+        for (p, o) in predictions
+            .iter_mut()
             .zip(self.subject.objective.observations())
-            .map(|(&p, o)| errors[o.error].transform(p))
-            .collect()
+        {
+            *p = errors[o.error].transform(*p);
+        }
+        predictions
     }
 
     /// `l(η)`, `+∞` where the model cannot be evaluated.
@@ -171,16 +178,16 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         let Ok(params) = self.subject.params(s, eta) else {
             return f64::INFINITY;
         };
-        let e = DVector::from_column_slice(eta);
-        let prior = (e.transpose() * &s.omega_inv * &e)[(0, 0)];
+        let prior = quadratic_form(&s.omega_inv, eta);
         let Ok(terms) = self.subject.objective.contributions(&params, &s.errors) else {
             return f64::INFINITY;
         };
         let v: f64 = terms.iter().map(|c| c.minus_two_ll).sum();
-        *self.evaluated.borrow_mut() = Evaluated {
-            eta: eta.to_vec(),
-            predictions: terms.iter().map(|c| c.prediction).collect(),
-        };
+        let mut evaluated = self.evaluated.borrow_mut();
+        evaluated.eta.clear();
+        evaluated.eta.extend_from_slice(eta);
+        evaluated.predictions.clear();
+        (evaluated.predictions).extend(terms.iter().map(|c| c.prediction));
         if v.is_finite() {
             v + prior
         } else {
@@ -190,11 +197,25 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
 
     /// Predictions on the error models' scales at `η` moved by `moves` (coordinate, step).
     fn transformed_at(&self, eta: &[f64], moves: &[(usize, f64)]) -> Result<Vec<f64>> {
-        let mut x = eta.to_vec();
+        self.transformed_moved(eta, &mut eta.to_vec(), moves)
+    }
+
+    /// As [`transformed_at`](Self::transformed_at), with `x` a copy of `eta` to move (and
+    /// left as it was).
+    fn transformed_moved(
+        &self,
+        eta: &[f64],
+        x: &mut [f64],
+        moves: &[(usize, f64)],
+    ) -> Result<Vec<f64>> {
         for &(c, d) in moves {
-            x[c] += d;
+            x[c] = eta[c] + d;
         }
-        Ok(self.transform(&self.predictions(&x)?))
+        let predictions = self.predictions(x);
+        for &(c, _) in moves {
+            x[c] = eta[c];
+        }
+        Ok(self.transformed(predictions?))
     }
 
     /// The model-curvature part of the exact Hessian of `l` at a linearisation,
@@ -228,11 +249,12 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
 
     /// `q` at `η ± h·e_c` for every random effect `c`, `h` = [`ETA_STEP`].
     fn sides(&self, eta: &[f64]) -> Result<Vec<Sides>> {
+        let mut x = eta.to_vec();
         (0..eta.len())
             .map(|c| {
                 Ok(Sides {
-                    up: self.transformed_at(eta, &[(c, ETA_STEP)])?,
-                    down: self.transformed_at(eta, &[(c, -ETA_STEP)])?,
+                    up: self.transformed_moved(eta, &mut x, &[(c, ETA_STEP)])?,
+                    down: self.transformed_moved(eta, &mut x, &[(c, -ETA_STEP)])?,
                 })
             })
             .collect()
@@ -311,9 +333,17 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             }
         };
         let omega_inv = &self.shared.omega_inv;
-        let e = DVector::from_column_slice(eta);
-        let mut l = (e.transpose() * omega_inv * &e)[(0, 0)];
-        let mut gradient = omega_inv * e * 2.0;
+        let mut l = quadratic_form(omega_inv, eta);
+        // 2Ω⁻¹η
+        let mut gradient: Vec<f64> = (0..k)
+            .map(|a| {
+                2.0 * eta
+                    .iter()
+                    .enumerate()
+                    .map(|(b, e)| omega_inv[(a, b)] * e)
+                    .sum::<f64>()
+            })
+            .collect();
         let mut information = DMatrix::zeros(k, k);
         let mut slopes = Vec::with_capacity(transformed.len());
         let errors = &self.shared.errors;
@@ -355,7 +385,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             transformed,
             g,
             information,
-            gradient: gradient.iter().copied().collect(),
+            gradient,
             slopes,
             sides,
         };
@@ -460,6 +490,17 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         };
         self.linearize(&eta).map(owned)
     }
+}
+
+/// `xᵀ·M·x`.
+fn quadratic_form(m: &DMatrix<f64>, x: &[f64]) -> f64 {
+    let mut v = 0.0;
+    for (b, xb) in x.iter().enumerate() {
+        for (a, xa) in x.iter().enumerate() {
+            v += xa * m[(a, b)] * xb;
+        }
+    }
+    v
 }
 
 fn argmin_error(e: Error) -> argmin::core::Error {

@@ -26,6 +26,7 @@
 mod conditional;
 mod covariate;
 mod ebe;
+mod fixed_starts;
 mod importance;
 mod params;
 mod quadrature;
@@ -69,6 +70,7 @@ use crate::optim::solver::bfgs::bfgs_then_nelder_mead;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::params::{ParamName, names_of};
 use crate::simulate::SolverOptions;
+use fixed_starts::{EbeSlopes, FixedStarts};
 use nalgebra::DMatrix;
 use params::Layout;
 use rayon::prelude::*;
@@ -264,6 +266,8 @@ struct Foce<'a, M: Model> {
     subjects: Vec<SubjectProblem<'a, M>>,
     evaluations: AtomicU64,
     gradient_step: f64,
+    /// Every subject's `dη̂/dφ` from the last gradient.
+    ebe_slopes: EbeSlopes,
 }
 
 impl<'a, M: Model> Foce<'a, M> {
@@ -300,6 +304,7 @@ impl<'a, M: Model> Foce<'a, M> {
             subjects,
             evaluations: AtomicU64::new(0),
             gradient_step: opts.gradient_step,
+            ebe_slopes: EbeSlopes::default(),
         })
     }
 
@@ -314,13 +319,10 @@ impl<'a, M: Model> Foce<'a, M> {
         }
     }
 
-    /// The objective with every subject's EBE search started from its current EBE, as
-    /// finite differences around the current point need.
-    fn with_fixed_starts(&self) -> FixedStarts<'_, 'a, M> {
-        FixedStarts {
-            foce: self,
-            starts: self.etas(),
-        }
+    /// The objective with every subject's EBE search started from its current EBE (moved
+    /// along its slope in `φ`), as finite differences around `centre` need.
+    fn with_fixed_starts(&self, centre: &[f64]) -> FixedStarts<'_, 'a, M> {
+        FixedStarts::new(self, centre)
     }
 
     fn shared<'l>(&'l self, phi: &'l [f64]) -> Result<Shared<'l>> {
@@ -391,28 +393,6 @@ impl<M: Model> argmin::core::CostFunction for &Foce<'_, M> {
     }
 }
 
-/// The FOCE-I objective with every subject's EBE search started from the EBEs it had when
-/// this view was taken. Each evaluation of a finite difference then sees the change of `φ`,
-/// not a change of the starts that an earlier evaluation left behind; the starts are put
-/// back when the view is dropped.
-struct FixedStarts<'f, 'a, M: Model> {
-    foce: &'f Foce<'a, M>,
-    starts: Vec<Vec<f64>>,
-}
-
-impl<M: Model> FixedStarts<'_, '_, M> {
-    fn minus_two_ll(&self, phi: &[f64]) -> f64 {
-        self.foce.set_etas(&self.starts);
-        self.foce.minus_two_ll(phi)
-    }
-}
-
-impl<M: Model> Drop for FixedStarts<'_, '_, M> {
-    fn drop(&mut self) {
-        self.foce.set_etas(&self.starts);
-    }
-}
-
 /// Central differences of −2LL with fixed EBE starts ([`FixedStarts`]), step
 /// [`PopulationOptions::gradient_step`]; a side where the model cannot be evaluated gives
 /// way to a one-sided difference.
@@ -421,7 +401,7 @@ impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
         self.refresh_curvatures(phi);
-        let fixed = self.with_fixed_starts();
+        let fixed = self.with_fixed_starts(phi);
         differences::gradient(|x| fixed.minus_two_ll(x), phi, self.gradient_step).map_err(|e| {
             argmin::core::Error::msg(format!(
                 "the objective cannot be evaluated on either side of φ[{}]",

@@ -73,27 +73,52 @@ pub(crate) struct Layout {
     pub base: Vec<f64>,
     /// Residual error models at their initial or fixed values.
     pub residuals: Vec<ErrorModel>,
+    /// The parameters [`individual`](Self::individual) computes.
+    touched: Vec<Touched>,
 }
 
-/// What acts on one parameter of a subject: covariate shifts and factors, its random
-/// effect, and the scale on which they act (`None`: nothing does).
-#[derive(Debug, Clone, Copy)]
-struct Adjust {
-    shift: f64,
-    factor: f64,
-    random: f64,
-    scale: Option<Scale>,
+/// What acts on one model parameter of a subject: its estimated typical value, covariate
+/// effects with a coefficient, random effects (positions in `θ`, `β` and `η`), and the
+/// scale on which they act. [`Layout::individual`] computes the parameters listed.
+#[derive(Debug, Clone)]
+pub(crate) struct Touched {
+    /// Index in the model's parameters.
+    index: usize,
+    scale: Scale,
+    theta: Option<usize>,
+    covariates: Vec<usize>,
+    random: Vec<usize>,
 }
 
-impl Default for Adjust {
-    fn default() -> Self {
-        Adjust {
-            shift: 0.0,
-            factor: 1.0,
-            random: 0.0,
-            scale: None,
+/// The parameters that a typical value, a covariate coefficient or a random effect acts
+/// on, in the model's order.
+fn touched(
+    theta: &[ScaledParameter],
+    covariates: &[CoefficientEffect],
+    random: &[ScaledParameter],
+) -> Vec<Touched> {
+    let indices = theta
+        .iter()
+        .chain(covariates.iter().map(|c| &c.parameter))
+        .chain(random);
+    let mut out: Vec<Touched> = Vec::new();
+    for p in indices {
+        if out.iter().any(|t| t.index == p.index) {
+            continue;
         }
+        let at = |list: &mut dyn Iterator<Item = usize>| list.collect::<Vec<usize>>();
+        out.push(Touched {
+            index: p.index,
+            scale: p.scale,
+            theta: theta.iter().position(|t| t.index == p.index),
+            covariates: at(
+                &mut (0..covariates.len()).filter(|&j| covariates[j].parameter.index == p.index)
+            ),
+            random: at(&mut (0..random.len()).filter(|&k| random[k].index == p.index)),
+        });
     }
+    out.sort_by_key(|t| t.index);
+    out
 }
 
 impl Layout {
@@ -145,6 +170,7 @@ impl Layout {
         }
         let sigma = sigma_elements(&spec.residuals)?;
         Ok(Layout {
+            touched: touched(&theta, &covariates, &random),
             theta,
             random,
             covariates,
@@ -298,44 +324,45 @@ impl Layout {
     /// ones on the natural scale, then `η` on the estimation scale.
     pub fn individual(&self, phi: &[f64], terms: &[f64], eta: &[f64]) -> Vec<f64> {
         let mut values = self.base.clone();
+        self.individual_into(phi, terms, eta, &mut values);
+        values
+    }
+
+    /// As [`individual`](Self::individual), into `values` (the length of
+    /// [`base`](Self::base)).
+    pub fn individual_into(&self, phi: &[f64], terms: &[f64], eta: &[f64], values: &mut [f64]) {
+        values.copy_from_slice(&self.base);
         let nc = self.covariates.len();
         for (k, v) in self.values.iter().enumerate() {
             values[v.index] = terms[nc + k];
         }
-        // per parameter: additive shift and factor from covariates, η, and the scale they
-        // act on (one scratch vector rather than one per quantity: this runs per prediction)
-        let mut adjust = vec![Adjust::default(); values.len()];
-        for (j, p) in self.theta.iter().enumerate() {
-            values[p.index] = p.scale.to_natural(phi[j]);
-            adjust[p.index].scale = Some(p.scale);
-        }
         let nt = self.theta.len();
-        for (j, c) in self.covariates.iter().enumerate() {
-            let a = &mut adjust[c.parameter.index];
-            match c.model.shift(phi[nt + j], terms[j]) {
-                Shift::Additive(d) => a.shift += d,
-                Shift::Factor(f) => a.factor *= f,
+        for t in &self.touched {
+            let s = t.scale;
+            if let Some(j) = t.theta {
+                values[t.index] = s.to_natural(phi[j]);
             }
-            a.scale = Some(c.parameter.scale);
-        }
-        for (k, p) in self.random.iter().enumerate() {
-            adjust[p.index].random += eta[k];
-            adjust[p.index].scale = Some(p.scale);
-        }
-        for (value, a) in values.iter_mut().zip(&adjust) {
-            let Some(s) = a.scale else { continue };
-            if a.shift == 0.0 && a.factor == 1.0 && a.random == 0.0 {
+            let (mut shift, mut factor) = (0.0, 1.0);
+            for &j in &t.covariates {
+                match self.covariates[j].model.shift(phi[nt + j], terms[j]) {
+                    Shift::Additive(d) => shift += d,
+                    Shift::Factor(f) => factor *= f,
+                }
+            }
+            let random: f64 = t.random.iter().map(|&k| eta[k]).sum();
+            if shift == 0.0 && factor == 1.0 && random == 0.0 {
                 continue;
             }
             let u = |x: f64| s.to_estimation("", x).unwrap_or(f64::NAN);
-            *value = if a.factor == 1.0 {
-                s.to_natural(u(*value) + a.shift + a.random)
+            // the typical value on the estimation scale: θ itself where it is estimated
+            let typical = t.theta.map_or_else(|| u(values[t.index]), |j| phi[j]);
+            values[t.index] = if factor == 1.0 {
+                s.to_natural(typical + shift + random)
             } else {
-                let typical = s.to_natural(u(*value) + a.shift) * a.factor;
-                s.to_natural(u(typical) + a.random)
+                let typical = s.to_natural(typical + shift) * factor;
+                s.to_natural(u(typical) + random)
             };
         }
-        values
     }
 
     /// The covariate terms of one subject, one set per distinct combination over its

@@ -249,7 +249,7 @@ pub(super) struct CovarianceStep {
 impl CovarianceStep {
     pub(super) fn run<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &PopulationOptions) -> Self {
         let hessian = opts.covariance.then(|| {
-            let fixed = foce.with_fixed_starts();
+            let fixed = foce.with_fixed_starts(phi);
             hessian(|x| fixed.minus_two_ll(x), phi, opts.hessian_step)
         });
         let covariance = hessian.as_ref().and_then(covariance_from_hessian);

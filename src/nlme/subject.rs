@@ -110,9 +110,23 @@ pub(crate) struct Contribution {
 impl<'a, M: Model> SubjectProblem<'a, M> {
     /// Model parameters of this subject at `η`: one set per covariate piece.
     pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<Vec<M::Params>> {
+        let layout = &shared.layout;
+        // values on the stack for models with up to 64 parameters (this runs per prediction)
+        let mut stack = [0.0; 64];
+        let mut heap = Vec::new();
+        let values = match stack.get_mut(..layout.base.len()) {
+            Some(v) => v,
+            None => {
+                heap.resize(layout.base.len(), 0.0);
+                &mut heap[..]
+            }
+        };
         self.covariates
             .iter()
-            .map(|terms| M::Params::from_values(&shared.layout.individual(shared.phi, terms, eta)))
+            .map(|terms| {
+                layout.individual_into(shared.phi, terms, eta, values);
+                M::Params::from_values(values)
+            })
             .collect()
     }
 

@@ -31,9 +31,15 @@ pub(super) fn run<M: Model>(
     }
     let p = &params[0];
     let n_out = model.outputs().len();
-    let mut y = vec![0.0; n_out];
+    // a model without a closed form says so before anything is walked
+    let mut probe = vec![0.0; if out.len() < n_out { n_out } else { 0 }];
+    let first = if probe.is_empty() {
+        &mut out[..n_out]
+    } else {
+        &mut probe
+    };
     let t0 = plan.steps.first().map_or(0.0, |s| s.time);
-    model.closed_form(t0, p, &[], &mut y)?;
+    model.closed_form(t0, p, &[], first)?;
     if plan
         .doses
         .iter()
@@ -69,22 +75,34 @@ pub(super) fn run<M: Model>(
                 let target = named_target(model, p, &mut names, d)?;
                 let input = model.dose_input(p, target_name(&target), d.time)?;
                 let dosing = model.compartment_dosing(p, input.state);
-                for k in 0..=d.addl {
-                    let time = d.time + dosing.lag + f64::from(k) * d.ii;
-                    if time > end && k > 0 {
-                        break;
+                let amount = d.amount * dosing.bioavailability;
+                let time = |k: u32| d.time + dosing.lag + f64::from(k) * d.ii;
+                // the entries up to the last record, the first always
+                let last = (1..=d.addl).take_while(|&k| time(k) <= end).last();
+                let entries = last.unwrap_or(0);
+                let mut target = Some(target);
+                for k in 0..=entries {
+                    // the last entry takes the target, the others a copy
+                    let target = if k == entries {
+                        target.take().flatten()
+                    } else {
+                        target.clone().flatten()
+                    };
+                    let dose = Dose {
+                        target,
+                        ..Dose::bolus(time(k), amount)
+                    };
+                    if dose.time <= step.time && pending.is_empty() {
+                        given.push(dose);
+                    } else {
+                        pending.push(dose);
                     }
-                    let amount = d.amount * dosing.bioavailability;
-                    pending.push(Dose {
-                        target: target.clone(),
-                        ..Dose::bolus(time, amount)
-                    });
                 }
                 give_due(&mut pending, &mut given, step.time);
             }
             StepKind::Output(slot) => {
-                model.closed_form(step.time, p, &given, &mut y)?;
-                out[slot * n_out..(slot + 1) * n_out].copy_from_slice(&y);
+                let y = &mut out[slot * n_out..(slot + 1) * n_out];
+                model.closed_form(step.time, p, &given, y)?;
             }
             StepKind::Reset | StepKind::Mark => {}
         }

@@ -303,11 +303,12 @@ impl Simulation {
 
 /// The exact systems of every parameter set, if the model is linear at all of them.
 fn exact_systems<M: Model>(model: &M, params: &[M::Params]) -> Result<Option<Vec<ExactSystem>>> {
-    let mut systems = Vec::with_capacity(params.len());
+    let mut systems = Vec::new();
     for p in params {
         let Some(sys) = model.linear_system(p) else {
             return Ok(None);
         };
+        systems.reserve_exact(params.len());
         sys.check(model.name(), model.n_states(p))?;
         systems.push(ExactSystem::new(sys));
     }

@@ -40,6 +40,9 @@ pub(crate) struct Plan {
     /// For each step, the time of the first step from it on that is not an output (or of
     /// the last step): an ODE run may step up to it between outputs.
     pub horizons: Vec<f64>,
+    /// Number of distinct parameter sets the steps refer to (kept by
+    /// [`set_pieces`](Self::set_pieces)).
+    pieces: usize,
 }
 
 /// Which records of a subject get outputs.
@@ -81,6 +84,7 @@ impl Plan {
             steps,
             doses: doses.to_vec(),
             n_slots: times.len(),
+            pieces: 1,
         })
     }
 
@@ -155,6 +159,7 @@ impl Plan {
             steps,
             doses,
             n_slots,
+            pieces: 1,
         }
     }
 
@@ -164,11 +169,12 @@ impl Plan {
         for step in &mut self.steps {
             step.piece = piece_of_record.get(step.record).copied().unwrap_or(0);
         }
+        self.pieces = self.steps.iter().map(|s| s.piece + 1).max().unwrap_or(1);
     }
 
     /// Number of distinct parameter sets the steps refer to.
     pub fn n_pieces(&self) -> usize {
-        self.steps.iter().map(|s| s.piece + 1).max().unwrap_or(1)
+        self.pieces
     }
 }
 
