@@ -11,6 +11,8 @@
 mod below_tests;
 mod gradient;
 mod objective;
+#[cfg(test)]
+mod slope_tests;
 
 pub use objective::{Objective, Slot, Target};
 pub(crate) use objective::{Obs, ObservationTerm};

@@ -86,6 +86,20 @@ impl Obs {
         }
     }
 
+    /// The slope of [`term`](Obs::term) in the prediction on the error model's scale `q`,
+    /// where it is constant-variance there (a quantified observation with an additive or
+    /// log-additive error): `−2(y − q)/sd²`, `y` the observation on that scale. `None`
+    /// otherwise (a censored observation, an SD that moves with the prediction).
+    pub(crate) fn constant_variance_slope(&self, errors: &[ErrorModel], q: f64) -> Option<f64> {
+        let m = &errors[self.error];
+        match (*m, self.censored && self.lloq.is_some()) {
+            (ErrorModel::Additive { sd } | ErrorModel::LogAdditive { sd }, false) => {
+                Some(-2.0 * (m.transform(self.value) - q) / (sd * sd))
+            }
+            _ => None,
+        }
+    }
+
     /// The least [`term`](Obs::term) at any prediction: 0 for a censored observation (a
     /// probability is at most 1), [`ErrorModel::minus_two_ll_floor`] otherwise.
     fn floor(&self, errors: &[ErrorModel]) -> f64 {

@@ -162,8 +162,9 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
 
     /// Predictions at `η` (model units), or an error where the model cannot be evaluated.
     fn predictions(&self, eta: &[f64]) -> Result<Vec<f64>> {
-        let params = self.subject.params(self.shared, eta)?;
-        self.subject.objective.predict(&params)
+        let objective = &self.subject.objective;
+        self.subject
+            .with_params(self.shared, eta, |params| objective.predict(params))?
     }
 
     /// Predictions on the error models' scales.
@@ -186,13 +187,14 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
     /// `l(η)`, `+∞` where the model cannot be evaluated.
     pub fn l(&self, eta: &[f64]) -> f64 {
         let s = self.shared;
-        let Ok(params) = self.subject.params(s, eta) else {
+        let objective = &self.subject.objective;
+        let terms = self
+            .subject
+            .with_params(s, eta, |params| objective.contributions(params, &s.errors));
+        let Ok(Ok(terms)) = terms else {
             return f64::INFINITY;
         };
         let prior = quadratic_form(&s.omega_inv, eta);
-        let Ok(terms) = self.subject.objective.contributions(&params, &s.errors) else {
-            return f64::INFINITY;
-        };
         let v: f64 = terms.iter().map(|c| c.minus_two_ll).sum();
         let mut evaluated = self.evaluated.borrow_mut();
         evaluated.eta.clear();
@@ -380,8 +382,10 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             let m = &errors[o.error];
             let q = transformed[j];
             let t = |q: f64| o.term(errors, m.untransform(q));
-            let h = 1e-5 * (1.0 + q.abs());
-            let slope = (t(q + h) - t(q - h)) / (2.0 * h);
+            let slope = o.constant_variance_slope(errors, q).unwrap_or_else(|| {
+                let h = 1e-5 * (1.0 + q.abs());
+                (t(q + h) - t(q - h)) / (2.0 * h)
+            });
             let weight = if o.censored {
                 // a wider step for the second difference: its rounding error (ε·t/h²) would
                 // be noise in the objective; its truncation error (h²) is smooth in q

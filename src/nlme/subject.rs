@@ -108,24 +108,35 @@ pub(crate) struct Contribution {
 }
 
 impl<'a, M: Model> SubjectProblem<'a, M> {
+    /// `f` of the model parameters of this subject at `η` (one set per covariate piece),
+    /// without a vector for the usual single set (this runs per prediction).
+    pub fn with_params<R>(
+        &self,
+        shared: &Shared,
+        eta: &[f64],
+        f: impl FnOnce(&[M::Params]) -> R,
+    ) -> Result<R> {
+        if let [terms] = &self.covariates[..] {
+            let layout = &shared.layout;
+            let mut stack = [0.0; 64];
+            if let Some(values) = stack.get_mut(..layout.base.len()) {
+                layout.individual_into(shared.phi, terms, eta, values);
+                let p = M::Params::from_values(values)?;
+                return Ok(f(std::slice::from_ref(&p)));
+            }
+        }
+        Ok(f(&self.params(shared, eta)?))
+    }
+
     /// Model parameters of this subject at `η`: one set per covariate piece.
     pub fn params(&self, shared: &Shared, eta: &[f64]) -> Result<Vec<M::Params>> {
         let layout = &shared.layout;
-        // values on the stack for models with up to 64 parameters (this runs per prediction)
-        let mut stack = [0.0; 64];
-        let mut heap = Vec::new();
-        let values = match stack.get_mut(..layout.base.len()) {
-            Some(v) => v,
-            None => {
-                heap.resize(layout.base.len(), 0.0);
-                &mut heap[..]
-            }
-        };
+        let mut values = vec![0.0; layout.base.len()];
         self.covariates
             .iter()
             .map(|terms| {
-                layout.individual_into(shared.phi, terms, eta, values);
-                M::Params::from_values(values)
+                layout.individual_into(shared.phi, terms, eta, &mut values);
+                M::Params::from_values(&values)
             })
             .collect()
     }
