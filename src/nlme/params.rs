@@ -74,14 +74,14 @@ pub(crate) struct Layout {
     /// Residual error models at their initial or fixed values.
     pub residuals: Vec<ErrorModel>,
     /// The parameters [`individual`](Self::individual) computes.
-    touched: Vec<Touched>,
+    adjusted: Vec<Adjusted>,
 }
 
 /// What acts on one model parameter of a subject: its estimated typical value, covariate
 /// effects with a coefficient, random effects (positions in `θ`, `β` and `η`), and the
 /// scale on which they act. [`Layout::individual`] computes the parameters listed.
 #[derive(Debug, Clone)]
-pub(crate) struct Touched {
+struct Adjusted {
     /// Index in the model's parameters.
     index: usize,
     scale: Scale,
@@ -92,29 +92,30 @@ pub(crate) struct Touched {
 
 /// The parameters that a typical value, a covariate coefficient or a random effect acts
 /// on, in the model's order.
-fn touched(
+fn adjusted(
     theta: &[ScaledParameter],
     covariates: &[CoefficientEffect],
     random: &[ScaledParameter],
-) -> Vec<Touched> {
+) -> Vec<Adjusted> {
     let indices = theta
         .iter()
         .chain(covariates.iter().map(|c| &c.parameter))
         .chain(random);
-    let mut out: Vec<Touched> = Vec::new();
+    let mut out: Vec<Adjusted> = Vec::new();
     for p in indices {
         if out.iter().any(|t| t.index == p.index) {
             continue;
         }
-        let at = |list: &mut dyn Iterator<Item = usize>| list.collect::<Vec<usize>>();
-        out.push(Touched {
+        out.push(Adjusted {
             index: p.index,
             scale: p.scale,
             theta: theta.iter().position(|t| t.index == p.index),
-            covariates: at(
-                &mut (0..covariates.len()).filter(|&j| covariates[j].parameter.index == p.index)
-            ),
-            random: at(&mut (0..random.len()).filter(|&k| random[k].index == p.index)),
+            covariates: (0..covariates.len())
+                .filter(|&j| covariates[j].parameter.index == p.index)
+                .collect(),
+            random: (0..random.len())
+                .filter(|&k| random[k].index == p.index)
+                .collect(),
         });
     }
     out.sort_by_key(|t| t.index);
@@ -170,7 +171,7 @@ impl Layout {
         }
         let sigma = sigma_elements(&spec.residuals)?;
         Ok(Layout {
-            touched: touched(&theta, &covariates, &random),
+            adjusted: adjusted(&theta, &covariates, &random),
             theta,
             random,
             covariates,
@@ -337,7 +338,7 @@ impl Layout {
             values[v.index] = terms[nc + k];
         }
         let nt = self.theta.len();
-        for t in &self.touched {
+        for t in &self.adjusted {
             let s = t.scale;
             if let Some(j) = t.theta {
                 values[t.index] = s.to_natural(phi[j]);
