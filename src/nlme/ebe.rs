@@ -331,6 +331,31 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         Some(g)
     }
 
+    /// `G = ∂q/∂η` at `η` (with the predictions there, in model units and on the error
+    /// models' scales): from sensitivities, forward differences of exact solutions, or
+    /// central differences of solutions (then with the sides they came from).
+    fn g(
+        &self,
+        eta: &[f64],
+        predictions: &[f64],
+        transformed: &[f64],
+    ) -> Result<(DMatrix<f64>, Option<Vec<Sides>>)> {
+        if let Some(g) = self.sensitivity_g(eta, predictions) {
+            return Ok((g, None));
+        }
+        if self.subject.objective.known_exact() {
+            return Ok((self.forward_g(eta, transformed)?, None));
+        }
+        let sides = self.sides(eta)?;
+        let mut g = DMatrix::zeros(transformed.len(), eta.len());
+        for (c, s) in sides.iter().enumerate() {
+            for r in 0..transformed.len() {
+                g[(r, c)] = (s.up[r] - s.down[r]) / (2.0 * ETA_STEP);
+            }
+        }
+        Ok((g, Some(sides)))
+    }
+
     /// The linearisation at `η` (shared with the cache when `η` is the last point
     /// linearised).
     pub fn linearize(&self, eta: &[f64]) -> Result<Rc<Linearization>> {
@@ -347,33 +372,12 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         };
         let transformed = self.transform(&predictions);
         let k = eta.len();
-        let (g, sides) = match self.sensitivity_g(eta, &predictions) {
-            Some(g) => (g, None),
-            None if self.subject.objective.known_exact() => {
-                (self.forward_g(eta, &transformed)?, None)
-            }
-            None => {
-                let sides = self.sides(eta)?;
-                let mut g = DMatrix::zeros(transformed.len(), k);
-                for (c, s) in sides.iter().enumerate() {
-                    for r in 0..transformed.len() {
-                        g[(r, c)] = (s.up[r] - s.down[r]) / (2.0 * ETA_STEP);
-                    }
-                }
-                (g, Some(sides))
-            }
-        };
+        let (g, sides) = self.g(eta, &predictions, &transformed)?;
         let omega_inv = &self.shared.omega_inv;
         let mut l = quadratic_form(omega_inv, eta);
         // 2Ω⁻¹η
         let mut gradient: Vec<f64> = (0..k)
-            .map(|a| {
-                2.0 * eta
-                    .iter()
-                    .enumerate()
-                    .map(|(b, e)| omega_inv[(a, b)] * e)
-                    .sum::<f64>()
-            })
+            .map(|a| 2.0 * (0..k).map(|b| omega_inv[(a, b)] * eta[b]).sum::<f64>())
             .collect();
         let mut information = DMatrix::zeros(k, k);
         let mut slopes = Vec::with_capacity(transformed.len());

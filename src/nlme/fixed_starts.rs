@@ -6,8 +6,10 @@
 //! held when the view was taken. Those starts are then moved to first order: with
 //! `S = dη̂/dφ` (per subject, `k × p`) from the last gradient's differences,
 //! `η_start(φ_c + δ) = η̂(φ_c) + S·δ`. A difference step of `h` then starts the search
-//! `O(h²)` from its EBE instead of `O(h)`, and the quasi-Newton search takes one step less
-//! to reach the same tolerance; the EBE found is the same (to that tolerance).
+//! `O(h²)` from its EBE instead of `O(h)`, and the quasi-Newton search often takes a step
+//! less to reach the same tolerance; the EBE found is the same (to that tolerance). On the
+//! model-2 cohort fit, linearisations per subject and evaluation went from 2.9 to 2.2 (and
+//! `l` evaluations alike); on Theophylline from 3.3 to 2.9.
 
 use super::Foce;
 use crate::model::Model;

@@ -5,6 +5,7 @@
 
 use super::{Foce, PopulationOptions, PopulationSpec};
 use crate::data::CsvOptions;
+use crate::model::Model;
 use crate::models::pk::{OneCmtOral, OneCmtOralParams};
 use crate::models::{CarTBCell, CarTBCellParams};
 use crate::{Dataset, ErrorModel, Subject};
@@ -24,6 +25,20 @@ fn quartic_residual_sd(values: &[f64]) -> f64 {
         .expect("a quartic");
     let residual = y - design * fit;
     (residual.norm_squared() / (n - 5) as f64).sqrt()
+}
+
+/// The objective's noise along `φ[coordinate]`: its residual SD about a quartic through 11
+/// points `10⁻⁴` apart around `phi0`, each evaluated as a gradient's differences evaluate
+/// it (EBE searches started from the EBEs at `phi0`, moved along their slopes).
+fn scan_noise<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], coordinate: usize) -> f64 {
+    let values: Vec<f64> = (-5..=5)
+        .map(|k| {
+            let mut phi = phi0.to_vec();
+            phi[coordinate] += 1e-4 * f64::from(k);
+            foce.with_fixed_starts(phi0).minus_two_ll(&phi)
+        })
+        .collect();
+    quartic_residual_sd(&values)
 }
 
 /// The main job's model-2 cohort and model.
@@ -61,14 +76,7 @@ fn warm_started_objective_is_smooth_to_1e_8() {
             (&foce).gradient(&phi0).unwrap();
         }
         for coordinate in COORDINATES {
-            let values: Vec<f64> = (-5..=5)
-                .map(|k| {
-                    let mut phi = phi0.clone();
-                    phi[coordinate] += 1e-4 * f64::from(k);
-                    foce.with_fixed_starts(&phi0).minus_two_ll(&phi)
-                })
-                .collect();
-            let noise = quartic_residual_sd(&values);
+            let noise = scan_noise(&foce, &phi0, coordinate);
             assert!(
                 noise < 1e-8,
                 "φ[{coordinate}], slopes {slopes}: noise {noise:e}"
@@ -78,9 +86,10 @@ fn warm_started_objective_is_smooth_to_1e_8() {
 }
 
 /// After a gradient, an EBE search at `φ + δ` starts from `η̂ + S·δ` (`S` the EBEs' slopes
-/// from the gradient's differences): for `δ = 2·10⁻³` along a coordinate, that start is
-/// at least 20 times nearer every subject's EBE there than the EBE at `φ`, and the
-/// objective is the one a search from the EBE at `φ` finds (to 1e-8).
+/// from the gradient's differences): for `δ = 2·10⁻³` along a coordinate, those starts are
+/// at least 20 times nearer the subjects' EBEs there than the EBEs at `φ` are (Euclidean
+/// distance over all subjects), and the objective is the one searches from the EBEs at `φ`
+/// find (to 1e-8).
 #[test]
 fn predicted_starts_are_nearer_the_ebes() {
     let (data, spec) = model2_cohort();
@@ -148,14 +157,7 @@ fn exactly_solved_objective_is_smooth_to_1e_8() {
     foce.contributions(&phi0).unwrap();
     (&foce).gradient(&phi0).unwrap();
     for coordinate in [0, 3, 5] {
-        let values: Vec<f64> = (-5..=5)
-            .map(|k| {
-                let mut phi = phi0.clone();
-                phi[coordinate] += 1e-4 * f64::from(k);
-                foce.with_fixed_starts(&phi0).minus_two_ll(&phi)
-            })
-            .collect();
-        let noise = quartic_residual_sd(&values);
+        let noise = scan_noise(&foce, &phi0, coordinate);
         assert!(noise < 1e-8, "φ[{coordinate}]: noise {noise:e}");
     }
 }

@@ -23,6 +23,10 @@ use crate::params::Parameters;
 use nalgebra::DMatrix;
 use std::sync::Mutex;
 
+/// Models with up to this many parameters get a subject's values on the stack when its
+/// parameters are formed for one prediction ([`SubjectProblem::with_params`]).
+const STACK_PARAMETERS: usize = 64;
+
 /// What the outer objective needs at one `φ`, shared by every subject.
 pub(crate) struct Shared<'l> {
     pub layout: &'l Layout,
@@ -118,7 +122,7 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
     ) -> Result<R> {
         if let [terms] = &self.covariates[..] {
             let layout = &shared.layout;
-            let mut stack = [0.0; 64];
+            let mut stack = [0.0; STACK_PARAMETERS];
             if let Some(values) = stack.get_mut(..layout.base.len()) {
                 layout.individual_into(shared.phi, terms, eta, values);
                 let p = M::Params::from_values(values)?;

@@ -10,7 +10,7 @@
 use super::plan::{Plan, StepKind};
 use crate::dose::{Compartment, Dose, DoseRate, SteadyState};
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{CompartmentDosing, Model};
 
 fn no_closed_form<M: Model>(model: &M, reason: &str) -> Error {
     Error::NoClosedForm {
@@ -56,8 +56,7 @@ pub(super) fn run<M: Model>(
         .steps
         .iter()
         .fold(f64::NEG_INFINITY, |m, s| m.max(s.time));
-    let mut pending: Vec<Dose> = Vec::new();
-    let mut given: Vec<Dose> = Vec::new();
+    let mut queue = Queue::default();
     for step in &plan.steps {
         let resets = match step.kind {
             StepKind::Reset => true,
@@ -65,49 +64,88 @@ pub(super) fn run<M: Model>(
             _ => false,
         };
         if resets {
-            pending.clear();
-            given.clear();
+            queue.pending.clear();
+            queue.given.clear();
         }
-        give_due(&mut pending, &mut given, step.time);
+        queue.give_due(step.time);
         match step.kind {
             StepKind::Dose(i) => {
                 let d = &plan.doses[i];
                 let target = named_target(model, p, &mut names, d)?;
                 let input = model.dose_input(p, target_name(&target), d.time)?;
                 let dosing = model.compartment_dosing(p, input.state);
-                let amount = d.amount * dosing.bioavailability;
-                let time = |k: u32| d.time + dosing.lag + f64::from(k) * d.ii;
-                // the entries up to the last record, the first always
-                let last = (1..=d.addl).take_while(|&k| time(k) <= end).last();
-                let entries = last.unwrap_or(0);
-                let mut target = Some(target);
-                for k in 0..=entries {
-                    // the last entry takes the target, the others a copy
-                    let target = if k == entries {
-                        target.take().flatten()
-                    } else {
-                        target.clone().flatten()
-                    };
-                    let dose = Dose {
-                        target,
-                        ..Dose::bolus(time(k), amount)
-                    };
-                    if dose.time <= step.time && pending.is_empty() {
-                        given.push(dose);
-                    } else {
-                        pending.push(dose);
-                    }
-                }
-                give_due(&mut pending, &mut given, step.time);
+                queue.enter_series(d, target, &dosing, end, step.time);
+                queue.give_due(step.time);
             }
             StepKind::Output(slot) => {
                 let y = &mut out[slot * n_out..(slot + 1) * n_out];
-                model.closed_form(step.time, p, &given, y)?;
+                model.closed_form(step.time, p, &queue.given, y)?;
             }
             StepKind::Reset | StepKind::Mark => {}
         }
     }
     Ok(())
+}
+
+/// The doses of a closed-form run: those entered (moved by their lag) and those still to
+/// enter.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Dose>,
+    given: Vec<Dose>,
+}
+
+impl Queue {
+    /// Queues `dose` at the record of time `now`: given at once where it is due and no
+    /// earlier dose is pending.
+    fn enter(&mut self, dose: Dose, now: f64) {
+        if dose.time <= now && self.pending.is_empty() {
+            self.given.push(dose);
+        } else {
+            self.pending.push(dose);
+        }
+    }
+
+    /// Queues the entries of dose record `d` at the record of time `now`: the dose and its
+    /// additional doses up to `end` (the first always), each a plain bolus moved by the lag
+    /// and scaled by the bioavailability of `dosing`, with `target`.
+    fn enter_series(
+        &mut self,
+        d: &Dose,
+        target: Option<Compartment>,
+        dosing: &CompartmentDosing,
+        end: f64,
+        now: f64,
+    ) {
+        let amount = d.amount * dosing.bioavailability;
+        let time = |k: u32| d.time + dosing.lag + f64::from(k) * d.ii;
+        let last = (1..=d.addl).take_while(|&k| time(k) <= end).last();
+        let entries = last.unwrap_or(0);
+        let mut target = Some(target);
+        for k in 0..=entries {
+            // the last entry takes the target, the others a copy
+            let target = if k == entries {
+                target.take().flatten()
+            } else {
+                target.clone().flatten()
+            };
+            let dose = Dose {
+                target,
+                ..Dose::bolus(time(k), amount)
+            };
+            self.enter(dose, now);
+        }
+    }
+
+    /// Moves the doses entering at or before `time` from pending to given.
+    fn give_due(&mut self, time: f64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.pending.sort_by(|a, b| a.time.total_cmp(&b.time));
+        let due = self.pending.partition_point(|d| d.time <= time);
+        self.given.extend(self.pending.drain(..due));
+    }
 }
 
 /// A dose's target with a compartment number replaced by its state's name (the state
@@ -143,14 +181,4 @@ fn target_name(target: &Option<Compartment>) -> Option<&str> {
         Some(Compartment::Name(s)) => Some(s),
         _ => None,
     }
-}
-
-/// Moves the doses entering at or before `time` from `pending` to `given`.
-fn give_due(pending: &mut Vec<Dose>, given: &mut Vec<Dose>, time: f64) {
-    if pending.is_empty() {
-        return;
-    }
-    pending.sort_by(|a, b| a.time.total_cmp(&b.time));
-    let due = pending.partition_point(|d| d.time <= time);
-    given.extend(pending.drain(..due));
 }
