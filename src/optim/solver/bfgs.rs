@@ -12,8 +12,13 @@
 //! an inverse Hessian known from an earlier fit (then kept without rescaling).
 //!
 //! The solver stops converged when the predicted decrease `½·gᵀBg` falls below the
-//! tolerance. When no step along `d` lowers the cost, `B` is reset to a scaled identity
-//! once (a steepest-descent step); if that fails too, the solver stops with
+//! tolerance, and so does the decrease `½·c·gᵀg` that the last step's scalar curvature
+//! `c = sᵀy/yᵀy` predicts; where only `B` predicts convergence, `B` restarts from `c·I` (at
+//! most `MAX_RESTARTS` times). Updates from gradient differences near their noise can
+//! teach `B` a curvature along `g` that the objective does not have: on the model-2 recovery
+//! study at rtol 10⁻⁶, `B` alone stopped replicates 3 and 5 with OFVs 0.009 and 0.019 above
+//! the optima the restarts reach. When no step along `d` lowers the cost, `B` is reset to a
+//! scaled identity once (a steepest-descent step); if that fails too, the solver stops with
 //! [`TerminationReason::SolverExit`], leaving the best point so far in the state.
 //!
 //! Why not argmin's own BFGS: it accepts `+∞` costs, but on an objective with
@@ -37,6 +42,10 @@ type BfgsState = IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>;
 /// Largest number of step halvings in one line search.
 const MAX_HALVINGS: usize = 30;
 
+/// Largest number of restarts from a scaled identity where `B` predicts convergence but
+/// the last step's scalar curvature does not.
+const MAX_RESTARTS: usize = 3;
+
 /// Armijo's sufficient-decrease constant.
 const ARMIJO: f64 = 1e-4;
 
@@ -50,6 +59,10 @@ pub(crate) struct Bfgs {
     stalled: bool,
     /// The starting `B`, if known (else a scaled identity).
     start: Option<DMatrix<f64>>,
+    /// `sᵀy / yᵀy` of the last step with positive curvature.
+    scale: Option<f64>,
+    /// Restarts from `scale·I` where the two predicted decreases disagreed.
+    restarts: usize,
 }
 
 impl Bfgs {
@@ -63,6 +76,8 @@ impl Bfgs {
             updated: false,
             stalled: false,
             start: None,
+            scale: None,
+            restarts: 0,
         }
     }
 
@@ -214,6 +229,20 @@ where
             self.updated = true;
         }
         self.predicted = 0.5 * g_next.dot(&(&b * &g_next));
+        if sy > 0.0 {
+            self.scale = Some(sy / y.dot(&y));
+        }
+        if let Some(c) = self.scale.filter(|_| self.predicted < self.tolerance) {
+            // B may have learnt a curvature along g that the objective does not have
+            // (updates from gradient differences near their noise): the decrease the last
+            // step's scalar curvature predicts must be below the tolerance too
+            let scalar = 0.5 * c * g_next.dot(&g_next);
+            if scalar >= self.tolerance && self.restarts < MAX_RESTARTS {
+                b = DMatrix::identity(x.len(), x.len()) * c;
+                self.predicted = scalar;
+                self.restarts += 1;
+            }
+        }
         Ok((
             state
                 .param(next.iter().copied().collect())
