@@ -81,6 +81,22 @@ impl Bfgs {
         }
     }
 
+    /// The decrease `½·gᵀBg` left at gradient `g`. Where it is below the tolerance but the
+    /// decrease the last step's scalar curvature predicts is not, `B` restarts from that
+    /// curvature: `B` may have learnt a curvature along `g` that the objective does not have
+    /// (updates from gradient differences near their noise).
+    fn predict(&mut self, b: &mut DMatrix<f64>, g: &DVector<f64>) {
+        self.predicted = 0.5 * g.dot(&(&*b * g));
+        if let Some(c) = self.scale.filter(|_| self.predicted < self.tolerance) {
+            let scalar = 0.5 * c * g.dot(g);
+            if scalar >= self.tolerance && self.restarts < MAX_RESTARTS {
+                *b = DMatrix::identity(g.len(), g.len()) * c;
+                self.predicted = scalar;
+                self.restarts += 1;
+            }
+        }
+    }
+
     /// Starts from this inverse Hessian (e.g. from an earlier fit's covariance step), kept
     /// as it is by the first update (no rescaling).
     pub fn with_inverse_hessian(mut self, b: DMatrix<f64>) -> Self {
@@ -228,21 +244,10 @@ where
             b += &s * s.transpose() * (rho * rho * yby + rho);
             self.updated = true;
         }
-        self.predicted = 0.5 * g_next.dot(&(&b * &g_next));
         if sy > 0.0 {
             self.scale = Some(sy / y.dot(&y));
         }
-        if let Some(c) = self.scale.filter(|_| self.predicted < self.tolerance) {
-            // B may have learnt a curvature along g that the objective does not have
-            // (updates from gradient differences near their noise): the decrease the last
-            // step's scalar curvature predicts must be below the tolerance too
-            let scalar = 0.5 * c * g_next.dot(&g_next);
-            if scalar >= self.tolerance && self.restarts < MAX_RESTARTS {
-                b = DMatrix::identity(x.len(), x.len()) * c;
-                self.predicted = scalar;
-                self.restarts += 1;
-            }
-        }
+        self.predict(&mut b, &g_next);
         Ok((
             state
                 .param(next.iter().copied().collect())
