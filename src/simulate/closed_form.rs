@@ -31,15 +31,13 @@ pub(super) fn run<M: Model>(
     }
     let p = &params[0];
     let n_out = model.outputs().len();
-    // a model without a closed form says so before anything is walked
-    let mut probe = vec![0.0; if out.len() < n_out { n_out } else { 0 }];
-    let first = if probe.is_empty() {
-        &mut out[..n_out]
-    } else {
-        &mut probe
-    };
+    // a model without a closed form says so before anything is walked (into the first
+    // slot, which the walk overwrites)
     let t0 = plan.steps.first().map_or(0.0, |s| s.time);
-    model.closed_form(t0, p, &[], first)?;
+    match out.get_mut(..n_out) {
+        Some(first) => model.closed_form(t0, p, &[], first)?,
+        None => model.closed_form(t0, p, &[], &mut vec![0.0; n_out])?,
+    }
     if plan
         .doses
         .iter()
@@ -64,8 +62,7 @@ pub(super) fn run<M: Model>(
             _ => false,
         };
         if resets {
-            queue.pending.clear();
-            queue.given.clear();
+            queue.clear();
         }
         queue.give_due(step.time);
         match step.kind {
@@ -96,6 +93,12 @@ struct Queue {
 }
 
 impl Queue {
+    /// Forgets every dose (a reset).
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.given.clear();
+    }
+
     /// Queues `dose` at the record of time `now`: given at once where it is due and no
     /// earlier dose is pending.
     fn enter(&mut self, dose: Dose, now: f64) {

@@ -134,8 +134,10 @@ impl Chain {
         shared: &Shared<'_>,
         eta: Vec<f64>,
     ) -> Result<Chain> {
-        let params = subject.params(shared, &eta)?;
-        let terms = subject.objective.contributions(&params, &shared.errors)?;
+        let objective = &subject.objective;
+        let terms = subject.with_params(shared, &eta, |params| {
+            objective.contributions(params, &shared.errors)
+        })??;
         Ok(Chain::from_terms(eta, &terms))
     }
 
@@ -150,8 +152,10 @@ impl Chain {
         eta: Vec<f64>,
         limit: f64,
     ) -> Result<Option<Chain>> {
-        let params = subject.params(shared, &eta)?;
-        let terms = (subject.objective).contributions_below(&params, &shared.errors, limit)?;
+        let objective = &subject.objective;
+        let terms = subject.with_params(shared, &eta, |params| {
+            objective.contributions_below(params, &shared.errors, limit)
+        })??;
         Ok(terms.map(|terms| Chain::from_terms(eta, &terms)))
     }
 
