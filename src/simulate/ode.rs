@@ -126,7 +126,13 @@ impl<'a> Stepper<'a> {
             model,
             params,
             sens,
-            rates,
+            // without infusions nothing is added (the adding loop's wide loads of the
+            // rates just stored also stall on store forwarding)
+            rates: if rates.iter().any(|&r| r != 0.0) {
+                rates
+            } else {
+                &[]
+            },
             scales: &self.scales,
             work: &mut self.work,
             scratch: &mut self.scratch,
@@ -215,7 +221,8 @@ impl<'a> Stepper<'a> {
             *z /= s;
         }
         self.work.resize(dim, 0.0);
-        self.scratch.resize(4 * n, 0.0);
+        self.scratch
+            .resize(super::sensitivity::scratch_len(n, dim), 0.0);
         if self.kernel.as_ref().is_none_or(|k| k.dim() != dim) || self.states != n {
             self.states = n;
             let settings = settings(self.opts, n);
@@ -247,7 +254,7 @@ fn euler<M: Model>(f: &mut ModelSystem<'_, M>, z: &[f64], x: &mut [f64], (from, 
 }
 
 /// The model as the kernels see it, on the scaled states `z = x / scales`: `dz/dt =
-/// (f(t, x) + rates) / scales` (no scales: `z = x`) and `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t`
+/// (f(t, x) + rates) / scales` (no scales: `z = x`; no rates: all 0) and `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t`
 /// held inside `[start, last_inside]` and `work` holding `x`. With sensitivities, `x` is
 /// followed by `Sⱼ = ∂x/∂pⱼ` for each direction `j`, and `dSⱼ/dt` is the central difference
 /// of `f` along the direction in state and parameters together ([`super::sensitivity`]).
@@ -284,14 +291,11 @@ impl<M: Model> System for ModelSystem<'_, M> {
             None => self.model.derivatives(t, x, self.params, dz),
             Some(view) => view.augmented_rates(self.model, self.params, t, x, dz, self.scratch),
         }
-        if self.scales.is_empty() {
-            for (d, r) in dz.iter_mut().zip(self.rates) {
-                *d += r;
-            }
-        } else {
-            for ((d, r), s) in dz.iter_mut().zip(self.rates).zip(self.scales) {
-                *d = (*d + r) / s;
-            }
+        for (d, r) in dz.iter_mut().zip(self.rates) {
+            *d += r;
+        }
+        for (d, s) in dz.iter_mut().zip(self.scales) {
+            *d /= s;
         }
     }
 

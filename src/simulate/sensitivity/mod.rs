@@ -132,7 +132,7 @@ impl<'a, P> SensView<'a, P> {
     }
 
     /// Writes `f(t, x)` and `dSⱼ/dt` (without infusion rates) into `dz` for the augmented
-    /// state `z = [x, S₁, …, S_K]`; `scratch` holds at least `4n` values.
+    /// state `z = [x, S₁, …, S_K]`; `scratch` holds at least [`scratch_len`] values.
     #[inline(never)]
     pub fn augmented_rates<M: Model<Params = P>>(
         &self,
@@ -151,7 +151,13 @@ impl<'a, P> SensView<'a, P> {
     }
 
     /// Writes `dSⱼ/dt` (without infusion rates) for every direction into `ds`, at state `x`
-    /// with sensitivities `s` (both `K·n` long); `scratch` holds at least `4n` values.
+    /// with sensitivities `s` (both `K·n` long); `scratch` holds at least `2n + 2Kn`
+    /// values ([`scratch_len`]).
+    ///
+    /// Every direction's two rates are evaluated before any is differenced: a difference
+    /// read right after the model's stores waits for them to reach the cache (the compiler's
+    /// paired loads cannot take two separate stores from the store buffer), which cost a
+    /// fifth of a model-2 augmented solution when done direction by direction.
     fn directional_rates<M: Model<Params = P>>(
         &self,
         model: &M,
@@ -165,21 +171,34 @@ impl<'a, P> SensView<'a, P> {
         let h = self.dirs.h;
         let (xp, rest) = scratch.split_at_mut(n);
         let (xm, rest) = rest.split_at_mut(n);
-        let (fp, rest) = rest.split_at_mut(n);
-        let fm = &mut rest[..n];
-        for (j, (sj, dj)) in s.chunks_exact(n).zip(ds.chunks_exact_mut(n)).enumerate() {
+        let rates = &mut rest[..2 * s.len()];
+        for (j, (sj, fj)) in s
+            .chunks_exact(n)
+            .zip(rates.chunks_exact_mut(2 * n))
+            .enumerate()
+        {
             for i in 0..n {
                 xp[i] = x[i] + h * sj[i];
                 xm[i] = x[i] - h * sj[i];
             }
             let (tp, tm) = (self.bracket.time(t, j, h), self.bracket.time(t, j, -h));
+            let (fp, fm) = fj.split_at_mut(n);
             model.derivatives(tp, xp, self.plus(j), fp);
             model.derivatives(tm, xm, self.minus(j), fm);
+        }
+        for (dj, fj) in ds.chunks_exact_mut(n).zip(rates.chunks_exact(2 * n)) {
+            let (fp, fm) = fj.split_at(n);
             for i in 0..n {
                 dj[i] = (fp[i] - fm[i]) / (2.0 * h);
             }
         }
     }
+}
+
+/// The scratch room [`SensView::augmented_rates`] needs for `n` states and an augmented
+/// system of `dim` values (`2n` shifted states and two rates per direction).
+pub(crate) fn scratch_len(n: usize, dim: usize) -> usize {
+    2 * n + 2 * dim.saturating_sub(n)
 }
 
 /// Runs `plan` with its sensitivities along `dirs`, or `None` where the plan is solved
