@@ -1,11 +1,11 @@
 //! Speed of individual fits: model 1 to one subject's transgene, and model 2 jointly to
-//! one subject's transgene and B cells, with the default options (Nelder–Mead, 4 starts,
-//! covariance step included).
+//! one subject's transgene and B cells, with the default options (Levenberg–Marquardt, 4
+//! starts, covariance step included), and model 2 by Nelder–Mead for comparison.
 //!
 //! Run: `cargo bench --bench fit`
 
 use cart_pkpd::cart::{TRIAL_TRANSGENE_DAYS as TRANSGENE_DAYS, trial_design};
-use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
+use cart_pkpd::fit::{FitOptions, FitSpec, Method, fit_subject};
 use cart_pkpd::models::{CarTBCell, CarTBCellParams, CellularKinetics, CellularKineticsParams};
 use cart_pkpd::synthetic::{Sampling, simulate_subject};
 use cart_pkpd::{Dose, ErrorModel, Model, SolverOptions, Subject};
@@ -65,6 +65,13 @@ fn model2(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("5_params_2_sds_22_obs", |b| {
         b.iter(|| fit_subject(&CarTBCell, black_box(&s), &spec, &opts).unwrap())
+    });
+    let nelder_mead = FitOptions {
+        method: Method::NelderMead,
+        ..opts
+    };
+    group.bench_function("5_params_2_sds_22_obs_nelder_mead", |b| {
+        b.iter(|| fit_subject(&CarTBCell, black_box(&s), &spec, &nelder_mead).unwrap())
     });
     group.finish();
 }

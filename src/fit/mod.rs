@@ -48,13 +48,14 @@ pub use simulation::{FitSimulation, simulate_from_fit};
 use crate::data::Subject;
 use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
-use crate::likelihood::ObservationTerm;
+use crate::likelihood::{ObservationTerm, Scored};
 use crate::model::Model;
 use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
 use crate::optim::differences::{hessian, non_smooth};
 use crate::optim::limits::check_positive;
 use crate::optim::multistart::{self, StartDesign};
 use crate::optim::solver::lbfgs::lbfgs;
+use crate::optim::solver::marquardt::levenberg_marquardt;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::optim::status::{self, Checked, Kind};
 use crate::optim::termination::StartOutcome;
@@ -65,11 +66,23 @@ use crate::simulate::SolverOptions;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// Nelder–Mead simplex with restarts (derivative-free; robust to the small jumps of an
-    /// adaptive ODE solution). The default.
+    /// adaptive ODE solution and to kinks of −2LL).
     NelderMead,
     /// L-BFGS with Moré–Thuente line search; gradients from the forward sensitivities of
     /// the predictions where the model is solved as an ODE, else central differences.
     Lbfgs,
+    /// Levenberg–Marquardt steps on the Gauss–Newton (Fisher-scoring) approximation of the
+    /// Hessian of −2LL, `Σ_j w_j·∇q_j·∇q_jᵀ` (`q_j` the prediction on the error model's
+    /// scale, `w_j = 2/sd_j²`, or the M3 curvature of a censored value; the residual-error
+    /// block at fixed predictions), with the exact gradient; both from one forward
+    /// sensitivity solution a step where the model is solved as an ODE (central differences
+    /// of solutions otherwise); no coordinate moves more than 1 (estimation scale) a step.
+    /// Converged when the Newton decrement `gᵀH⁻¹g` is below the tolerance's hundredth. A
+    /// start from which it does not converge (a −2LL with a kink, such as a change point
+    /// at a sampling time, or a plateau) is searched again by Nelder–Mead. The fastest
+    /// method: on a model-2 fit to transgene and B cells, a quarter of Nelder–Mead's
+    /// evaluations and time. The default.
+    LevenbergMarquardt,
 }
 
 /// Largest spread of random starts on the estimation scale: a factor `e^20 ≈ 5·10⁸` either
@@ -112,12 +125,13 @@ pub struct FitOptions {
 }
 
 impl Default for FitOptions {
-    /// Nelder–Mead, 4 starts, seed 1, spread 0.7, 5000 iterations, tolerance 1e-4 on −2LL,
+    /// Levenberg–Marquardt (Nelder–Mead where it does not converge), 4 starts, seed 1,
+    /// spread 0.7, 5000 iterations, tolerance 1e-4 on −2LL,
     /// M3 censoring, ODE rtol 1e-6 while optimising and 1e-10 for the covariance step,
     /// Hessian step 1e-3, warnings above 50% RSE and |r| > 0.95.
     fn default() -> Self {
         FitOptions {
-            method: Method::NelderMead,
+            method: Method::LevenbergMarquardt,
             starts: 4,
             seed: 1,
             spread: 0.7,
@@ -294,7 +308,9 @@ impl CovarianceStep {
 }
 
 /// `H_ij = (g_j(θ + h·e_i) − g_j(θ − h·e_i)) / 2h`, symmetrised, from the sensitivity
-/// gradient `g` of −2LL; `None` where it is not available at every point.
+/// gradient `g` of −2LL; `None` where it is not available at every point. Along a
+/// residual-error parameter the predictions and their derivatives do not move: the
+/// gradient there reuses those at `θ` (no model solution).
 fn gradient_difference<M: Model>(
     objective: &Objective<'_, M>,
     theta: &[f64],
@@ -302,12 +318,21 @@ fn gradient_difference<M: Model>(
 ) -> Option<nalgebra::DMatrix<f64>> {
     let p = theta.len();
     let mut hess = nalgebra::DMatrix::zeros(p, p);
+    let modelled = objective.modelled();
+    let at_theta = objective.sensitivity_jacobian(theta)?;
+    let gradient = |u: &[f64], i: usize| {
+        if modelled.contains(&i) {
+            objective.sensitivity_gradient(u)
+        } else {
+            objective.gradient_from(u, &at_theta)
+        }
+    };
     let mut u = theta.to_vec();
     for i in 0..p {
         u[i] = theta[i] + h;
-        let up = objective.sensitivity_gradient(&u)?;
+        let up = gradient(&u, i)?;
         u[i] = theta[i] - h;
-        let down = objective.sensitivity_gradient(&u)?;
+        let down = gradient(&u, i)?;
         u[i] = theta[i];
         for j in 0..p {
             hess[(i, j)] = (up[j] - down[j]) / (2.0 * h);
@@ -362,6 +387,14 @@ fn run_starts<M: Model>(
     let search = |initial: &[f64]| match opts.method {
         Method::NelderMead => nelder_mead(objective, initial, opts.into()),
         Method::Lbfgs => lbfgs(objective, initial, opts.tolerance, opts.max_iters),
+        Method::LevenbergMarquardt => {
+            let tolerance = opts.tolerance * 1e-2;
+            match levenberg_marquardt(Scored::new(objective), initial, tolerance, opts.max_iters) {
+                Ok(o) if o.termination.is_converged() || !o.minus_two_ll.is_finite() => Ok(o),
+                // a start it cannot finish (a flat or kinked −2LL) is Nelder–Mead's
+                _ => nelder_mead(objective, initial, opts.into()),
+            }
+        }
     };
     multistart::run_starts(theta0, design, search, || objective.evaluations())
 }

@@ -11,11 +11,15 @@
 mod below_tests;
 mod gradient;
 mod objective;
+mod scoring;
+#[cfg(test)]
+mod scoring_tests;
 #[cfg(test)]
 mod slope_tests;
 
 pub use objective::{Objective, Slot, Target};
 pub(crate) use objective::{Obs, ObservationTerm};
+pub(crate) use scoring::Scored;
 
 use crate::error_model::ErrorModel;
 use crate::model::Model;

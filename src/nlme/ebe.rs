@@ -53,12 +53,6 @@ const DECREMENT_FLOOR: f64 = 1e-16;
 /// is below what differences of `l` resolve (ODE solutions carry relative errors ~ rtol).
 const RESOLVABLE_DECREMENT: f64 = 1e-7;
 
-/// Relative step of the second difference of a censored observation's term in its
-/// prediction (the M3 curvature in the Laplacian): `10⁻³` leaves a rounding error near
-/// `10⁻¹⁰` relative and a truncation error near `10⁻⁷`, smooth in the prediction; `10⁻⁵`
-/// left rounding noise near `10⁻⁵` relative, which reached the FOCE-I objective.
-const CURVATURE_STEP: f64 = 1e-3;
-
 /// Step in `η` of the forward differences that give `G` where a subject is solved exactly
 /// (closed form or linear system): with no solver noise, the truncation error (`h/2` times
 /// the curvature of `q`, near `10⁻⁶` relative and smooth in the parameters) and the rounding
@@ -390,14 +384,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
                 let h = 1e-5 * (1.0 + q.abs());
                 (t(q + h) - t(q - h)) / (2.0 * h)
             });
-            let weight = if o.censored {
-                // a wider step for the second difference: its rounding error (ε·t/h²) would
-                // be noise in the objective; its truncation error (h²) is smooth in q
-                let h = CURVATURE_STEP * (1.0 + q.abs());
-                ((t(q + h) - 2.0 * t(q) + t(q - h)) / (h * h)).max(0.0)
-            } else {
-                2.0 / m.sd(predictions[j]).powi(2)
-            };
+            let weight = o.information(errors, predictions[j]);
             if !(slope.is_finite() && weight.is_finite()) {
                 return Err(Error::LikelihoodNotFinite {
                     subject: self.subject.objective.subject().to_owned(),

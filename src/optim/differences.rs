@@ -20,9 +20,11 @@
 //! The steps differ because the functions differ in noise. Truncation error grows like
 //! `h²` and noise is amplified like `ε/h` (`ε/h²` for second differences), so a step is
 //! chosen above the noise of what it differentiates. An individual −2LL is smooth to
-//! rounding for a closed-form model, and `10⁻⁴` serves; for an ODE model, the L-BFGS
-//! gradient sees the solver's error (the default Nelder–Mead needs no gradient), and the
-//! covariance step re-solves at tight tolerances (`FitOptions::covariance_solver`). The
+//! rounding for a closed-form model, and `10⁻⁴` serves (it also gives the derivatives of
+//! exact predictions in Levenberg–Marquardt's scoring matrix); for an ODE model solved
+//! without sensitivities (steady-state doses) a gradient of differences sees the solver's
+//! error, and the covariance step re-solves at tight tolerances
+//! (`FitOptions::covariance_solver`). The
 //! FOCE-I objective and the EBE search work at the population fit's solver tolerances; an
 //! ODE solution's error changes discontinuously where the solver's step sequence changes
 //! between `x ± h`: with relative tolerance `10⁻⁶`, a step of `10⁻⁵` in `η` gave errors

@@ -12,8 +12,10 @@
 //! predicts; up to [`MAX_POLISH_STEPS`] steps are then taken although the cost rose (by less
 //! than it resolves), as the gradient and Hessian still point the way.
 
+use super::super::termination::{StartOutcome, Termination};
+use super::nelder_mead::optimizer_failure;
 use argmin::core::{
-    CostFunction, Error, Gradient, Hessian, IterState, KV, Problem, Solver, State,
+    CostFunction, Error, Executor, Gradient, Hessian, IterState, KV, Problem, Solver, State,
     TerminationReason, TerminationStatus,
 };
 use nalgebra::{DMatrix, DVector};
@@ -27,9 +29,28 @@ const MAX_LAMBDA: f64 = 1e10;
 /// resolves), before a refused step ends the search.
 const MAX_POLISH_STEPS: usize = 2;
 
-/// The Newton decrement `gᵀH⁻¹g` (`∞` when `H` is singular).
+/// Eigenvalues below this fraction of the largest are a singular `H`'s null space.
+const NULL_EIGENVALUE: f64 = 1e-10;
+
+/// The Newton decrement `gᵀH⁻¹g`; where `H` is singular (a parameter the data do not
+/// determine), `gᵀH⁺g` with the pseudo-inverse over eigenvalues above [`NULL_EIGENVALUE`]
+/// of the largest: the decrease left along the directions the data determine.
 fn decrement(h: &DMatrix<f64>, g: &[f64]) -> f64 {
-    solve(h, g, 0.0).map_or(f64::INFINITY, |d| d.iter().zip(g).map(|(a, b)| a * b).sum())
+    if let Some(d) = solve(h, g, 0.0) {
+        return d.iter().zip(g).map(|(a, b)| a * b).sum();
+    }
+    let eigen = h.clone().symmetric_eigen();
+    let largest = eigen.eigenvalues.amax();
+    let g = DVector::from_column_slice(g);
+    let mut sum = 0.0;
+    for (i, &lambda) in eigen.eigenvalues.iter().enumerate() {
+        if lambda > NULL_EIGENVALUE * largest {
+            sum += eigen.eigenvectors.column(i).dot(&g).powi(2) / lambda;
+        } else if lambda < -NULL_EIGENVALUE * largest {
+            return f64::INFINITY;
+        }
+    }
+    if largest > 0.0 { sum } else { f64::INFINITY }
 }
 
 /// The initial point of a solver's state, its (finite) cost and its gradient.
@@ -57,6 +78,8 @@ where
 #[derive(Debug, Clone)]
 pub(crate) struct Marquardt {
     lambda: f64,
+    /// The largest move of one coordinate in one step (the step is shortened to it).
+    max_step: f64,
     tolerance: f64,
     resolvable: f64,
     decrement: f64,
@@ -69,6 +92,7 @@ impl Marquardt {
     pub fn new(tolerance: f64, resolvable: f64) -> Self {
         Marquardt {
             lambda: 1e-3,
+            max_step: f64::INFINITY,
             tolerance,
             resolvable,
             decrement: f64::INFINITY,
@@ -76,13 +100,24 @@ impl Marquardt {
             polish_steps: 0,
         }
     }
+
+    /// Steps shortened so that no coordinate moves more than `max_step` (a Gauss–Newton
+    /// step from far off, where the residuals are large, can overshoot to where the model
+    /// no longer responds to its parameters).
+    pub fn with_max_step(mut self, max_step: f64) -> Self {
+        self.max_step = max_step;
+        self
+    }
 }
 
-/// `(H + λ·diag(H))⁻¹ g`, or `None` when that matrix is not positive definite.
+/// `(H + λ·diag(H))⁻¹ g`, or `None` when that matrix is not positive definite. A diagonal
+/// element below [`NULL_EIGENVALUE`] of the largest is damped as if it were that large,
+/// so that a direction the data do not determine takes no large step.
 fn solve(h: &DMatrix<f64>, g: &[f64], lambda: f64) -> Option<DVector<f64>> {
     let mut m = h.clone();
+    let floor = (NULL_EIGENVALUE * h.diagonal().amax()).max(1e-12);
     for i in 0..m.nrows() {
-        m[(i, i)] += lambda * h[(i, i)].abs().max(1e-12);
+        m[(i, i)] += lambda * h[(i, i)].abs().max(floor);
     }
     m.cholesky()
         .map(|c| c.solve(&DVector::from_column_slice(g)))
@@ -126,7 +161,10 @@ where
             self.lambda = self.lambda.max(1e-3) * 10.0;
             return Ok((state.param(x).gradient(g).hessian(h), None));
         };
-        let trial: Vec<f64> = x.iter().zip(step.iter()).map(|(a, d)| a - d).collect();
+        let shorten = (self.max_step / step.amax()).min(1.0);
+        let trial: Vec<f64> = (x.iter().zip(step.iter()))
+            .map(|(a, d)| a - shorten * d)
+            .collect();
         let trial_cost = problem.cost(&trial)?;
         // below the resolvable decrement, a rise of the cost within what it can resolve is
         // its rounding, not the step: the gradient and Hessian say more, so a few such steps
@@ -164,6 +202,64 @@ where
             TerminationStatus::NotTerminated
         }
     }
+}
+
+/// The decrement below which a refused step ends an individual fit's search as converged:
+/// what differences of a −2LL from ODE solutions at relative tolerance `10⁻⁶` resolve.
+const FIT_RESOLVABLE_DECREMENT: f64 = 1e-6;
+
+/// The largest move of one coordinate (estimation scale) in one step of an individual
+/// fit's search: a factor `e` for a log-scale parameter, as the population BFGS.
+const FIT_MAX_STEP: f64 = 1.0;
+
+/// Levenberg–Marquardt from `initial` for at most `max_iters` iterations, converged when
+/// the Newton decrement `gᵀH⁻¹g` falls below `tolerance` (an individual fit's search). A
+/// start where the cost is not finite ends at once, [`Termination::NotEvaluable`].
+///
+/// # Errors
+/// [`Error::OptimizerFailed`](crate::Error::OptimizerFailed) when the run fails (for
+/// example a gradient that cannot be evaluated at a point the search reached).
+pub(crate) fn levenberg_marquardt<P>(
+    problem: P,
+    initial: &[f64],
+    tolerance: f64,
+    max_iters: u64,
+) -> crate::error::Result<StartOutcome>
+where
+    P: CostFunction<Param = Vec<f64>, Output = f64>
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
+        + Hessian<Param = Vec<f64>, Hessian = DMatrix<f64>>,
+{
+    let start = problem.cost(&initial.to_vec()).map_err(optimizer_failure)?;
+    if !start.is_finite() {
+        return Ok(StartOutcome {
+            initial: initial.to_vec(),
+            theta: initial.to_vec(),
+            minus_two_ll: start,
+            iterations: 0,
+            evaluations: 0,
+            termination: Termination::NotEvaluable,
+        });
+    }
+    let solver = Marquardt::new(tolerance, FIT_RESOLVABLE_DECREMENT.max(tolerance))
+        .with_max_step(FIT_MAX_STEP);
+    let res = Executor::new(problem, solver)
+        .configure(|s| s.param(initial.to_vec()).max_iters(max_iters))
+        .run()
+        .map_err(optimizer_failure)?;
+    let state = res.state();
+    let theta = state
+        .get_best_param()
+        .cloned()
+        .unwrap_or_else(|| initial.to_vec());
+    Ok(StartOutcome {
+        initial: initial.to_vec(),
+        theta,
+        minus_two_ll: state.get_best_cost(),
+        iterations: state.get_iter(),
+        evaluations: 0,
+        termination: Termination::from(state.get_termination_status()),
+    })
 }
 
 #[cfg(test)]

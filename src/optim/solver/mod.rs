@@ -5,7 +5,7 @@
 //! - [`bfgs`]: BFGS with a capped backtracking line search, for objectives with
 //!   finite-difference gradients (the outer FOCE-I problem), and its Nelder–Mead polish;
 //! - [`marquardt`]: Levenberg–Marquardt damped Newton steps on a supplied Hessian (the EBE
-//!   search).
+//!   search, and individual fits on the Fisher-scoring matrix).
 
 pub(crate) mod bfgs;
 pub(crate) mod lbfgs;
