@@ -16,8 +16,8 @@ use crate::model::Model;
 use nalgebra::DMatrix;
 use std::cell::RefCell;
 
-/// `dη̂/dφ` of every subject (`k × p`, from central differences of the EBEs at a gradient's
-/// points; empty until a gradient has been computed), shared by the views of one fit.
+/// `dη̂/dφ` of every subject (`k × p`, from differences of the EBEs at a gradient's points;
+/// empty until a gradient has been computed), shared by the views of one fit.
 #[derive(Debug, Default)]
 pub(super) struct EbeSlopes(std::sync::Mutex<Vec<DMatrix<f64>>>);
 
@@ -94,8 +94,9 @@ impl<'f, 'a, M: Model> FixedStarts<'f, 'a, M> {
         Some(moved.collect())
     }
 
-    /// The slopes from the last move either side of the centre along each coordinate
-    /// (the old slope, or 0, where a coordinate has not been moved both ways).
+    /// The slopes from the last move either side of the centre along each coordinate, or
+    /// from one move and the centre where only one side was taken (a one-sided gradient);
+    /// the old slope, or 0, where a coordinate has not been moved.
     fn updated_slopes(&self) -> Option<Vec<DMatrix<f64>>> {
         let moved = self.moved.borrow();
         let p = self.centre.len();
@@ -105,8 +106,8 @@ impl<'f, 'a, M: Model> FixedStarts<'f, 'a, M> {
                 .rev()
                 .find(|m| m.coordinate == j && (m.delta > 0.0) == up)
         };
-        let pairs: Vec<_> = (0..p).map(|j| last(j, true).zip(last(j, false))).collect();
-        if pairs.iter().all(Option::is_none) {
+        let sides: Vec<_> = (0..p).map(|j| (last(j, true), last(j, false))).collect();
+        if sides.iter().all(|s| s.0.is_none() && s.1.is_none()) {
             return None;
         }
         let slopes = (self.starts.iter().enumerate()).map(|(i, eta)| {
@@ -114,16 +115,37 @@ impl<'f, 'a, M: Model> FixedStarts<'f, 'a, M> {
                 Some(old) => old.clone(),
                 None => DMatrix::zeros(eta.len(), p),
             };
-            for (j, pair) in pairs.iter().enumerate() {
-                let Some((up, down)) = pair else { continue };
-                for (r, (a, b)) in up.etas[i].iter().zip(&down.etas[i]).enumerate() {
-                    s[(r, j)] = (a - b) / (up.delta - down.delta);
+            let centre = Side {
+                etas: eta,
+                delta: 0.0,
+            };
+            fn side(m: &Moved, i: usize) -> Side<'_> {
+                Side {
+                    etas: &m.etas[i],
+                    delta: m.delta,
+                }
+            }
+            for (j, pair) in sides.iter().enumerate() {
+                let (a, b) = match pair {
+                    (Some(up), Some(down)) => (side(up, i), side(down, i)),
+                    (Some(m), None) | (None, Some(m)) => (side(m, i), centre),
+                    (None, None) => continue,
+                };
+                for (r, (x, y)) in a.etas.iter().zip(b.etas).enumerate() {
+                    s[(r, j)] = (x - y) / (a.delta - b.delta);
                 }
             }
             s
         });
         Some(slopes.collect())
     }
+}
+
+/// One subject's EBE at `φ_c + delta·e_j`.
+#[derive(Clone, Copy)]
+struct Side<'e> {
+    etas: &'e [f64],
+    delta: f64,
 }
 
 impl<M: Model> Drop for FixedStarts<'_, '_, M> {

@@ -21,6 +21,14 @@
 //! scaled identity once (a steepest-descent step); if that fails too, the solver stops with
 //! [`TerminationReason::SolverExit`], leaving the best point so far in the state.
 //!
+//! Gradients may be had one-sided ([`OneSidedGradient`], from the cost at the point: `n`
+//! evaluations instead of `2n`) while far from the optimum ([`Bfgs::with_one_sided`]). Their
+//! truncation error `e ≈ (h/2)·diag(H)` moves slowly, so it barely reaches `y`; it biases
+//! the step `−B·g` by about `−(h/2)·B·diag(H)`, near `h/2` per coordinate. They serve while
+//! the step they propose moves some coordinate by at least [`ONE_SIDED_STEPS`] times `h`;
+//! from the first point where it does not on, gradients are central (and that step makes
+//! no update of `B`, whose `y` would mix the two kinds).
+//!
 //! Why not argmin's own BFGS: it accepts `+∞` costs, but on an objective with
 //! finite-difference noise (checked with argmin 0.11) it lacks what this solver adds — the
 //! update is not guarded against `sᵀy ≤ 0`, its line search has no iteration cap, and a
@@ -28,7 +36,7 @@
 //! the cost.
 
 use super::super::termination::{StartOutcome, Termination};
-use super::marquardt::starting_point;
+use super::marquardt::start_cost;
 use super::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::error::Result as CrateResult;
 use argmin::core::{
@@ -46,14 +54,35 @@ const MAX_HALVINGS: usize = 30;
 /// the last step's scalar curvature does not.
 const MAX_RESTARTS: usize = 3;
 
+/// One-sided gradients serve while the step they propose moves some coordinate by at
+/// least this many difference steps (module docs).
+const ONE_SIDED_STEPS: f64 = 3.0;
+
 /// Armijo's sufficient-decrease constant.
 const ARMIJO: f64 = 1e-4;
+
+/// A gradient of finite differences that can also be had one-sided.
+pub(crate) trait OneSidedGradient {
+    /// The difference step `h` (on the scale of the parameters).
+    fn difference_step(&self) -> f64;
+
+    /// `(f(x + h·eᵢ) − f(x))/h` along every coordinate `i` (backward where the forward side
+    /// cannot be evaluated), with `f(x) = cost`: `n` evaluations.
+    ///
+    /// # Errors
+    /// Where neither side of a coordinate can be evaluated.
+    fn one_sided_gradient(&self, x: &[f64], cost: f64) -> Result<Vec<f64>, Error>;
+}
 
 /// BFGS with a backtracking line search (argmin [`Solver`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Bfgs {
     tolerance: f64,
     max_step: f64,
+    /// Whether gradients are central (always, once they are), and whether the last one
+    /// was the first central one.
+    central: bool,
+    switched: bool,
     predicted: f64,
     updated: bool,
     stalled: bool,
@@ -72,6 +101,8 @@ impl Bfgs {
         Bfgs {
             tolerance,
             max_step,
+            central: true,
+            switched: false,
             predicted: f64::INFINITY,
             updated: false,
             stalled: false,
@@ -95,6 +126,42 @@ impl Bfgs {
                 self.restarts += 1;
             }
         }
+    }
+
+    /// One-sided gradients while the step they propose (with the `B` of the point they
+    /// are taken at) moves some coordinate by at least [`ONE_SIDED_STEPS`] difference steps;
+    /// central from the first point where it does not.
+    pub fn with_one_sided(mut self) -> Self {
+        self.central = false;
+        self
+    }
+
+    /// The gradient at `x`, whose cost is `cost` (module docs).
+    fn gradient_at<O>(
+        &mut self,
+        problem: &mut Problem<O>,
+        x: &DVector<f64>,
+        cost: f64,
+        b: &DMatrix<f64>,
+    ) -> Result<DVector<f64>, Error>
+    where
+        O: Gradient<Param = Vec<f64>, Gradient = Vec<f64>> + OneSidedGradient,
+    {
+        let x: Vec<f64> = x.iter().copied().collect();
+        self.switched = false;
+        if !self.central {
+            let g = problem.problem("one_sided_gradient_count", |p| {
+                p.one_sided_gradient(&x, cost)
+            })?;
+            let g = DVector::from_vec(g);
+            let h = problem.problem("difference_step", |p| Ok(p.difference_step()))?;
+            if (b * &g).amax() >= ONE_SIDED_STEPS * h {
+                return Ok(g);
+            }
+            self.central = true;
+            self.switched = true;
+        }
+        Ok(DVector::from_vec(problem.gradient(&x)?))
     }
 
     /// Starts from this inverse Hessian (e.g. from an earlier fit's covariance step), kept
@@ -152,7 +219,8 @@ where
 impl<O> Solver<O, BfgsState> for Bfgs
 where
     O: CostFunction<Param = Vec<f64>, Output = f64>
-        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
+        + OneSidedGradient,
 {
     fn name(&self) -> &str {
         "BFGS"
@@ -163,12 +231,13 @@ where
         problem: &mut Problem<O>,
         state: BfgsState,
     ) -> Result<(BfgsState, Option<KV>), Error> {
-        let (_, cost, g) = starting_point(problem, &state)?;
-        let g = DVector::from_vec(g);
-        let b = match self.start.take() {
-            Some(b) if b.nrows() == g.len() && b.ncols() == g.len() => b,
-            _ => scaled_identity(&g, self.max_step),
-        };
+        let (x, cost) = start_cost(problem, &state)?;
+        let n = x.len();
+        let x = DVector::from_vec(x);
+        let start = (self.start.take()).filter(|b| b.nrows() == n && b.ncols() == n);
+        let identity = DMatrix::identity(n, n);
+        let g = self.gradient_at(problem, &x, cost, start.as_ref().unwrap_or(&identity))?;
+        let b = start.unwrap_or_else(|| scaled_identity(&g, self.max_step));
         self.predicted = 0.5 * g.dot(&(&b * &g));
         Ok((
             state
@@ -228,11 +297,11 @@ where
                 None,
             ));
         };
-        let g_next = DVector::from_vec(problem.gradient(&next.iter().copied().collect())?);
+        let g_next = self.gradient_at(problem, &next, next_cost, &b)?;
         let s = &next - &x;
         let y = &g_next - &g;
         let sy = s.dot(&y);
-        if sy > 1e-12 * s.norm() * y.norm() && sy > 0.0 {
+        if sy > 1e-12 * s.norm() * y.norm() && sy > 0.0 && !self.switched {
             if !self.updated {
                 b = DMatrix::identity(x.len(), x.len()) * (sy / y.dot(&y));
             }
@@ -288,9 +357,10 @@ pub(crate) fn bfgs_then_nelder_mead<P>(
 where
     P: CostFunction<Param = Vec<f64>, Output = f64>
         + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
+        + OneSidedGradient
         + Copy,
 {
-    let mut bfgs = Bfgs::new(settings.tolerance, 1.0);
+    let mut bfgs = Bfgs::new(settings.tolerance, 1.0).with_one_sided();
     if let Some(b) = inverse_hessian {
         bfgs = bfgs.with_inverse_hessian(b);
     }
@@ -347,6 +417,38 @@ mod tests {
         );
     }
 
+    /// Forward differences of Rosenbrock's function, step `10⁻⁶`.
+    impl OneSidedGradient for Rosenbrock {
+        fn difference_step(&self) -> f64 {
+            1e-6
+        }
+        fn one_sided_gradient(&self, x: &[f64], cost: f64) -> Result<Vec<f64>, Error> {
+            let f = |u: &[f64]| self.cost(&u.to_vec()).unwrap();
+            crate::optim::differences::one_sided_gradient(f, x, cost, 1e-6)
+                .map_err(|_| Error::msg("no difference"))
+        }
+    }
+
+    /// With one-sided gradients far from the minimum and exact ones near it, the minimum
+    /// is found as accurately, the one-sided ones taken while steps are long.
+    #[test]
+    fn one_sided_gradients_far_off_leave_the_minimum_where_it_is() {
+        let result = Executor::new(Rosenbrock, Bfgs::new(1e-20, 1.0).with_one_sided())
+            .configure(|s| s.param(vec![-1.2, 1.0]).max_iters(500).counting(true))
+            .run()
+            .unwrap();
+        let state = result.state();
+        let x = state.get_best_param().unwrap();
+        assert!(
+            (x[0] - 1.0).abs() < 1e-7 && (x[1] - 1.0).abs() < 1e-7,
+            "{x:?} after {} iterations",
+            state.get_iter()
+        );
+        let counts = state.get_func_counts();
+        assert!(counts["one_sided_gradient_count"] > 5, "{counts:?}");
+        assert!(counts["gradient_count"] >= 1, "{counts:?}");
+    }
+
     /// A quadratic `½xᵀAx − bᵀx` is minimised at `A⁻¹b`; BFGS with exact line searches
     /// would need `n` steps, and backtracking needs few more.
     struct Quadratic(DMatrix<f64>, DVector<f64>);
@@ -356,6 +458,14 @@ mod tests {
         fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
             let x = DVector::from_column_slice(x);
             Ok(0.5 * x.dot(&(&self.0 * &x)) - self.1.dot(&x))
+        }
+    }
+    impl OneSidedGradient for Quadratic {
+        fn difference_step(&self) -> f64 {
+            1e-6
+        }
+        fn one_sided_gradient(&self, x: &[f64], _: f64) -> Result<Vec<f64>, Error> {
+            self.gradient(&x.to_vec())
         }
     }
     impl Gradient for Quadratic {

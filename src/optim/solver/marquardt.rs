@@ -53,14 +53,13 @@ fn decrement(h: &DMatrix<f64>, g: &[f64]) -> f64 {
     if largest > 0.0 { sum } else { f64::INFINITY }
 }
 
-/// The initial point of a solver's state, its (finite) cost and its gradient.
-pub(crate) fn starting_point<O>(
+/// The initial point of a solver's state and its (finite) cost.
+pub(crate) fn start_cost<O>(
     problem: &mut Problem<O>,
     state: &IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>,
-) -> Result<(Vec<f64>, f64, Vec<f64>), Error>
+) -> Result<(Vec<f64>, f64), Error>
 where
-    O: CostFunction<Param = Vec<f64>, Output = f64>
-        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+    O: CostFunction<Param = Vec<f64>, Output = f64>,
 {
     let x = state
         .get_param()
@@ -70,6 +69,19 @@ where
     if !cost.is_finite() {
         return Err(Error::msg("the objective is not finite at the start"));
     }
+    Ok((x, cost))
+}
+
+/// The initial point of a solver's state, its (finite) cost and its gradient.
+fn starting_point<O>(
+    problem: &mut Problem<O>,
+    state: &IterState<Vec<f64>, Vec<f64>, (), DMatrix<f64>, (), f64>,
+) -> Result<(Vec<f64>, f64, Vec<f64>), Error>
+where
+    O: CostFunction<Param = Vec<f64>, Output = f64>
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+{
+    let (x, cost) = start_cost(problem, state)?;
     let g = problem.gradient(&x)?;
     Ok((x, cost, g))
 }
