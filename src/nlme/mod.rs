@@ -16,8 +16,9 @@
 //! approximation with the first-order (Gauss–Newton) Hessian at `η̂_i`, residual variances
 //! evaluated at `η̂_i`; censored observations enter that Hessian through the exact curvature
 //! of their M3 term (the Laplacian form). The outer problem over `θ, β, Ω, σ` is minimised
-//! by BFGS on finite-difference gradients (one-sided while its steps move some parameter by
-//! more than three difference steps, central from then on; argmin
+//! by BFGS on finite-difference gradients (started from the inverse of the Hessian's
+//! diagonal, from the first gradient's second differences; one-sided while its steps move
+//! some parameter by more than three difference steps, central from then on; argmin
 //! [`Solver`](argmin::core::Solver), as
 //! NONMEM's variable-metric search), with restarted Nelder–Mead as the fallback or, by
 //! [`OuterMethod::NelderMead`], the only method; standard errors come from the Hessian of
@@ -68,7 +69,7 @@ use crate::model::Model;
 use crate::optim::differences;
 use crate::optim::limits::{MAX_SIMPLEX_STEP, MAX_STEP, MAX_TOLERANCE, check_positive};
 use crate::optim::multistart::evaluation;
-use crate::optim::solver::bfgs::{OneSidedGradient, bfgs_then_nelder_mead};
+use crate::optim::solver::bfgs::{DifferenceGradient, bfgs_then_nelder_mead};
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::params::{ParamName, names_of};
 use crate::simulate::SolverOptions;
@@ -405,20 +406,37 @@ impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
         self.refresh_curvatures(phi);
         let fixed = self.with_fixed_starts(phi);
-        differences::gradient(|x| fixed.minus_two_ll(x), phi, self.gradient_step).map_err(|e| {
-            argmin::core::Error::msg(format!(
-                "the objective cannot be evaluated on either side of φ[{}]",
-                e.coordinate
-            ))
-        })
+        differences::gradient(|x| fixed.minus_two_ll(x), phi, self.gradient_step)
+            .map_err(no_difference)
     }
 }
 
-/// Forward differences of −2LL from the cost at `φ`, with fixed EBE starts as the central
-/// ones (the outer BFGS takes them far from the optimum).
-impl<M: Model> OneSidedGradient for &Foce<'_, M> {
+/// The error of a difference that neither side of a coordinate gives.
+fn no_difference(e: differences::NoDifference) -> argmin::core::Error {
+    argmin::core::Error::msg(format!(
+        "the objective cannot be evaluated on either side of φ[{}]",
+        e.coordinate
+    ))
+}
+
+/// Differences of −2LL from the cost at `φ` with fixed EBE starts, as the central ones:
+/// forward (the outer BFGS far from the optimum), or central with the second differences
+/// (its start).
+impl<M: Model> DifferenceGradient for &Foce<'_, M> {
     fn difference_step(&self) -> f64 {
         self.gradient_step
+    }
+
+    fn gradient_and_curvature(
+        &self,
+        phi: &[f64],
+        cost: f64,
+    ) -> std::result::Result<differences::Curved, argmin::core::Error> {
+        self.refresh_curvatures(phi);
+        let fixed = self.with_fixed_starts(phi);
+        let h = self.gradient_step;
+        differences::gradient_and_curvature(|x| fixed.minus_two_ll(x), phi, cost, h)
+            .map_err(no_difference)
     }
 
     fn one_sided_gradient(
@@ -429,12 +447,8 @@ impl<M: Model> OneSidedGradient for &Foce<'_, M> {
         self.refresh_curvatures(phi);
         let fixed = self.with_fixed_starts(phi);
         let h = self.gradient_step;
-        differences::one_sided_gradient(|x| fixed.minus_two_ll(x), phi, cost, h).map_err(|e| {
-            argmin::core::Error::msg(format!(
-                "the objective cannot be evaluated on either side of φ[{}]",
-                e.coordinate
-            ))
-        })
+        differences::one_sided_gradient(|x| fixed.minus_two_ll(x), phi, cost, h)
+            .map_err(no_difference)
     }
 }
 

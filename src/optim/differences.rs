@@ -100,6 +100,46 @@ pub(crate) fn gradient<F: Fn(&[f64]) -> f64>(
     Ok(g)
 }
 
+/// A central-difference gradient and the diagonal of the Hessian from the same points.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Curved {
+    /// `(f(x+h) − f(x−h))/2h` (one-sided from `f(x)` where a side is not finite).
+    pub gradient: Vec<f64>,
+    /// `(f(x+h) − 2f(x) + f(x−h))/h²`, NaN where a side is not finite.
+    pub curvature: Vec<f64>,
+}
+
+/// [`gradient`] at `x` from the known `fx = f(x)`, with the second differences its points
+/// give: `2n` evaluations.
+///
+/// # Errors
+/// [`NoDifference`] naming the first coordinate where neither side is finite.
+pub(crate) fn gradient_and_curvature<F: Fn(&[f64]) -> f64>(
+    f: F,
+    x: &[f64],
+    fx: f64,
+    h: f64,
+) -> Result<Curved, NoDifference> {
+    let mut y = x.to_vec();
+    let n = x.len();
+    let mut curved = Curved {
+        gradient: Vec::with_capacity(n),
+        curvature: Vec::with_capacity(n),
+    };
+    for i in 0..n {
+        let Sides { up, down } = sides(&f, &mut y, x, i, h);
+        let (g, c) = match (up.is_finite(), down.is_finite()) {
+            (true, true) => ((up - down) / (2.0 * h), (up - 2.0 * fx + down) / (h * h)),
+            (true, false) => ((up - fx) / h, f64::NAN),
+            (false, true) => ((fx - down) / h, f64::NAN),
+            (false, false) => return Err(NoDifference { coordinate: i }),
+        };
+        curved.gradient.push(g);
+        curved.curvature.push(c);
+    }
+    Ok(curved)
+}
+
 /// Gradient of `f` at `x` by forward differences `(f(x + h·eᵢ) − f(x))/h` from the known
 /// `fx = f(x)`, backward where the forward side is not finite: `n` evaluations, truncation
 /// error `O(h)`.
@@ -272,6 +312,17 @@ mod tests {
             gradient(nowhere, &[0.0, 0.0], 1e-3),
             Err(NoDifference { coordinate: 0 })
         );
+    }
+
+    #[test]
+    fn curvatures_of_a_quadratic_are_its_hessian_diagonal() {
+        let f = |x: &[f64]| 3.0 * x[0] * x[0] + x[0] * x[1] - 0.5 * x[1] * x[1];
+        let x = [1.0, 2.0];
+        let c = gradient_and_curvature(f, &x, f(&x), 1e-3).unwrap();
+        approx::assert_relative_eq!(c.gradient[0], 8.0, max_relative = 1e-9);
+        approx::assert_relative_eq!(c.gradient[1], -1.0, max_relative = 1e-9);
+        approx::assert_relative_eq!(c.curvature[0], 6.0, max_relative = 1e-6);
+        approx::assert_relative_eq!(c.curvature[1], -1.0, max_relative = 1e-6);
     }
 
     #[test]

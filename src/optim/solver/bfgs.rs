@@ -8,8 +8,9 @@
 //! `f(x + αd) ≤ f(x) + 10⁻⁴·α·gᵀd` holds (a cost of `+∞` fails it). `B` then gets the BFGS
 //! update with `s = αd`, `y = g(x + αd) − g`, skipped when the curvature `sᵀy` is not
 //! positive; the first update rescales `B` to `(sᵀy / yᵀy)·I` (Shanno–Phua). `B` starts at
-//! `c·I` with `c` chosen so that the first step moves no component more than `0.1`, or at
-//! an inverse Hessian known from an earlier fit (then kept without rescaling).
+//! `c·I` with `c` chosen so that the first step moves no component more than `0.1`, at the
+//! inverse of the Hessian's diagonal (below), or at an inverse Hessian known from an earlier
+//! fit (both then kept without rescaling).
 //!
 //! The solver stops converged when the predicted decrease `½·gᵀBg` falls below the
 //! tolerance, and so does the decrease `½·c·gᵀg` that the last step's scalar curvature
@@ -21,13 +22,20 @@
 //! scaled identity once (a steepest-descent step); if that fails too, the solver stops with
 //! [`TerminationReason::SolverExit`], leaving the best point so far in the state.
 //!
-//! Gradients may be had one-sided ([`OneSidedGradient`], from the cost at the point: `n`
-//! evaluations instead of `2n`) while far from the optimum ([`Bfgs::with_one_sided`]). Their
-//! truncation error `e ≈ (h/2)·diag(H)` moves slowly, so it barely reaches `y`; it biases
-//! the step `−B·g` by about `−(h/2)·B·diag(H)`, near `h/2` per coordinate. They serve while
-//! the step they propose moves some coordinate by at least [`ONE_SIDED_STEPS`] times `h`;
-//! from the first point where it does not on, gradients are central (and that step makes
-//! no update of `B`, whose `y` would mix the two kinds).
+//! For a gradient of differences ([`DifferenceGradient`], [`Bfgs::for_differences`]) two
+//! things change. `B` starts from the inverse of the Hessian's diagonal, from the second
+//! differences that the first central gradient's points give for free (the scaled
+//! identity's value where one is not positive): the curvatures of a population fit's
+//! parameters span orders of magnitude (60 to 16,000 on the model-2 cohort, typical values
+//! against variances), which a multiple of `I` must learn step by step; there FOCE-I took 40
+//! iterations and 866 evaluations from `c·I`, 12 and 245 from the diagonal, to an OFV 5·10⁻⁴
+//! lower. And gradients are one-sided (from the cost at the point: `n` evaluations instead
+//! of `2n`) while far from the optimum: their truncation error `e ≈ (h/2)·diag(H)` moves
+//! slowly, so it barely reaches `y`, and biases the step `−B·g` by about
+//! `−(h/2)·B·diag(H)`, near `h/2` per coordinate. They serve while the step they propose
+//! moves some coordinate by at least [`ONE_SIDED_STEPS`] times `h`; from the first point
+//! where it does not on, gradients are central (and that step makes no update of `B`, whose
+//! `y` would mix the two kinds).
 //!
 //! Why not argmin's own BFGS: it accepts `+∞` costs, but on an objective with
 //! finite-difference noise (checked with argmin 0.11) it lacks what this solver adds — the
@@ -39,6 +47,7 @@ use super::super::termination::{StartOutcome, Termination};
 use super::marquardt::start_cost;
 use super::nelder_mead::{NelderMeadSettings, nelder_mead};
 use crate::error::Result as CrateResult;
+use crate::optim::differences::Curved;
 use argmin::core::{
     CostFunction, Error, Executor, Gradient, IterState, KV, Problem, Solver, State,
     TerminationReason, TerminationStatus,
@@ -61,10 +70,18 @@ const ONE_SIDED_STEPS: f64 = 3.0;
 /// Armijo's sufficient-decrease constant.
 const ARMIJO: f64 = 1e-4;
 
-/// A gradient of finite differences that can also be had one-sided.
-pub(crate) trait OneSidedGradient {
+/// A gradient of finite differences that can also be had one-sided, or with the
+/// diagonal of the Hessian.
+pub(crate) trait DifferenceGradient {
     /// The difference step `h` (on the scale of the parameters).
     fn difference_step(&self) -> f64;
+
+    /// The central gradient at `x` and the second differences of its points, with
+    /// `f(x) = cost`: `2n` evaluations.
+    ///
+    /// # Errors
+    /// Where neither side of a coordinate can be evaluated.
+    fn gradient_and_curvature(&self, x: &[f64], cost: f64) -> Result<Curved, Error>;
 
     /// `(f(x + h·eᵢ) − f(x))/h` along every coordinate `i` (backward where the forward side
     /// cannot be evaluated), with `f(x) = cost`: `n` evaluations.
@@ -79,6 +96,8 @@ pub(crate) trait OneSidedGradient {
 pub(crate) struct Bfgs {
     tolerance: f64,
     max_step: f64,
+    /// Whether `B` starts from the inverse of the Hessian's diagonal.
+    diagonal_start: bool,
     /// Whether gradients are central (always, once they are), and whether the last one
     /// was the first central one.
     central: bool,
@@ -101,6 +120,7 @@ impl Bfgs {
         Bfgs {
             tolerance,
             max_step,
+            diagonal_start: false,
             central: true,
             switched: false,
             predicted: f64::INFINITY,
@@ -128,11 +148,15 @@ impl Bfgs {
         }
     }
 
-    /// One-sided gradients while the step they propose (with the `B` of the point they
-    /// are taken at) moves some coordinate by at least [`ONE_SIDED_STEPS`] difference steps;
-    /// central from the first point where it does not.
-    pub fn with_one_sided(mut self) -> Self {
+    /// For an objective whose gradient comes from differences: `B` starts from the inverse
+    /// of the Hessian's diagonal (from the second differences of the first gradient's
+    /// points, where positive) unless a start is given, and gradients are one-sided while
+    /// the step they propose (with the `B` of the point they are taken at) moves some
+    /// coordinate by at least [`ONE_SIDED_STEPS`] difference steps, central from the first
+    /// point where it does not.
+    pub fn for_differences(mut self) -> Self {
         self.central = false;
+        self.diagonal_start = true;
         self
     }
 
@@ -145,7 +169,7 @@ impl Bfgs {
         b: &DMatrix<f64>,
     ) -> Result<DVector<f64>, Error>
     where
-        O: Gradient<Param = Vec<f64>, Gradient = Vec<f64>> + OneSidedGradient,
+        O: Gradient<Param = Vec<f64>, Gradient = Vec<f64>> + DifferenceGradient,
     {
         let x: Vec<f64> = x.iter().copied().collect();
         self.switched = false;
@@ -162,6 +186,30 @@ impl Bfgs {
             self.switched = true;
         }
         Ok(DVector::from_vec(problem.gradient(&x)?))
+    }
+
+    /// The central gradient at `x` (cost `cost`) and the starting `B`: the inverse of the
+    /// Hessian's diagonal where its second difference is positive, the scaled identity's
+    /// value elsewhere; kept as it is by the first update (no rescaling).
+    fn diagonal<O>(
+        &mut self,
+        problem: &mut Problem<O>,
+        x: &[f64],
+        cost: f64,
+    ) -> Result<(DVector<f64>, DMatrix<f64>), Error>
+    where
+        O: DifferenceGradient,
+    {
+        let curved = problem.problem("gradient_count", |p| p.gradient_and_curvature(x, cost))?;
+        let g = DVector::from_vec(curved.gradient);
+        let mut b = scaled_identity(&g, self.max_step);
+        for (i, &c) in curved.curvature.iter().enumerate() {
+            if c > 0.0 && c.is_finite() {
+                b[(i, i)] = 1.0 / c;
+            }
+        }
+        self.updated = true;
+        Ok((g, b))
     }
 
     /// Starts from this inverse Hessian (e.g. from an earlier fit's covariance step), kept
@@ -220,7 +268,7 @@ impl<O> Solver<O, BfgsState> for Bfgs
 where
     O: CostFunction<Param = Vec<f64>, Output = f64>
         + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
-        + OneSidedGradient,
+        + DifferenceGradient,
 {
     fn name(&self) -> &str {
         "BFGS"
@@ -233,11 +281,17 @@ where
     ) -> Result<(BfgsState, Option<KV>), Error> {
         let (x, cost) = start_cost(problem, &state)?;
         let n = x.len();
-        let x = DVector::from_vec(x);
         let start = (self.start.take()).filter(|b| b.nrows() == n && b.ncols() == n);
-        let identity = DMatrix::identity(n, n);
-        let g = self.gradient_at(problem, &x, cost, start.as_ref().unwrap_or(&identity))?;
-        let b = start.unwrap_or_else(|| scaled_identity(&g, self.max_step));
+        let (g, b) = match start {
+            None if self.diagonal_start => self.diagonal(problem, &x, cost)?,
+            _ => {
+                let x = DVector::from_vec(x);
+                let identity = DMatrix::identity(n, n);
+                let g = self.gradient_at(problem, &x, cost, start.as_ref().unwrap_or(&identity))?;
+                let b = start.unwrap_or_else(|| scaled_identity(&g, self.max_step));
+                (g, b)
+            }
+        };
         self.predicted = 0.5 * g.dot(&(&b * &g));
         Ok((
             state
@@ -357,10 +411,10 @@ pub(crate) fn bfgs_then_nelder_mead<P>(
 where
     P: CostFunction<Param = Vec<f64>, Output = f64>
         + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
-        + OneSidedGradient
+        + DifferenceGradient
         + Copy,
 {
-    let mut bfgs = Bfgs::new(settings.tolerance, 1.0).with_one_sided();
+    let mut bfgs = Bfgs::new(settings.tolerance, 1.0).for_differences();
     if let Some(b) = inverse_hessian {
         bfgs = bfgs.with_inverse_hessian(b);
     }
@@ -418,9 +472,14 @@ mod tests {
     }
 
     /// Forward differences of Rosenbrock's function, step `10⁻⁶`.
-    impl OneSidedGradient for Rosenbrock {
+    impl DifferenceGradient for Rosenbrock {
         fn difference_step(&self) -> f64 {
             1e-6
+        }
+        fn gradient_and_curvature(&self, x: &[f64], cost: f64) -> Result<Curved, Error> {
+            let f = |u: &[f64]| self.cost(&u.to_vec()).unwrap();
+            crate::optim::differences::gradient_and_curvature(f, x, cost, 1e-4)
+                .map_err(|_| Error::msg("no difference"))
         }
         fn one_sided_gradient(&self, x: &[f64], cost: f64) -> Result<Vec<f64>, Error> {
             let f = |u: &[f64]| self.cost(&u.to_vec()).unwrap();
@@ -429,11 +488,12 @@ mod tests {
         }
     }
 
-    /// With one-sided gradients far from the minimum and exact ones near it, the minimum
-    /// is found as accurately, the one-sided ones taken while steps are long.
+    /// Started from the Hessian's diagonal, with one-sided gradients far from the minimum
+    /// and exact ones near it, the minimum is found as accurately, the one-sided ones taken
+    /// while steps are long.
     #[test]
     fn one_sided_gradients_far_off_leave_the_minimum_where_it_is() {
-        let result = Executor::new(Rosenbrock, Bfgs::new(1e-20, 1.0).with_one_sided())
+        let result = Executor::new(Rosenbrock, Bfgs::new(1e-20, 1.0).for_differences())
             .configure(|s| s.param(vec![-1.2, 1.0]).max_iters(500).counting(true))
             .run()
             .unwrap();
@@ -460,9 +520,15 @@ mod tests {
             Ok(0.5 * x.dot(&(&self.0 * &x)) - self.1.dot(&x))
         }
     }
-    impl OneSidedGradient for Quadratic {
+    impl DifferenceGradient for Quadratic {
         fn difference_step(&self) -> f64 {
             1e-6
+        }
+        fn gradient_and_curvature(&self, x: &[f64], _: f64) -> Result<Curved, Error> {
+            Ok(Curved {
+                gradient: self.gradient(&x.to_vec())?,
+                curvature: self.0.diagonal().iter().copied().collect(),
+            })
         }
         fn one_sided_gradient(&self, x: &[f64], _: f64) -> Result<Vec<f64>, Error> {
             self.gradient(&x.to_vec())
