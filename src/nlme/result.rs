@@ -11,7 +11,7 @@ use crate::error_model::ErrorModel;
 use crate::likelihood::{Obs, ObservationTerm};
 use crate::model::Model;
 use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
-use crate::optim::differences::{OMEGA_JACOBIAN_STEP, hessian, jacobian};
+use crate::optim::differences::{OMEGA_JACOBIAN_STEP, hessian_from_axes, jacobian};
 use crate::optim::status::classify;
 use crate::optim::termination::StartOutcome;
 use crate::optim::{Estimate, FitStatus, Scale};
@@ -250,7 +250,7 @@ impl CovarianceStep {
     pub(super) fn run<M: Model>(foce: &Foce<'_, M>, phi: &[f64], opts: &PopulationOptions) -> Self {
         let hessian = opts.covariance.then(|| {
             let fixed = foce.with_fixed_starts(phi);
-            hessian(|x| fixed.minus_two_ll(x), phi, opts.hessian_step)
+            hessian_from_axes(|x| fixed.minus_two_ll(x), phi, opts.hessian_step)
         });
         let covariance = hessian.as_ref().and_then(covariance_from_hessian);
         CovarianceStep {

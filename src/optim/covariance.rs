@@ -2,7 +2,9 @@
 //!
 //! On the estimation scale, `Cov(θ̂) = 2·H⁻¹` where `H` is the Hessian of −2LL (the Fisher
 //! information of the log-likelihood is `H/2`). `H` is computed by central differences
-//! ([`hessian`](super::differences::hessian)); it is inverted through its Cholesky factor,
+//! ([`hessian`](super::differences::hessian); for a population fit, whose evaluations are
+//! dear, [`hessian_from_axes`](super::differences::hessian_from_axes)); it is inverted
+//! through its Cholesky factor,
 //! which fails exactly when `H` is not positive definite, and then no standard errors are
 //! reported.
 

@@ -226,6 +226,41 @@ pub(crate) fn hessian<F: Fn(&[f64]) -> f64>(f: F, x: &[f64], h: f64) -> DMatrix<
     hess
 }
 
+/// Hessian of `f` at `x` by central differences with step `h`, the off-diagonal elements
+/// from the axis points the diagonal needs and two more points per pair:
+/// `H_ij = (f(++) + f(−−) − f(+0) − f(−0) − f(0+) − f(0−) + 2f(x))/(2h²)`, which is exact
+/// for a quadratic and errs by `O(h²)` otherwise, as the four-point form does. Uses
+/// `1 + 2n + n(n−1)` evaluations (111 for 10 parameters, against 201), at the price of
+/// four times the four-point form's amplification of noise in `f` (coefficients summing to
+/// `8/(2h²)` against `4/(4h²)`).
+pub(crate) fn hessian_from_axes<F: Fn(&[f64]) -> f64>(f: F, x: &[f64], h: f64) -> DMatrix<f64> {
+    let n = x.len();
+    let f0 = f(x);
+    let mut hess = DMatrix::zeros(n, n);
+    let mut y = x.to_vec();
+    let axes: Vec<Sides<f64>> = (0..n).map(|i| sides(&f, &mut y, x, i, h)).collect();
+    for (i, a) in axes.iter().enumerate() {
+        hess[(i, i)] = (a.up - 2.0 * f0 + a.down) / (h * h);
+    }
+    for i in 0..n {
+        for j in 0..i {
+            y[i] = x[i] + h;
+            y[j] = x[j] + h;
+            let pp = f(&y);
+            y[i] = x[i] - h;
+            y[j] = x[j] - h;
+            let mm = f(&y);
+            y[i] = x[i];
+            y[j] = x[j];
+            let axis = axes[i].up + axes[i].down + axes[j].up + axes[j].down;
+            let v = (pp + mm - axis + 2.0 * f0) / (2.0 * h * h);
+            hess[(i, j)] = v;
+            hess[(j, i)] = v;
+        }
+    }
+    hess
+}
+
 /// Coordinates where −2LL is not smooth at `x`: the second difference at step `2h`
 /// disagrees with the one at step `h` (`hess_diag`) by more than 25%. At a smooth point the
 /// two agree to O(h²); across a kink (a change point of the model landing on a sampling
@@ -268,11 +303,39 @@ mod tests {
         };
         let h = hessian(f, &centre, 1e-3);
         approx::assert_relative_eq!(h, &a * 2.0, max_relative = 1e-8);
+        let from_axes = hessian_from_axes(f, &centre, 1e-3);
+        approx::assert_relative_eq!(from_axes, &a * 2.0, max_relative = 1e-8);
         let cov = covariance_from_hessian(&h).unwrap();
         let expected = a.try_inverse().unwrap();
         approx::assert_relative_eq!(cov, expected, max_relative = 1e-8);
         let r = correlation(&cov);
         approx::assert_relative_eq!(r[(0, 1)], -1.0 / (8f64).sqrt(), max_relative = 1e-8);
+    }
+
+    /// On `exp(x + 2y) + sin(x·y)` both forms of the Hessian err by `O(h²)`: at `h = 10⁻³`,
+    /// within `10⁻⁵` of the analytic one.
+    #[test]
+    fn both_hessians_approach_the_analytic_one() {
+        let f = |x: &[f64]| (x[0] + 2.0 * x[1]).exp() + (x[0] * x[1]).sin();
+        let (a, b) = (0.3_f64, -0.2_f64);
+        let e = (a + 2.0 * b).exp();
+        let (s, c) = ((a * b).sin(), (a * b).cos());
+        let exact = DMatrix::from_row_slice(
+            2,
+            2,
+            &[
+                e - b * b * s,
+                2.0 * e + c - a * b * s,
+                2.0 * e + c - a * b * s,
+                4.0 * e - a * a * s,
+            ],
+        );
+        for h in [
+            hessian(f, &[a, b], 1e-3),
+            hessian_from_axes(f, &[a, b], 1e-3),
+        ] {
+            approx::assert_relative_eq!(h, exact, epsilon = 1e-5);
+        }
     }
 
     #[test]
