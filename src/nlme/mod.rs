@@ -18,7 +18,7 @@
 //! of their M3 term (the Laplacian form). The outer problem over `θ, β, Ω, σ` is minimised
 //! by BFGS on finite-difference gradients (started from the inverse of the Hessian's
 //! diagonal, from the first gradient's second differences; one-sided while its steps move
-//! some parameter by more than three difference steps, central from then on; argmin
+//! some parameter by at least one difference step, central from then on; argmin
 //! [`Solver`](argmin::core::Solver), as
 //! NONMEM's variable-metric search), with restarted Nelder–Mead as the fallback or, by
 //! [`OuterMethod::NelderMead`], the only method; standard errors come from the Hessian of

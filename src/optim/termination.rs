@@ -2,7 +2,7 @@
 //! outcomes this crate's searches add: restarts still improving, an objective that cannot
 //! be evaluated, nothing to estimate).
 
-use argmin::core::{TerminationReason, TerminationStatus};
+use argmin::core::{State, TerminationReason, TerminationStatus};
 use std::fmt;
 
 /// How an optimisation run ended.
@@ -102,6 +102,14 @@ pub(crate) struct StartOutcome {
     /// Objective evaluations (filled in by the caller, which counts them).
     pub evaluations: u64,
     pub termination: Termination,
+}
+
+/// The best point of a solver's run from `initial` (`initial` where it has none).
+pub(crate) fn best_point<S: State<Param = Vec<f64>>>(state: &S, initial: &[f64]) -> Vec<f64> {
+    state
+        .get_best_param()
+        .cloned()
+        .unwrap_or_else(|| initial.to_vec())
 }
 
 impl StartOutcome {

@@ -126,13 +126,7 @@ impl<'a> Stepper<'a> {
             model,
             params,
             sens,
-            // without infusions nothing is added (the adding loop's wide loads of the
-            // rates just stored also stall on store forwarding)
-            rates: if rates.iter().any(|&r| r != 0.0) {
-                rates
-            } else {
-                &[]
-            },
+            rates: running(rates),
             scales: &self.scales,
             work: &mut self.work,
             scratch: &mut self.scratch,
@@ -239,6 +233,17 @@ impl<'a> Stepper<'a> {
         run.handed.clear();
         run.handed.extend_from_slice(x);
         Ok(())
+    }
+}
+
+/// The infusion rates to add to the model's rates, none where all are 0 (then nothing is
+/// added: the adding loop's paired loads of the model's rates just stored would stall on
+/// store forwarding, 15% of a model-2 solution).
+fn running(rates: &[f64]) -> &[f64] {
+    if rates.iter().any(|&r| r != 0.0) {
+        rates
+    } else {
+        &[]
     }
 }
 

@@ -7,7 +7,7 @@
 //! into NaN. The problem is therefore [`Guarded`]: such a point costs [`UNEVALUABLE`] with
 //! a zero gradient, which the line search brackets and steps back from.
 
-use super::super::termination::{StartOutcome, Termination};
+use super::super::termination::{StartOutcome, Termination, best_point};
 use super::nelder_mead::optimizer_failure;
 use crate::error::Result;
 use argmin::core::{CostFunction, Executor, Gradient, State};
@@ -84,10 +84,7 @@ where
         .run()
         .map_err(optimizer_failure)?;
     let state = res.state();
-    let theta = state
-        .get_best_param()
-        .cloned()
-        .unwrap_or_else(|| initial.to_vec());
+    let theta = best_point(state, initial);
     let minus_two_ll = problem.cost(&theta).map_err(optimizer_failure)?;
     let termination = if minus_two_ll.is_finite() {
         Termination::from(state.get_termination_status())

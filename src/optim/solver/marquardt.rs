@@ -12,7 +12,7 @@
 //! predicts; up to [`MAX_POLISH_STEPS`] steps are then taken although the cost rose (by less
 //! than it resolves), as the gradient and Hessian still point the way.
 
-use super::super::termination::{StartOutcome, Termination};
+use super::super::termination::{StartOutcome, Termination, best_point};
 use super::nelder_mead::optimizer_failure;
 use argmin::core::{
     CostFunction, Error, Executor, Gradient, Hessian, IterState, KV, Problem, Solver, State,
@@ -260,10 +260,7 @@ where
         .run()
         .map_err(optimizer_failure)?;
     let state = res.state();
-    let theta = state
-        .get_best_param()
-        .cloned()
-        .unwrap_or_else(|| initial.to_vec());
+    let theta = best_point(state, initial);
     Ok(StartOutcome {
         initial: initial.to_vec(),
         theta,
