@@ -80,8 +80,9 @@ pub enum Method {
     /// Converged when the Newton decrement `gᵀH⁻¹g` is below the tolerance's hundredth. A
     /// start from which it does not converge (a −2LL with a kink, such as a change point
     /// at a sampling time, or a plateau) is searched again by Nelder–Mead. The fastest
-    /// method: on a model-2 fit to transgene and B cells, a quarter of Nelder–Mead's
-    /// evaluations and time. The default.
+    /// method: on a model-2 fit to transgene and B cells (4 starts, covariance step
+    /// included), 170 evaluations against Nelder–Mead's 2,972, a third of its time. The
+    /// default.
     LevenbergMarquardt,
 }
 
