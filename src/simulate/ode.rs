@@ -259,10 +259,11 @@ fn euler<M: Model>(f: &mut ModelSystem<'_, M>, z: &[f64], x: &mut [f64], (from, 
 }
 
 /// The model as the kernels see it, on the scaled states `z = x / scales`: `dz/dt =
-/// (f(t, x) + rates) / scales` (no scales: `z = x`; no rates: all 0) and `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t`
-/// held inside `[start, last_inside]` and `work` holding `x`. With sensitivities, `x` is
-/// followed by `Sⱼ = ∂x/∂pⱼ` for each direction `j`, and `dSⱼ/dt` is the central difference
-/// of `f` along the direction in state and parameters together ([`super::sensitivity`]).
+/// (f(t, x) + rates) / scales` (no scales: `z = x`; no rates: all 0) and
+/// `∂ż/∂z = ∂f/∂x · sⱼ / sᵢ`, with `t` held inside `[start, last_inside]` and `work` holding
+/// `x`. With sensitivities, `x` is followed by `Sⱼ = ∂x/∂pⱼ` for each direction `j`, and
+/// `dSⱼ/dt` is the central difference of `f` along the direction in state and parameters
+/// together ([`super::sensitivity`]).
 struct ModelSystem<'a, M: Model> {
     model: &'a M,
     params: &'a M::Params,

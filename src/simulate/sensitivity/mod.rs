@@ -154,10 +154,10 @@ impl<'a, P> SensView<'a, P> {
     /// with sensitivities `s` (both `K·n` long); `scratch` holds at least `2n + 2Kn`
     /// values ([`scratch_len`]).
     ///
-    /// Every direction's two rates are evaluated before any is differenced: a difference
-    /// read right after the model's stores waits for them to reach the cache (the compiler's
-    /// paired loads cannot take two separate stores from the store buffer), which cost a
-    /// fifth of a model-2 augmented solution when done direction by direction.
+    /// Every direction's two rates are evaluated before any is differenced, so that the
+    /// differences read the model's stores from the cache rather than wait on the store
+    /// buffer (paired loads cannot take two separate stores from it); on a model-2 solution
+    /// along 3 directions this measured within noise (250 against 253 µs).
     fn directional_rates<M: Model<Params = P>>(
         &self,
         model: &M,
