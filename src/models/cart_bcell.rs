@@ -221,15 +221,14 @@ impl CarTBCellParams {
         let n0 = self.fn_ * self.b0;
         let s0 = self.fs * self.b0;
         let d0 = (1.0 - self.fn_ - self.fs) * self.b0;
-        let kns = self.ds * s0 / n0;
-        let knd = self.dd * d0 / n0;
+        let Flows { kns, knd, kin, .. } = self.flows();
         BCellBaseline {
             n0,
             s0,
             d0,
             kns,
             knd,
-            kin: (self.dn + kns + knd) * n0,
+            kin,
         }
     }
 
@@ -445,7 +444,7 @@ impl Model for CarTBCell {
     /// `C = max(E + M, 0)` and `B = max(N + S + D, 0)` have slope 0 below 0).
     fn jacobian(&self, _: f64, x: &[f64], p: &Self::Params, jac: &mut [f64]) -> bool {
         let n = x.len();
-        let base = p.baseline();
+        let flows = p.flows();
         let pools = b_pools(n);
         let (e, m, z) = (x[state::E], x[state::M], x[state::Z]);
         let (bn, bs, bd) = (x[pools.naive], x[pools.memory], x[pools.dn]);
@@ -476,7 +475,7 @@ impl Model for CarTBCell {
         }
         // the marrow chain P, T1..Tn: each loses eps·kill of itself
         let nt = p.transit_count();
-        let ktr = if nt > 0 { nt as f64 / p.mtt } else { 0.0 };
+        let ktr = flows.ktr;
         for (i, &amount) in x.iter().enumerate().skip(state::P).take(nt + 1) {
             let own = if i == state::P { -p.kp } else { -ktr };
             set(i, i, own - p.eps * kill);
@@ -487,15 +486,15 @@ impl Model for CarTBCell {
                 set(i, c, -p.eps * kill_c * amount);
             }
         }
-        set(pools.naive, state::P + nt, base.kin);
+        set(pools.naive, state::P + nt, flows.kin);
         set(
             pools.naive,
             pools.naive,
-            -(p.dn + base.kns + base.knd) - kill,
+            -(p.dn + flows.kns + flows.knd) - kill,
         );
-        set(pools.memory, pools.naive, base.kns);
+        set(pools.memory, pools.naive, flows.kns);
         set(pools.memory, pools.memory, -p.ds - kill);
-        set(pools.dn, pools.naive, base.knd);
+        set(pools.dn, pools.naive, flows.knd);
         set(pools.dn, pools.dn, -p.dd - kill);
         for (pool, amount) in [(pools.naive, bn), (pools.memory, bs), (pools.dn, bd)] {
             for c in [state::E, state::M] {

@@ -119,16 +119,10 @@ impl<'f, 'a, M: Model> FixedStarts<'f, 'a, M> {
                 etas: eta,
                 delta: 0.0,
             };
-            fn side(m: &Moved, i: usize) -> Side<'_> {
-                Side {
-                    etas: &m.etas[i],
-                    delta: m.delta,
-                }
-            }
             for (j, pair) in sides.iter().enumerate() {
                 let (a, b) = match pair {
-                    (Some(up), Some(down)) => (side(up, i), side(down, i)),
-                    (Some(m), None) | (None, Some(m)) => (side(m, i), centre),
+                    (Some(up), Some(down)) => (up.side(i), down.side(i)),
+                    (Some(m), None) | (None, Some(m)) => (m.side(i), centre),
                     (None, None) => continue,
                 };
                 for (r, (x, y)) in a.etas.iter().zip(b.etas).enumerate() {
@@ -138,6 +132,16 @@ impl<'f, 'a, M: Model> FixedStarts<'f, 'a, M> {
             s
         });
         Some(slopes.collect())
+    }
+}
+
+impl Moved {
+    /// Subject `i`'s EBE after this move.
+    fn side(&self, i: usize) -> Side<'_> {
+        Side {
+            etas: &self.etas[i],
+            delta: self.delta,
+        }
     }
 }
 

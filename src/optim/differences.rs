@@ -89,15 +89,23 @@ pub(crate) fn gradient<F: Fn(&[f64]) -> f64>(
     let mut y = x.to_vec();
     let mut g = Vec::with_capacity(x.len());
     for i in 0..x.len() {
-        let Sides { up, down } = sides(&f, &mut y, x, i, h);
-        g.push(match (up.is_finite(), down.is_finite()) {
-            (true, true) => (up - down) / (2.0 * h),
-            (true, false) => (up - centre()) / h,
-            (false, true) => (centre() - down) / h,
-            (false, false) => return Err(NoDifference { coordinate: i }),
-        });
+        let s = sides(&f, &mut y, x, i, h);
+        g.push(s.slope(centre, h).ok_or(NoDifference { coordinate: i })?);
     }
     Ok(g)
+}
+
+impl Sides<f64> {
+    /// The central difference, or the one-sided one from `f(x)` (asked for only then) where
+    /// one side is not finite; `None` where neither is.
+    fn slope(&self, centre: impl FnOnce() -> f64, h: f64) -> Option<f64> {
+        match (self.up.is_finite(), self.down.is_finite()) {
+            (true, true) => Some((self.up - self.down) / (2.0 * h)),
+            (true, false) => Some((self.up - centre()) / h),
+            (false, true) => Some((centre() - self.down) / h),
+            (false, false) => None,
+        }
+    }
 }
 
 /// A central-difference gradient and the diagonal of the Hessian from the same points.
@@ -127,15 +135,16 @@ pub(crate) fn gradient_and_curvature<F: Fn(&[f64]) -> f64>(
         curvature: Vec::with_capacity(n),
     };
     for i in 0..n {
-        let Sides { up, down } = sides(&f, &mut y, x, i, h);
-        let (g, c) = match (up.is_finite(), down.is_finite()) {
-            (true, true) => ((up - down) / (2.0 * h), (up - 2.0 * fx + down) / (h * h)),
-            (true, false) => ((up - fx) / h, f64::NAN),
-            (false, true) => ((fx - down) / h, f64::NAN),
-            (false, false) => return Err(NoDifference { coordinate: i }),
-        };
+        let s = sides(&f, &mut y, x, i, h);
+        let g = s.slope(|| fx, h).ok_or(NoDifference { coordinate: i })?;
         curved.gradient.push(g);
-        curved.curvature.push(c);
+        curved
+            .curvature
+            .push(if s.up.is_finite() && s.down.is_finite() {
+                (s.up - 2.0 * fx + s.down) / (h * h)
+            } else {
+                f64::NAN
+            });
     }
     Ok(curved)
 }

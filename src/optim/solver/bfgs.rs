@@ -100,8 +100,6 @@ pub(crate) trait DifferenceGradient {
 pub(crate) struct Bfgs {
     tolerance: f64,
     max_step: f64,
-    /// Whether `B` starts from the inverse of the Hessian's diagonal.
-    diagonal_start: bool,
     /// Whether gradients are central (always, once they are), and whether the last one
     /// was the first central one.
     central: bool,
@@ -124,7 +122,6 @@ impl Bfgs {
         Bfgs {
             tolerance,
             max_step,
-            diagonal_start: false,
             central: true,
             switched: false,
             predicted: f64::INFINITY,
@@ -160,7 +157,6 @@ impl Bfgs {
     /// point where it does not.
     pub fn for_differences(mut self) -> Self {
         self.central = false;
-        self.diagonal_start = true;
         self
     }
 
@@ -347,7 +343,8 @@ where
         let n = x.len();
         let start = (self.start.take()).filter(|b| b.nrows() == n && b.ncols() == n);
         let Local { gradient: g, b } = match start {
-            None if self.diagonal_start => self.diagonal(problem, &x, cost)?,
+            // gradients of differences (not yet central at the start): from the diagonal
+            None if !self.central => self.diagonal(problem, &x, cost)?,
             _ => {
                 let x = DVector::from_vec(x);
                 let identity = DMatrix::identity(n, n);
