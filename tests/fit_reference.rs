@@ -136,6 +136,38 @@ fn the_same_seed_gives_the_same_fit_and_another_seed_other_starts() {
     assert_eq!(a.starts[0].initial, c.starts[0].initial); // start 0 is the initial values
 }
 
+/// The starts and the covariance step run in parallel; the fit is the same on 1 thread and
+/// on 4, in closed form and as an ODE (whose Hessian comes from sensitivity gradients).
+#[test]
+fn the_fit_is_the_same_on_any_number_of_threads() {
+    let spec = FitSpec::new(stein().with("cmax", 15_000.0).unwrap())
+        .estimate(&["cmax", "alpha", "beta"])
+        .residual("transgene", ErrorModel::LogAdditive { sd: 0.5 });
+    let closed_form = FitOptions::default();
+    let ode = FitOptions {
+        solver: closed_form.solver.ode(),
+        covariance_solver: closed_form.covariance_solver.ode(),
+        ..closed_form.clone()
+    };
+    for opts in [closed_form, ode] {
+        let fit = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| fit_subject(&CellularKinetics, &subject(), &spec, &opts).unwrap())
+        };
+        let (one, four) = (fit(1), fit(4));
+        assert!(one.covariance.is_some());
+        assert_eq!(one, four);
+        let counted: u64 = one.starts.iter().map(|s| s.evaluations).sum();
+        assert!(
+            one.evaluations > counted,
+            "the covariance step's evaluations count too"
+        );
+    }
+}
+
 #[test]
 fn nelder_mead_and_lbfgs_reach_the_same_optimum() {
     let spec = FitSpec::new(stein())

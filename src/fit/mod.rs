@@ -6,7 +6,9 @@
 //! log-likelihood of one subject's data under that specification (an argmin problem);
 //! [`FitOptions`] choose the optimiser ([`Method`]), starts, seed and tolerances; and
 //! [`fit_subject`] runs the seeded multi-start optimisation, the covariance step and the
-//! diagnostics, returning a [`FitResult`].
+//! diagnostics, returning a [`FitResult`]. The starts run in parallel (rayon), and so do
+//! the solutions of the covariance step; each depends only on its own inputs, so a fit is
+//! the same on any number of threads.
 //!
 //! Positive parameters are estimated on the log scale, fractions on the logit scale
 //! ([`Scale`]); results are reported on the natural scale. Standard errors come from the
@@ -53,7 +55,7 @@ use crate::model::Model;
 use crate::optim::covariance::{correlation, covariance_from_hessian, rows};
 use crate::optim::differences::{hessian, non_smooth};
 use crate::optim::limits::check_positive;
-use crate::optim::multistart::{self, StartDesign};
+use crate::optim::multistart::{self, Counted, StartDesign};
 use crate::optim::solver::lbfgs::lbfgs;
 use crate::optim::solver::marquardt::levenberg_marquardt;
 use crate::optim::solver::nelder_mead::{NelderMeadSettings, nelder_mead};
@@ -317,28 +319,46 @@ fn gradient_difference<M: Model>(
     theta: &[f64],
     h: f64,
 ) -> Option<nalgebra::DMatrix<f64>> {
+    use rayon::prelude::*;
     let p = theta.len();
-    let mut hess = nalgebra::DMatrix::zeros(p, p);
     let modelled = objective.modelled();
-    let at_theta = objective.sensitivity_jacobian(theta)?;
-    let gradient = |u: &[f64], i: usize| {
-        if modelled.contains(&i) {
-            objective.sensitivity_gradient(u)
-        } else {
-            objective.gradient_from(u, &at_theta)
-        }
+    let shifted = |i: usize, by: f64| {
+        let mut u = theta.to_vec();
+        u[i] += by;
+        u
     };
-    let mut u = theta.to_vec();
-    for i in 0..p {
-        u[i] = theta[i] + h;
-        let up = gradient(&u, i)?;
-        u[i] = theta[i] - h;
-        let down = gradient(&u, i)?;
-        u[i] = theta[i];
-        for j in 0..p {
-            hess[(i, j)] = (up[j] - down[j]) / (2.0 * h);
-        }
-    }
+    // the solution at θ and those at θ ± h·e_i along the model parameters, all in parallel
+    let (at_theta, solved) = rayon::join(
+        || objective.sensitivity_jacobian(theta),
+        || {
+            (0..2 * modelled.len())
+                .into_par_iter()
+                .map(|k| {
+                    let by = if k % 2 == 0 { h } else { -h };
+                    objective.sensitivity_gradient(&shifted(modelled[k / 2], by))
+                })
+                .collect::<Option<Vec<_>>>()
+        },
+    );
+    let (at_theta, solved) = (at_theta?, solved?);
+    let rows: Vec<Vec<f64>> = (0..p)
+        .map(|i| {
+            let (up, down) = match modelled.iter().position(|&m| m == i) {
+                Some(k) => (solved[2 * k].clone(), solved[2 * k + 1].clone()),
+                None => (
+                    objective.gradient_from(&shifted(i, h), &at_theta)?,
+                    objective.gradient_from(&shifted(i, -h), &at_theta)?,
+                ),
+            };
+            Some(
+                up.iter()
+                    .zip(&down)
+                    .map(|(a, b)| (a - b) / (2.0 * h))
+                    .collect(),
+            )
+        })
+        .collect::<Option<_>>()?;
+    let hess = nalgebra::DMatrix::from_fn(p, p, |i, j| rows[i][j]);
     Some((&hess + hess.transpose()) * 0.5)
 }
 
@@ -385,7 +405,25 @@ fn run_starts<M: Model>(
         spread: opts.spread,
         seed: opts.seed,
     };
-    let search = |initial: &[f64]| match opts.method {
+    let search = |initial: &[f64]| {
+        let own = objective.recounted();
+        let value = search_from(&own, initial, opts);
+        objective.add_evaluations(own.evaluations());
+        Counted {
+            value,
+            evaluations: own.evaluations(),
+        }
+    };
+    multistart::run_starts(theta0, design, search)
+}
+
+/// One start's search by the options' method.
+fn search_from<M: Model>(
+    objective: &Objective<'_, M>,
+    initial: &[f64],
+    opts: &FitOptions,
+) -> Result<StartOutcome> {
+    match opts.method {
         Method::NelderMead => nelder_mead(objective, initial, opts.into()),
         Method::Lbfgs => lbfgs(objective, initial, opts.tolerance, opts.max_iters),
         Method::LevenbergMarquardt => {
@@ -396,8 +434,7 @@ fn run_starts<M: Model>(
                 _ => nelder_mead(objective, initial, opts.into()),
             }
         }
-    };
-    multistart::run_starts(theta0, design, search, || objective.evaluations())
+    }
 }
 
 impl From<&FitOptions> for NelderMeadSettings {

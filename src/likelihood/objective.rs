@@ -335,6 +335,29 @@ impl<'a, M: Model> Objective<'a, M> {
         self.evaluations.load(Ordering::Relaxed)
     }
 
+    /// A copy that counts its own evaluations from zero (one per start of a parallel
+    /// search); [`add_evaluations`](Self::add_evaluations) adds them back.
+    pub(crate) fn recounted(&self) -> Self {
+        Objective {
+            model: self.model,
+            subject: self.subject.clone(),
+            plan: self.plan.clone(),
+            nocb: self.nocb,
+            obs: self.obs.clone(),
+            base: self.base.clone(),
+            errors: self.errors.clone(),
+            slots: self.slots.clone(),
+            solver: self.solver,
+            evaluations: AtomicU64::new(0),
+            exact: self.exact.clone(),
+        }
+    }
+
+    /// Adds `n` evaluations (made by a [`recounted`](Self::recounted) copy) to the count.
+    pub(crate) fn add_evaluations(&self, n: u64) {
+        self.evaluations.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Residual error models at the initial (or fixed) values, by analyte.
     pub fn residual_models(&self) -> &[(String, ErrorModel)] {
         &self.errors

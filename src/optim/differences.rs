@@ -274,21 +274,22 @@ pub(crate) fn hessian_from_axes<F: Fn(&[f64]) -> f64>(f: F, x: &[f64], h: f64) -
 /// disagrees with the one at step `h` (`hess_diag`) by more than 25%. At a smooth point the
 /// two agree to O(h²); across a kink (a change point of the model landing on a sampling
 /// time, say) the second difference grows like 1/h and the Wald SE is meaningless.
-pub(crate) fn non_smooth<F: Fn(&[f64]) -> f64>(
+pub(crate) fn non_smooth<F: Fn(&[f64]) -> f64 + Sync>(
     f: F,
     x: &[f64],
     h: f64,
     hess: &DMatrix<f64>,
 ) -> Vec<usize> {
+    use rayon::prelude::*;
     let f0 = f(x);
-    let mut y = x.to_vec();
     (0..x.len())
+        .into_par_iter()
         .filter(|&i| {
+            let mut y = x.to_vec();
             y[i] = x[i] + 2.0 * h;
             let up = f(&y);
             y[i] = x[i] - 2.0 * h;
             let down = f(&y);
-            y[i] = x[i];
             let wide = (up - 2.0 * f0 + down) / (4.0 * h * h);
             let narrow = hess[(i, i)];
             (wide - narrow).abs() > 0.25 * narrow.abs().max(wide.abs())

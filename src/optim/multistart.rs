@@ -56,23 +56,28 @@ where
     }
 }
 
-/// Runs `search` from every start; a start whose search errors is recorded as
-/// [`Termination::Failed`], not propagated. `evaluations` counts the problem's evaluations
-/// so far, so that each outcome gets its own count.
-pub(crate) fn run_starts(
-    theta0: &[f64],
-    design: StartDesign,
-    search: impl Fn(&[f64]) -> Result<StartOutcome>,
-    evaluations: impl Fn() -> u64,
-) -> Vec<StartOutcome> {
+/// Runs `search` from every start, the starts in parallel (rayon); the outcomes are in
+/// start order and each depends only on its start, so they are the same on any number of
+/// threads. A start whose search errors is recorded as [`Termination::Failed`], not
+/// propagated. `search` returns the outcome and the number of evaluations it took.
+pub(crate) fn run_starts<S>(theta0: &[f64], design: StartDesign, search: S) -> Vec<StartOutcome>
+where
+    S: Fn(&[f64]) -> Counted<Result<StartOutcome>> + Sync,
+{
+    use rayon::prelude::*;
     start_points(theta0, design)
-        .into_iter()
+        .into_par_iter()
         .map(|initial| {
-            let before = evaluations();
-            let mut outcome =
-                search(&initial).unwrap_or_else(|e| StartOutcome::failed(&initial, e));
-            outcome.evaluations = evaluations() - before;
+            let Counted { value, evaluations } = search(&initial);
+            let mut outcome = value.unwrap_or_else(|e| StartOutcome::failed(&initial, e));
+            outcome.evaluations = evaluations;
             outcome
         })
         .collect()
+}
+
+/// A search's result and the objective evaluations it took.
+pub(crate) struct Counted<T> {
+    pub value: T,
+    pub evaluations: u64,
 }
