@@ -22,7 +22,8 @@
 //! step looks stiff, so that watching costs a non-stiff model next to nothing (0.3% of the
 //! instructions of a model-2 subject-year; 2.6% when tested at every step).
 
-use super::kernel::{Buf, Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step};
+use super::explicit::{self, Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
+use super::kernel::{Buf, Counts, Kernel, Rhs, Settings, StepFailure};
 
 const C2: f64 = 0.2;
 const C3: f64 = 0.3;
@@ -61,36 +62,19 @@ const D5: f64 = 701980252875.0 / 199316789632.0;
 const D6: f64 = -1453857185.0 / 822651844.0;
 const D7: f64 = 69997945.0 / 29380423.0;
 
-/// Step-size control: safety factor, bounds on the step-size ratio and the PI (Lund
-/// stabilisation) exponent, as in DOPRI5 (and ode_solvers): `h_new = h / fac` with
+/// Step-size control as in DOPRI5 (and ode_solvers): `h_new = h / fac` with
 /// `fac = clamp(err^0.17 / err_prev^0.04 / 0.9, 1/10, 5)`.
-const SAFETY: f64 = 0.9;
 const BETA: f64 = 0.04;
-const EXPO1: f64 = 0.2 - BETA * 0.75;
-const FAC_MIN: f64 = 0.1;
-const FAC_MAX: f64 = 5.0;
-/// The logarithm of the smallest previous error the PI control uses (`ln 1e-4`).
-const LN_ERR_FLOOR: f64 = -9.210_340_371_976_182;
+const CONTROL: Control = Control::new(0.2 - BETA * 0.75, BETA, 0.1, 5.0);
 
-/// Stiffness test: the bound on `h·|λ|` (see the module docs), and how many stiff steps (without
-/// [`NON_STIFF_RESET`] non-stiff ones in a row) make the problem stiff.
+/// The bound on `h·|λ|` of the stiffness test (see the module docs).
 const STIFF_BOUND: f64 = 2.5;
-const STIFF_STEPS: u32 = 15;
-const NON_STIFF_RESET: u32 = 6;
-/// While no step looks stiff, the test is made on every this-many-th step.
-const STIFF_SAMPLING: u32 = 10;
 
 /// One integrator whose buffers live as long as it does.
 pub(crate) struct Dopri5<B: Buf> {
     n: usize,
-    settings: Settings,
-    /// Whether to stop with [`StepFailure::Stiff`] on a stiff problem, and the counts of
-    /// the stiffness test.
-    watch: bool,
-    stiff_steps: u32,
-    non_stiff_steps: u32,
-    /// Current time and state, and the derivative there (first same as last).
-    t: f64,
+    run: Stepping,
+    /// Current state, and the derivative there (first same as last).
     y: B,
     k1: B,
     /// Stages 2–7.
@@ -101,16 +85,6 @@ pub(crate) struct Dopri5<B: Buf> {
     t_old: f64,
     h_old: f64,
     cont: [B; 5],
-    /// The next step size to try, the logarithm of the previous error (PI control),
-    /// whether the last step was rejected, and the steps taken in this run.
-    h: f64,
-    ln_err_old: f64,
-    rejected: bool,
-    steps: u32,
-    /// Right-hand-side evaluations, accepted and rejected steps since creation.
-    pub rhs_evaluations: u64,
-    pub accepted: u64,
-    pub rejected_steps: u64,
 }
 
 impl<B: Buf> Dopri5<B> {
@@ -119,11 +93,7 @@ impl<B: Buf> Dopri5<B> {
         let v = || B::zeros(n);
         Dopri5 {
             n,
-            settings,
-            watch,
-            stiff_steps: 0,
-            non_stiff_steps: 0,
-            t: 0.0,
+            run: Stepping::new(settings, CONTROL, StiffnessWatch::new(watch, STIFF_BOUND)),
             y: v(),
             k1: v(),
             k: [v(), v(), v(), v(), v(), v()],
@@ -132,20 +102,63 @@ impl<B: Buf> Dopri5<B> {
             t_old: 0.0,
             h_old: 0.0,
             cont: [v(), v(), v(), v(), v()],
-            h: 0.0,
-            ln_err_old: LN_ERR_FLOOR,
-            rejected: false,
-            steps: 0,
-            rhs_evaluations: 0,
-            accepted: 0,
-            rejected_steps: 0,
         }
+    }
+
+    /// `h·|λ|` of the step of size `h` just tried: stages 6 and 7 are both at `t + h`.
+    fn h_lambda(&self, h: f64) -> f64 {
+        let n = self.n;
+        let (y6, y7) = (&self.y_stage.s()[..n], &self.y_new.s()[..n]);
+        let (k6, k7) = (&self.k[4].s()[..n], &self.k[5].s()[..n]);
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..n {
+            num += (k7[i] - k6[i]).powi(2);
+            den += (y7[i] - y6[i]).powi(2);
+        }
+        if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        }
+    }
+
+    /// The dense output of the step of size `h` just tried (from `y` to `y_new`).
+    fn keep_dense_output(&mut self, h: f64) {
+        let n = self.n;
+        let (y, yn, k1) = (&self.y.s()[..n], &self.y_new.s()[..n], &self.k1.s()[..n]);
+        let [_, k3, k4, k5, k6, k7] = &self.k;
+        let (k3, k4, k5) = (&k3.s()[..n], &k4.s()[..n], &k5.s()[..n]);
+        let (k6, k7) = (&k6.s()[..n], &k7.s()[..n]);
+        let [c0, c1, c2, c3, c4] = &mut self.cont;
+        let (c0, c1, c2) = (&mut c0.m()[..n], &mut c1.m()[..n], &mut c2.m()[..n]);
+        let (c3, c4) = (&mut c3.m()[..n], &mut c4.m()[..n]);
+        for i in 0..n {
+            let dy = yn[i] - y[i];
+            let b = h * k1[i] - dy;
+            c0[i] = y[i];
+            c1[i] = dy;
+            c2[i] = b;
+            c3[i] = dy - h * k7[i] - b;
+            c4[i] =
+                h * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
+        }
+        self.t_old = self.run.t;
+        self.h_old = h;
+    }
+}
+
+impl<B: Buf> Explicit for Dopri5<B> {
+    const ORDER: f64 = 5.0;
+
+    fn stepping(&mut self) -> &mut Stepping {
+        &mut self.run
     }
 
     /// The stages of a step of size `h` from `(t, y)`; `y_new` gets the 5th-order
     /// solution, and the result is the error norm (≤ 1 to accept).
+    #[inline(always)]
     fn try_step(&mut self, f: &mut Rhs<'_>, h: f64) -> f64 {
-        let (t, n) = (self.t, self.n);
+        let (t, n) = (self.run.t, self.n);
         let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
         let ys = &mut self.y_stage.m()[..n];
         let [k2, k3, k4, k5, k6, k7] = &mut self.k;
@@ -182,136 +195,57 @@ impl<B: Buf> Dopri5<B> {
         }
         f.rhs(t + h, yn, k7.m());
         let k7 = &k7.s()[..n];
-        self.rhs_evaluations += 6;
-        let e = |i: usize| {
-            h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i])
-        };
-        let (s, states) = (&self.settings, self.settings.states.min(n));
+        self.run.counts.rhs += 6;
+        let (s, states) = (&self.run.settings, self.run.settings.states.min(n));
         let mut sum = 0.0;
-        for i in 0..states {
-            let r = e(i) / (s.atol + s.rtol * y[i].abs().max(yn[i].abs()));
-            sum += r * r;
-        }
-        // sensitivities: their weights also count their state's size
-        for (i, &yni) in yn.iter().enumerate().take(n).skip(states) {
-            let r = e(i) / s.weight(i, y, yni);
-            sum += r * r;
+        for i in 0..n {
+            let e =
+                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+            // a sensitivity's weight also counts its state's size
+            let weight = if i < states {
+                s.atol + s.rtol * y[i].abs().max(yn[i].abs())
+            } else {
+                s.weight(i, y, yn[i])
+            };
+            sum += (e / weight).powi(2);
         }
         let err = (sum / n.max(1) as f64).sqrt();
         if err.is_nan() { f64::INFINITY } else { err }
     }
 
-    /// `h·|λ|` of the step of size `h` just tried: stages 6 and 7 are both at `t + h`.
-    fn h_lambda(&self, h: f64) -> f64 {
-        let n = self.n;
-        let (y6, y7) = (&self.y_stage.s()[..n], &self.y_new.s()[..n]);
-        let (k6, k7) = (&self.k[4].s()[..n], &self.k[5].s()[..n]);
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            num += (k7[i] - k6[i]).powi(2);
-            den += (y7[i] - y6[i]).powi(2);
-        }
-        if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        }
-    }
-
-    /// Hairer's stiffness test on the step of size `h` just tried and about to be accepted
-    /// (the next `advance` stops once the count of stiff steps reaches [`STIFF_STEPS`]). As
-    /// in DOPRI5 it is sampled while nothing looks stiff (here every [`STIFF_SAMPLING`]-th
-    /// step), and made at every step from the first stiff one on.
-    fn stiffness_test(&mut self, h: f64) {
-        if self.stiff_steps == 0 && !self.steps.is_multiple_of(STIFF_SAMPLING) {
-            return;
-        }
-        if self.h_lambda(h) > STIFF_BOUND {
-            self.non_stiff_steps = 0;
-            self.stiff_steps += 1;
-        } else {
-            self.non_stiff_steps += 1;
-            if self.non_stiff_steps == NON_STIFF_RESET {
-                self.stiff_steps = 0;
-            }
-        }
-    }
-
-    /// Takes the step of size `h` just tried, ending at `t_new`, keeping its dense output
-    /// when `dense` (the step holds an output time).
-    fn accept(&mut self, h: f64, t_new: f64, dense: bool) -> Result<(), StepFailure> {
-        let n = self.n;
+    fn accept(
+        &mut self,
+        _f: &mut Rhs<'_>,
+        h: f64,
+        dense: bool,
+        test: bool,
+    ) -> Result<Option<f64>, StepFailure> {
         if let Some(state) = self.y_new.s().iter().position(|v| !v.is_finite()) {
-            return Err(StepFailure::NotFinite { time: t_new, state });
+            return Err(StepFailure::NotFinite {
+                time: self.run.t + h,
+                state,
+            });
         }
+        let h_lambda = test.then(|| self.h_lambda(h));
         if dense {
-            let (y, yn, k1) = (&self.y.s()[..n], &self.y_new.s()[..n], &self.k1.s()[..n]);
-            let [_, k3, k4, k5, k6, k7] = &self.k;
-            let (k3, k4, k5) = (&k3.s()[..n], &k4.s()[..n], &k5.s()[..n]);
-            let (k6, k7) = (&k6.s()[..n], &k7.s()[..n]);
-            let [c0, c1, c2, c3, c4] = &mut self.cont;
-            let (c0, c1, c2) = (&mut c0.m()[..n], &mut c1.m()[..n], &mut c2.m()[..n]);
-            let (c3, c4) = (&mut c3.m()[..n], &mut c4.m()[..n]);
-            for i in 0..n {
-                let dy = yn[i] - y[i];
-                let b = h * k1[i] - dy;
-                c0[i] = y[i];
-                c1[i] = dy;
-                c2[i] = b;
-                c3[i] = dy - h * k7[i] - b;
-                c4[i] = h
-                    * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
-            }
-            self.t_old = self.t;
-            self.h_old = h;
+            self.keep_dense_output(h);
         } else {
             self.h_old = 0.0;
         }
-        self.t = t_new;
         std::mem::swap(&mut self.y, &mut self.y_new);
         std::mem::swap(&mut self.k1, &mut self.k[5]);
-        self.accepted += 1;
-        Ok(())
+        Ok(h_lambda)
     }
 
-    /// Hairer's starting step: from the sizes of `y`, `f(t, y)` and an estimate of the
-    /// second derivative, with `h ≤ h_max`.
-    fn initial_step(&mut self, f: &mut Rhs<'_>, h_max: f64) -> f64 {
+    fn start_buffers(&mut self) -> StartBuffers<'_> {
         let n = self.n;
-        let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
-        let (mut dnf, mut dny) = (0.0, 0.0);
-        for i in 0..n {
-            let sk = self.settings.weight(i, y, 0.0);
-            dnf += (k1[i] / sk).powi(2);
-            dny += (y[i] / sk).powi(2);
+        let [f1, ..] = &mut self.k;
+        StartBuffers {
+            y: &self.y.s()[..n],
+            f0: &self.k1.s()[..n],
+            y1: &mut self.y_stage.m()[..n],
+            f1: &mut f1.m()[..n],
         }
-        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
-            1e-6
-        } else {
-            (dny / dnf).sqrt() * 0.01
-        };
-        h = h.min(h_max);
-        let ys = &mut self.y_stage.m()[..n];
-        for i in 0..n {
-            ys[i] = y[i] + h * k1[i];
-        }
-        let f1 = self.k[0].m();
-        f.rhs(self.t + h, ys, f1);
-        self.rhs_evaluations += 1;
-        let f1 = &f1[..n];
-        let mut der2 = 0.0;
-        for i in 0..n {
-            let sk = self.settings.weight(i, y, 0.0);
-            der2 += ((f1[i] - k1[i]) / sk).powi(2);
-        }
-        let der2 = der2.sqrt() / h;
-        let der12 = der2.abs().max(dnf.sqrt());
-        let h1 = if der12 <= 1e-15 {
-            (h * 1e-3).max(1e-6)
-        } else {
-            (0.01 / der12).powf(0.2)
-        };
-        (100.0 * h).min(h1).min(h_max)
     }
 }
 
@@ -321,20 +255,15 @@ impl<B: Buf> Kernel for Dopri5<B> {
     }
 
     fn step_size(&self) -> f64 {
-        self.h
+        self.run.h
     }
 
     fn counts(&self) -> Counts {
-        Counts {
-            rhs: self.rhs_evaluations,
-            accepted: self.accepted,
-            rejected: self.rejected_steps,
-            jacobians: 0,
-        }
+        self.run.counts
     }
 
     fn time(&self) -> f64 {
-        self.t
+        self.run.t
     }
 
     fn state(&self) -> &[f64] {
@@ -342,61 +271,20 @@ impl<B: Buf> Kernel for Dopri5<B> {
     }
 
     fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64) {
-        self.t = t;
+        self.run.restart(t, h);
         self.t_old = t;
         self.h_old = 0.0;
         self.y.m().copy_from_slice(y);
         f.rhs(t, self.y.s(), self.k1.m());
-        self.rhs_evaluations += 1;
-        self.h = h;
-        self.ln_err_old = LN_ERR_FLOOR;
-        self.rejected = false;
-        self.steps = 0;
-        self.stiff_steps = 0;
-        self.non_stiff_steps = 0;
+        self.run.counts.rhs += 1;
     }
 
     fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure> {
-        if self.h <= 0.0 {
-            self.h = self.initial_step(f, horizon - self.t);
-        }
-        while self.t < target {
-            if self.watch && self.stiff_steps >= STIFF_STEPS {
-                return Err(StepFailure::Stiff { time: self.t });
-            }
-            let NextStep { h, last } =
-                next_step(self.t, self.h, self.steps, &self.settings, horizon)?;
-            self.steps += 1;
-            let err = self.try_step(f, h);
-            // the powers of the errors as exponentials of their logarithms: one `ln` and
-            // one `exp` a step where `powf` twice cost 11% of a model-2 simulation
-            let ln_err = err.ln();
-            if err <= 1.0 {
-                let fac = ((EXPO1 * ln_err - BETA * self.ln_err_old).exp() / SAFETY)
-                    .clamp(FAC_MIN, FAC_MAX);
-                let mut h_new = h / fac;
-                if self.rejected {
-                    h_new = h_new.min(h);
-                }
-                self.ln_err_old = ln_err.max(LN_ERR_FLOOR);
-                self.rejected = false;
-                if self.watch {
-                    self.stiffness_test(h);
-                }
-                let t_new = if last { horizon } else { self.t + h };
-                self.accept(h, t_new, t_new >= target)?;
-                self.h = h_new;
-            } else {
-                self.h = h / ((EXPO1 * ln_err).exp() / SAFETY).min(FAC_MAX);
-                self.rejected = true;
-                self.rejected_steps += 1;
-            }
-        }
-        Ok(())
+        explicit::advance(self, f, target, horizon)
     }
 
     fn dense(&self, t: f64, out: &mut [f64]) {
-        if t >= self.t || self.h_old == 0.0 {
+        if t >= self.run.t || self.h_old == 0.0 {
             out.copy_from_slice(self.y.s());
             return;
         }
@@ -456,8 +344,8 @@ mod tests {
             let mut f = lotka_volterra;
             ours.start(&mut f, 0.0, &[10.0, 1.0], 0.0);
             ours.advance(&mut f, 20.0, 20.0).unwrap();
-            assert_eq!(ours.accepted, u64::from(stats.accepted_steps));
-            assert_eq!(ours.rejected_steps, u64::from(stats.rejected_steps));
+            assert_eq!(ours.run.counts.accepted, u64::from(stats.accepted_steps));
+            assert_eq!(ours.run.counts.rejected, u64::from(stats.rejected_steps));
             for i in 0..2 {
                 assert!((ours.y[i] - end[i]).abs() <= 1e-12 * end[i].abs(), "{rtol}");
             }

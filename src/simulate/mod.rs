@@ -1,5 +1,5 @@
-//! Simulation of a [`Model`] with NONMEM dose records: adaptive Dopri5 with dense output,
-//! the exact solution of a linear compartment system, or a model's closed form.
+//! Simulation of a [`Model`] with NONMEM dose records: adaptive Dopri5 or Dop853 with dense
+//! output, the exact solution of a linear compartment system, or a model's closed form.
 //!
 //! # Events
 //! Doses are boluses or zero-order infusions (fixed, modelled rate or modelled duration),
@@ -11,7 +11,8 @@
 //!
 //! # How the ODE is integrated
 //! By default ([`Integrator::Auto`]) the Dormand–Prince 5(4) method with Hairer's
-//! step-size control (the DOPRI5 code's settings), which watches for stiffness and, if it
+//! step-size control (the DOPRI5 code's settings), or below `rtol = 1e-8` the
+//! Dormand–Prince 8(5,3) method (the DOP853 code's), which watches for stiffness and, if it
 //! finds it, hands the rest of the simulation to the Rosenbrock method RODASP
 //! ([`Integrator::Rodasp`]: linearly implicit, L-stable, with a finite-difference Jacobian
 //! per step and a 3rd-order dense output). A stiff model (fast binding next to slow
@@ -55,8 +56,10 @@
 
 mod closed_form;
 mod derivatives;
+mod dop853;
 mod dopri5;
 mod engine;
+mod explicit;
 mod kernel;
 mod linear;
 mod ode;
@@ -199,7 +202,7 @@ pub struct SolverStats {
     /// Jacobians `∂f/∂x` computed (by the implicit integrator).
     #[serde(default)]
     pub jacobians: u64,
-    /// Simulations that [`Integrator::Auto`] switched from Dopri5 to Rodasp because the
+    /// Simulations that [`Integrator::Auto`] switched from an explicit method to Rodasp because the
     /// problem turned out stiff.
     #[serde(default)]
     pub stiff_switches: u64,

@@ -1,5 +1,6 @@
-//! Adaptive integration of a model between stops, with dense output: Dopri5, Rodasp, or
-//! Dopri5 until it finds the problem stiff and Rodasp from there ([`Integrator`]).
+//! Adaptive integration of a model between stops, with dense output: Dopri5, Dop853,
+//! Rodasp, or an explicit method until it finds the problem stiff and Rodasp from there
+//! ([`Integrator`]).
 //!
 //! A *run* integrates from one discontinuity (a dose, an infusion start or end, a
 //! breakpoint, a change of parameters) to the next, its *horizon*: it steps over output
@@ -149,7 +150,8 @@ impl<'a> Stepper<'a> {
         }
         let mut advanced = active.advance(&mut f, to, horizon);
         if let Err(StepFailure::Stiff { .. }) = advanced {
-            // go on from where Dopri5 stopped with Rodasp, for the rest of the simulation
+            // go on from where the explicit method stopped with Rodasp, for the rest of the
+            // simulation
             add_counts(&mut self.stats, active.counts(), before);
             let settings = settings(self.opts, self.states);
             let mut implicit = kernel(Integrator::Rodasp, active.dim(), settings);
