@@ -107,7 +107,9 @@ pub struct SolverOptions {
     pub max_steps: u32,
     /// Which solution to use.
     pub method: SolutionMethod,
-    /// Which integrator solves the ODE (when the ODE is solved).
+    /// Which integrator solves the ODE (when the ODE is solved): by default Dopri5, or
+    /// Dop853 below `rtol = 1e-8`, either handing over to Rodasp if the problem turns out
+    /// stiff ([`Integrator::Auto`]).
     #[serde(default)]
     pub integrator: Integrator,
     /// Relative change of the amounts over one more dosing interval below which an ODE
