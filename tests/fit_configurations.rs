@@ -188,6 +188,14 @@ fn levenberg_marquardt_reaches_the_optimum_of_the_other_methods() {
         fit_subject(&CarTBCell, &subject, &spec, &opts).unwrap()
     };
     let lm = fit(Method::LevenbergMarquardt);
+    // a model-2 prediction is costly enough for the starts and the covariance step's
+    // sensitivity solutions to run in parallel: the same fit on one thread
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| fit(Method::LevenbergMarquardt));
+    assert_eq!(lm, one_thread);
     for other in [fit(Method::NelderMead), fit(Method::Lbfgs)] {
         for (i, s) in lm.starts.iter().enumerate() {
             assert!(s.converged(), "start {i}: {:?}", s.termination);

@@ -136,8 +136,9 @@ fn the_same_seed_gives_the_same_fit_and_another_seed_other_starts() {
     assert_eq!(a.starts[0].initial, c.starts[0].initial); // start 0 is the initial values
 }
 
-/// The starts and the covariance step run in parallel; the fit is the same on 1 thread and
-/// on 4, in closed form and as an ODE (whose Hessian comes from sensitivity gradients).
+/// The starts and the covariance step run in parallel where a prediction is costly; the fit
+/// is the same on 1 thread and on 4, in closed form and as an ODE (whose Hessian comes from
+/// sensitivity gradients).
 #[test]
 fn the_fit_is_the_same_on_any_number_of_threads() {
     let spec = FitSpec::new(stein().with("cmax", 15_000.0).unwrap())

@@ -279,22 +279,20 @@ pub(crate) fn non_smooth<F: Fn(&[f64]) -> f64 + Sync>(
     x: &[f64],
     h: f64,
     hess: &DMatrix<f64>,
+    parallel: bool,
 ) -> Vec<usize> {
-    use rayon::prelude::*;
     let f0 = f(x);
-    (0..x.len())
-        .into_par_iter()
-        .filter(|&i| {
-            let mut y = x.to_vec();
-            y[i] = x[i] + 2.0 * h;
-            let up = f(&y);
-            y[i] = x[i] - 2.0 * h;
-            let down = f(&y);
-            let wide = (up - 2.0 * f0 + down) / (4.0 * h * h);
-            let narrow = hess[(i, i)];
-            (wide - narrow).abs() > 0.25 * narrow.abs().max(wide.abs())
-        })
-        .collect()
+    let kinked = super::map_in_order((0..x.len()).collect(), parallel, |i| {
+        let mut y = x.to_vec();
+        y[i] = x[i] + 2.0 * h;
+        let up = f(&y);
+        y[i] = x[i] - 2.0 * h;
+        let down = f(&y);
+        let wide = (up - 2.0 * f0 + down) / (4.0 * h * h);
+        let narrow = hess[(i, i)];
+        (wide - narrow).abs() > 0.25 * narrow.abs().max(wide.abs())
+    });
+    (0..x.len()).filter(|&i| kinked[i]).collect()
 }
 
 #[cfg(test)]
@@ -352,10 +350,10 @@ mod tests {
     fn a_kink_is_detected_and_a_smooth_minimum_is_not() {
         let smooth = |x: &[f64]| x[0] * x[0] + 3.0 * x[1] * x[1];
         let h = hessian(smooth, &[0.0, 0.0], 1e-3);
-        assert!(non_smooth(smooth, &[0.0, 0.0], 1e-3, &h).is_empty());
+        assert!(non_smooth(smooth, &[0.0, 0.0], 1e-3, &h, false).is_empty());
         let kinked = |x: &[f64]| x[0].abs() + 3.0 * x[1] * x[1];
         let h = hessian(kinked, &[0.0, 0.0], 1e-3);
-        assert_eq!(non_smooth(kinked, &[0.0, 0.0], 1e-3, &h), vec![0]);
+        assert_eq!(non_smooth(kinked, &[0.0, 0.0], 1e-3, &h, true), vec![0]);
     }
 
     #[test]

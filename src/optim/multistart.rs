@@ -56,24 +56,25 @@ where
     }
 }
 
-/// Runs `search` from every start, the starts in parallel (rayon); the outcomes are in
-/// start order and each depends only on its start, so they are the same on any number of
-/// threads. A start whose search errors is recorded as [`Termination::Failed`], not
-/// propagated. `search` returns the outcome and the number of evaluations it took.
-pub(crate) fn run_starts<S>(theta0: &[f64], design: StartDesign, search: S) -> Vec<StartOutcome>
+/// Runs `search` from every start, the starts in parallel where `parallel`; the outcomes
+/// are in start order and each depends only on its start, so they are the same on any
+/// number of threads. A start whose search errors is recorded as [`Termination::Failed`],
+/// not propagated. `search` returns the outcome and the number of evaluations it took.
+pub(crate) fn run_starts<S>(
+    theta0: &[f64],
+    design: StartDesign,
+    parallel: bool,
+    search: S,
+) -> Vec<StartOutcome>
 where
     S: Fn(&[f64]) -> Counted<Result<StartOutcome>> + Sync,
 {
-    use rayon::prelude::*;
-    start_points(theta0, design)
-        .into_par_iter()
-        .map(|initial| {
-            let Counted { value, evaluations } = search(&initial);
-            let mut outcome = value.unwrap_or_else(|e| StartOutcome::failed(&initial, e));
-            outcome.evaluations = evaluations;
-            outcome
-        })
-        .collect()
+    super::map_in_order(start_points(theta0, design), parallel, |initial| {
+        let Counted { value, evaluations } = search(&initial);
+        let mut outcome = value.unwrap_or_else(|e| StartOutcome::failed(&initial, e));
+        outcome.evaluations = evaluations;
+        outcome
+    })
 }
 
 /// A search's result and the objective evaluations it took.
