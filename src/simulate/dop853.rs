@@ -260,11 +260,11 @@ const CONTROL: Control = Control::new(1.0 / 8.0, 0.0, 1.0 / 6.0, 1.0 / 0.333);
 /// The bound on `h·|λ|` of the stiffness test (see the module docs).
 const STIFF_BOUND: f64 = 4.7;
 
-/// `out = y + h·Σ a_j·k_j`, term by term (each a loop over the states).
+/// `out = Σ a_j·k_j`, term by term (each a loop over the states).
 #[inline(always)]
-fn combine<B: Buf>(out: &mut [f64], y: &[f64], h: f64, terms: &[(usize, f64)], k: &[B]) {
+fn weighted_sum<B: Buf>(out: &mut [f64], terms: &[(usize, f64)], k: &[B]) {
     let n = out.len();
-    let (first, rest) = terms.split_first().expect("a stage has terms");
+    let (first, rest) = terms.split_first().expect("a combination has terms");
     let k0 = &k[first.0].s()[..n];
     for i in 0..n {
         out[i] = first.1 * k0[i];
@@ -275,15 +275,15 @@ fn combine<B: Buf>(out: &mut [f64], y: &[f64], h: f64, terms: &[(usize, f64)], k
             out[i] += a * kj[i];
         }
     }
-    for i in 0..n {
-        out[i] = y[i] + h * out[i];
-    }
 }
 
-/// `Σ a_j·k_j[i]`.
+/// `out = y + h·Σ a_j·k_j`.
 #[inline(always)]
-fn dot<B: Buf>(i: usize, terms: &[(usize, f64)], k: &[B]) -> f64 {
-    terms.iter().map(|&(j, a)| a * k[j].s()[i]).sum()
+fn combine<B: Buf>(out: &mut [f64], y: &[f64], h: f64, terms: &[(usize, f64)], k: &[B]) {
+    weighted_sum(out, terms, k);
+    for (o, y) in out.iter_mut().zip(y) {
+        *o = y + h * *o;
+    }
 }
 
 /// One integrator whose buffers live as long as it does.
@@ -296,6 +296,9 @@ pub(crate) struct Dop853<B: Buf> {
     k: [B; 16],
     y_stage: B,
     y_new: B,
+    /// The 5th-order error estimate, the 8th-order increment `Σ b_j·k_j` and the 3rd-order
+    /// one of a step tried.
+    errors: [B; 3],
     /// Dense output of the last accepted step `[t_old, t]`.
     t_old: f64,
     h_old: f64,
@@ -312,6 +315,7 @@ impl<B: Buf> Dop853<B> {
             k: std::array::from_fn(|_| B::zeros(n)),
             y_stage: B::zeros(n),
             y_new: B::zeros(n),
+            errors: std::array::from_fn(|_| B::zeros(n)),
             t_old: 0.0,
             h_old: 0.0,
             cont: std::array::from_fn(|_| B::zeros(n)),
@@ -320,7 +324,7 @@ impl<B: Buf> Dop853<B> {
 
     /// `f` at stage `s` (0-based) from the stages before it.
     fn stage(&mut self, f: &mut Rhs<'_>, s: usize, stage: &Stage, h: f64) {
-        let n = self.n;
+        let n = self.y.s().len(); // for an array buffer, its constant length
         let (done, rest) = self.k.split_at_mut(s);
         let ys = &mut self.y_stage.m()[..n];
         combine(ys, &self.y.s()[..n], h, stage.a, done);
@@ -330,7 +334,7 @@ impl<B: Buf> Dop853<B> {
     /// `h·|λ|` of the step of size `h` just accepted: stage 12 and stage 13 (the first of
     /// the next step) are both at `t + h`.
     fn h_lambda(&self, h: f64) -> f64 {
-        let n = self.n;
+        let n = self.y.s().len(); // for an array buffer, its constant length
         let (y12, y13) = (&self.y_stage.s()[..n], &self.y_new.s()[..n]);
         let (k12, k13) = (&self.k[11].s()[..n], &self.k[12].s()[..n]);
         let (mut num, mut den) = (0.0, 0.0);
@@ -352,10 +356,9 @@ impl<B: Buf> Dop853<B> {
             self.stage(f, 13 + s, stage, h);
         }
         self.run.counts.rhs += 3;
-        let n = self.n;
+        let n = self.y.s().len(); // for an array buffer, its constant length
         let (y, yn, k) = (&self.y.s()[..n], &self.y_new.s()[..n], &self.k);
-        let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut self.cont;
-        let [c4, c5, c6, c7] = [c4.m(), c5.m(), c6.m(), c7.m()];
+        let [c0, c1, c2, c3, high @ ..] = &mut self.cont;
         let (c0, c1, c2, c3) = (c0.m(), c1.m(), c2.m(), c3.m());
         for i in 0..n {
             let dy = yn[i] - y[i];
@@ -364,10 +367,11 @@ impl<B: Buf> Dop853<B> {
             c1[i] = dy;
             c2[i] = b;
             c3[i] = dy - h * k[12].s()[i] - b;
-            c4[i] = h * dot(i, &D[0], k);
-            c5[i] = h * dot(i, &D[1], k);
-            c6[i] = h * dot(i, &D[2], k);
-            c7[i] = h * dot(i, &D[3], k);
+        }
+        for (c, d) in high.iter_mut().zip(&D) {
+            let c = &mut c.m()[..n];
+            weighted_sum(c, d, k);
+            c.iter_mut().for_each(|v| *v *= h);
         }
         self.t_old = self.run.t;
         self.h_old = h;
@@ -388,10 +392,17 @@ impl<B: Buf> Explicit for Dop853<B> {
             self.stage(f, s + 1, stage, h);
         }
         self.run.counts.rhs += 11;
-        let n = self.n;
+        let n = self.y.s().len(); // for an array buffer, its constant length
         let (y, k) = (&self.y.s()[..n], &self.k);
         let yn = &mut self.y_new.m()[..n];
-        combine(yn, y, h, &B8, k);
+        let [e5, e3, bhh] = &mut self.errors;
+        let (e5, e3, bhh) = (&mut e5.m()[..n], &mut e3.m()[..n], &mut bhh.m()[..n]);
+        weighted_sum(e5, &E5, k);
+        weighted_sum(e3, &B8, k);
+        for i in 0..n {
+            yn[i] = y[i] + h * e3[i];
+        }
+        weighted_sum(bhh, &BHH, k);
         let (s, states) = (&self.run.settings, self.run.settings.states.min(n));
         let (mut err5, mut err3) = (0.0, 0.0);
         for i in 0..n {
@@ -401,8 +412,8 @@ impl<B: Buf> Explicit for Dop853<B> {
             } else {
                 s.weight(i, y, yn[i])
             };
-            err5 += (dot(i, &E5, k) / weight).powi(2);
-            err3 += ((dot(i, &B8, k) - dot(i, &BHH, k)) / weight).powi(2);
+            err5 += (e5[i] / weight).powi(2);
+            err3 += ((e3[i] - bhh[i]) / weight).powi(2);
         }
         let mut deno = err5 + 0.01 * err3;
         if deno <= 0.0 {
@@ -437,7 +448,7 @@ impl<B: Buf> Explicit for Dop853<B> {
     }
 
     fn start_buffers(&mut self) -> StartBuffers<'_> {
-        let n = self.n;
+        let n = self.y.s().len(); // for an array buffer, its constant length
         let [f0, f1, ..] = &mut self.k;
         StartBuffers {
             y: &self.y.s()[..n],
