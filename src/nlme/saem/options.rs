@@ -98,7 +98,8 @@ pub enum StandardErrors {
 impl Default for SaemOptions {
     /// Seed 1, exploration auto between 150 and 500 iterations, 200 smoothing iterations,
     /// automatic chains, kernels 2/2/2, annealing 0.95, 5,000 importance draws with a t of
-    /// 5 degrees of freedom, M3, ODE rtol 1e-8, standard errors by linearisation.
+    /// 5 degrees of freedom, M3, ODE rtol 1e-9 (the population fit's), standard errors by
+    /// linearisation.
     fn default() -> Self {
         let foce = PopulationOptions::default();
         SaemOptions {
