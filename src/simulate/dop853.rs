@@ -511,57 +511,6 @@ impl<B: Buf> Kernel for Dop853<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::Vector2;
-    use ode_solvers::{OutputType, System};
-
-    /// Lotka–Volterra: smooth, nonlinear, with steps that vary by orders of magnitude.
-    fn lotka_volterra(_t: f64, y: &[f64], dy: &mut [f64]) {
-        dy[0] = 1.5 * y[0] - y[0] * y[1];
-        dy[1] = -3.0 * y[1] + y[0] * y[1];
-    }
-
-    struct Lv;
-    impl System<f64, Vector2<f64>> for Lv {
-        fn system(&self, t: f64, y: &Vector2<f64>, dy: &mut Vector2<f64>) {
-            lotka_volterra(t, y.as_slice(), dy.as_mut_slice());
-        }
-    }
-
-    /// The same steps and solution as ode_solvers' DOP853 (an independent transcription of
-    /// the tableau and the control) on an autonomous problem.
-    #[test]
-    fn takes_the_same_steps_as_ode_solvers() {
-        for (rtol, atol) in [(1e-6, 1e-9), (1e-10, 1e-12)] {
-            let mut reference = ode_solvers::Dop853::from_param(
-                Lv,
-                0.0,
-                20.0,
-                20.0,
-                Vector2::new(10.0, 1.0),
-                rtol,
-                atol,
-                0.9,
-                0.0,
-                0.333,
-                6.0,
-                20.0,
-                0.0,
-                100_000,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let stats = reference.integrate().unwrap();
-            let end = reference.y_out().last().unwrap();
-            let mut ours = Dop853::<[f64; 2]>::new(2, Settings::new(rtol, atol, 100_000), false);
-            let mut f = lotka_volterra;
-            ours.start(&mut f, 0.0, &[10.0, 1.0], 0.0);
-            ours.advance(&mut f, 20.0, 20.0).unwrap();
-            assert_eq!(ours.run.counts.accepted, u64::from(stats.accepted_steps));
-            for i in 0..2 {
-                assert!((ours.y[i] - end[i]).abs() <= 1e-12 * end[i].abs(), "{rtol}");
-            }
-        }
-    }
 
     /// Robertson's stiff chemical kinetics is found stiff within its first time unit.
     #[test]

@@ -159,9 +159,8 @@ pub(crate) trait Explicit {
     /// The stages of a step of size `h` from the current state; the error norm (≤ 1 to
     /// accept).
     fn try_step(&mut self, f: &mut Rhs<'_>, h: f64) -> f64;
-    /// Takes the step of size `h` just tried, ending at `t_new` (the run's time is still
-    /// the step's start), keeping its dense output when `dense`; `h·|λ|` of the step when
-    /// `test`.
+    /// Takes the step of size `h` just tried (the run's time is still the step's start),
+    /// keeping its dense output when `dense`; `h·|λ|` of the step when `test`.
     fn accept(
         &mut self,
         f: &mut Rhs<'_>,
@@ -257,4 +256,93 @@ fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
     };
     e.stepping().counts.rhs += 1;
     (100.0 * h).min(h1).min(h_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dop853::Dop853;
+    use super::super::dopri5::Dopri5;
+    use super::super::kernel::Kernel;
+    use super::*;
+    use nalgebra::Vector2;
+    use ode_solvers::{OutputType, System};
+
+    /// Lotka–Volterra: smooth, nonlinear, with steps that vary by orders of magnitude.
+    fn lotka_volterra(_t: f64, y: &[f64], dy: &mut [f64]) {
+        dy[0] = 1.5 * y[0] - y[0] * y[1];
+        dy[1] = -3.0 * y[1] + y[0] * y[1];
+    }
+
+    struct Lv;
+    impl System<f64, Vector2<f64>> for Lv {
+        fn system(&self, t: f64, y: &Vector2<f64>, dy: &mut Vector2<f64>) {
+            lotka_volterra(t, y.as_slice(), dy.as_mut_slice());
+        }
+    }
+
+    /// A kernel's work and end state on Lotka–Volterra over `[0, 20]`.
+    fn ours(mut kernel: impl Kernel) -> (Counts, Vec<f64>) {
+        let mut f = lotka_volterra;
+        kernel.start(&mut f, 0.0, &[10.0, 1.0], 0.0);
+        kernel.advance(&mut f, 20.0, 20.0).unwrap();
+        (kernel.counts(), kernel.state().to_vec())
+    }
+
+    /// Both kernels take the same steps to the same end state as ode_solvers' DOPRI5 and
+    /// DOP853 (independent transcriptions of the tableaus and the step-size control, with
+    /// the DOPRI5 code's PI control and DOP853's `err^(1/8)` one).
+    #[test]
+    fn both_take_the_same_steps_as_ode_solvers() {
+        let y0 = Vector2::new(10.0, 1.0);
+        for (rtol, atol) in [(1e-6, 1e-9), (1e-10, 1e-12)] {
+            let settings = Settings::new(rtol, atol, 100_000);
+            // ode_solvers' integrator over [0, 20] with its step control's beta, fac_min and
+            // fac_max (the largest step is the whole interval)
+            macro_rules! reference {
+                ($solver:ty, $beta:expr, $fac_min:expr, $fac_max:expr) => {
+                    <$solver>::from_param(
+                        Lv,
+                        0.0,
+                        20.0,
+                        20.0,
+                        y0,
+                        rtol,
+                        atol,
+                        0.9,
+                        $beta,
+                        $fac_min,
+                        $fac_max,
+                        20.0,
+                        0.0,
+                        100_000,
+                        u32::MAX,
+                        OutputType::Sparse,
+                    )
+                };
+            }
+            let mut dopri5 = reference!(ode_solvers::Dopri5<_, _, _>, 0.04, 0.2, 10.0);
+            let mut dop853 = reference!(ode_solvers::Dop853<_, _, _>, 0.0, 0.333, 6.0);
+            let cases = [
+                (
+                    dopri5.integrate().unwrap(),
+                    dopri5.y_out(),
+                    ours(Dopri5::<[f64; 2]>::new(2, settings, false)),
+                ),
+                (
+                    dop853.integrate().unwrap(),
+                    dop853.y_out(),
+                    ours(Dop853::<[f64; 2]>::new(2, settings, false)),
+                ),
+            ];
+            for (stats, out, (counts, end)) in cases {
+                assert_eq!(counts.accepted, u64::from(stats.accepted_steps), "{rtol}");
+                assert_eq!(counts.rejected, u64::from(stats.rejected_steps), "{rtol}");
+                let reference = out.last().unwrap();
+                for i in 0..2 {
+                    let error = (end[i] - reference[i]).abs();
+                    assert!(error <= 1e-12 * reference[i].abs(), "{rtol}: {error:e}");
+                }
+            }
+        }
+    }
 }
