@@ -16,8 +16,8 @@
 //! step (both at `t + h`); the bound on `h·|λ|` is 4.7, as far under DOP853's 6.1 as
 //! Dopri5's 2.5 is under DOPRI5's 3.25.
 
-use super::explicit::{self, Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
-use super::kernel::{Buf, Counts, Kernel, Rhs, Settings, StepFailure};
+use super::explicit::{Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
+use super::kernel::{Buf, Rhs, Settings, StepFailure};
 
 /// A stage `f(t + c·h, y + h·Σ a_j·k_j)`.
 struct Stage {
@@ -288,7 +288,6 @@ fn combine<B: Buf>(out: &mut [f64], y: &[f64], h: f64, terms: &[(usize, f64)], k
 
 /// One integrator whose buffers live as long as it does.
 pub(crate) struct Dop853<B: Buf> {
-    n: usize,
     run: Stepping,
     y: B,
     /// Stages 1–16: `k[0] = f(t, y)`, `k[12] = f(t + h, y_new)` once a step is accepted,
@@ -299,9 +298,7 @@ pub(crate) struct Dop853<B: Buf> {
     /// The 5th-order error estimate, the 8th-order increment `Σ b_j·k_j` and the 3rd-order
     /// one of a step tried.
     errors: [B; 3],
-    /// Dense output of the last accepted step `[t_old, t]`.
-    t_old: f64,
-    h_old: f64,
+    /// Dense output of the last step that holds an output time.
     cont: [B; 8],
 }
 
@@ -309,15 +306,12 @@ impl<B: Buf> Dop853<B> {
     /// A kernel for `n` states that watches for stiffness if `watch`.
     pub fn new(n: usize, settings: Settings, watch: bool) -> Self {
         Dop853 {
-            n,
             run: Stepping::new(settings, CONTROL, StiffnessWatch::new(watch, STIFF_BOUND)),
             y: B::zeros(n),
             k: std::array::from_fn(|_| B::zeros(n)),
             y_stage: B::zeros(n),
             y_new: B::zeros(n),
             errors: std::array::from_fn(|_| B::zeros(n)),
-            t_old: 0.0,
-            h_old: 0.0,
             cont: std::array::from_fn(|_| B::zeros(n)),
         }
     }
@@ -373,16 +367,27 @@ impl<B: Buf> Dop853<B> {
             weighted_sum(c, d, k);
             c.iter_mut().for_each(|v| *v *= h);
         }
-        self.t_old = self.run.t;
-        self.h_old = h;
     }
 }
 
 impl<B: Buf> Explicit for Dop853<B> {
     const ORDER: f64 = 8.0;
 
-    fn stepping(&mut self) -> &mut Stepping {
+    fn run(&self) -> &Stepping {
+        &self.run
+    }
+
+    fn run_mut(&mut self) -> &mut Stepping {
         &mut self.run
+    }
+
+    fn y(&self) -> &[f64] {
+        self.y.s()
+    }
+
+    fn load(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64]) {
+        self.y.m().copy_from_slice(y);
+        f.rhs(t, self.y.s(), self.k[0].m());
     }
 
     /// Stages 2–12 of a step of size `h`; `y_new` gets the 8th-order solution, and the
@@ -439,12 +444,19 @@ impl<B: Buf> Explicit for Dop853<B> {
         let h_lambda = test.then(|| self.h_lambda(h));
         if dense {
             self.keep_dense_output(f, h);
-        } else {
-            self.h_old = 0.0;
         }
         std::mem::swap(&mut self.y, &mut self.y_new);
         self.k.swap(0, 12);
         Ok(h_lambda)
+    }
+
+    fn interpolate(&self, s: f64, out: &mut [f64]) {
+        let s1 = 1.0 - s;
+        let c: [&[f64]; 8] = std::array::from_fn(|j| self.cont[j].s());
+        for (i, o) in out.iter_mut().enumerate() {
+            let tail = c[4][i] + s * (c[5][i] + s1 * (c[6][i] + s * c[7][i]));
+            *o = c[0][i] + s * (c[1][i] + s1 * (c[2][i] + s * (c[3][i] + s1 * tail)));
+        }
     }
 
     fn start_buffers(&mut self) -> StartBuffers<'_> {
@@ -459,58 +471,10 @@ impl<B: Buf> Explicit for Dop853<B> {
     }
 }
 
-impl<B: Buf> Kernel for Dop853<B> {
-    fn dim(&self) -> usize {
-        self.n
-    }
-
-    fn step_size(&self) -> f64 {
-        self.run.h
-    }
-
-    fn counts(&self) -> Counts {
-        self.run.counts
-    }
-
-    fn time(&self) -> f64 {
-        self.run.t
-    }
-
-    fn state(&self) -> &[f64] {
-        self.y.s()
-    }
-
-    fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64) {
-        self.run.restart(t, h);
-        self.t_old = t;
-        self.h_old = 0.0;
-        self.y.m().copy_from_slice(y);
-        f.rhs(t, self.y.s(), self.k[0].m());
-        self.run.counts.rhs += 1;
-    }
-
-    fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure> {
-        explicit::advance(self, f, target, horizon)
-    }
-
-    fn dense(&self, t: f64, out: &mut [f64]) {
-        if t >= self.run.t || self.h_old == 0.0 {
-            out.copy_from_slice(self.y.s());
-            return;
-        }
-        let s = (t - self.t_old) / self.h_old;
-        let s1 = 1.0 - s;
-        let c: [&[f64]; 8] = std::array::from_fn(|j| self.cont[j].s());
-        for (i, o) in out.iter_mut().enumerate() {
-            let tail = c[4][i] + s * (c[5][i] + s1 * (c[6][i] + s * c[7][i]));
-            *o = c[0][i] + s * (c[1][i] + s1 * (c[2][i] + s * (c[3][i] + s1 * tail)));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::kernel::Kernel;
 
     /// Robertson's stiff chemical kinetics is found stiff within its first time unit.
     #[test]

@@ -22,8 +22,8 @@
 //! step looks stiff, so that watching costs a non-stiff model next to nothing (0.3% of the
 //! instructions of a model-2 subject-year; 2.6% when tested at every step).
 
-use super::explicit::{self, Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
-use super::kernel::{Buf, Counts, Kernel, Rhs, Settings, StepFailure};
+use super::explicit::{Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
+use super::kernel::{Buf, Rhs, Settings, StepFailure};
 
 const C2: f64 = 0.2;
 const C3: f64 = 0.3;
@@ -81,9 +81,7 @@ pub(crate) struct Dopri5<B: Buf> {
     k: [B; 6],
     y_stage: B,
     y_new: B,
-    /// Dense output of the last accepted step `[t_old, t]`.
-    t_old: f64,
-    h_old: f64,
+    /// Dense output of the last step that holds an output time.
     cont: [B; 5],
 }
 
@@ -99,8 +97,6 @@ impl<B: Buf> Dopri5<B> {
             k: [v(), v(), v(), v(), v(), v()],
             y_stage: v(),
             y_new: v(),
-            t_old: 0.0,
-            h_old: 0.0,
             cont: [v(), v(), v(), v(), v()],
         }
     }
@@ -142,16 +138,27 @@ impl<B: Buf> Dopri5<B> {
             c4[i] =
                 h * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
         }
-        self.t_old = self.run.t;
-        self.h_old = h;
     }
 }
 
 impl<B: Buf> Explicit for Dopri5<B> {
     const ORDER: f64 = 5.0;
 
-    fn stepping(&mut self) -> &mut Stepping {
+    fn run(&self) -> &Stepping {
+        &self.run
+    }
+
+    fn run_mut(&mut self) -> &mut Stepping {
         &mut self.run
+    }
+
+    fn y(&self) -> &[f64] {
+        self.y.s()
+    }
+
+    fn load(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64]) {
+        self.y.m().copy_from_slice(y);
+        f.rhs(t, self.y.s(), self.k1.m());
     }
 
     /// The stages of a step of size `h` from `(t, y)`; `y_new` gets the 5th-order
@@ -229,12 +236,19 @@ impl<B: Buf> Explicit for Dopri5<B> {
         let h_lambda = test.then(|| self.h_lambda(h));
         if dense {
             self.keep_dense_output(h);
-        } else {
-            self.h_old = 0.0;
         }
         std::mem::swap(&mut self.y, &mut self.y_new);
         std::mem::swap(&mut self.k1, &mut self.k[5]);
         Ok(h_lambda)
+    }
+
+    fn interpolate(&self, s: f64, out: &mut [f64]) {
+        let s1 = 1.0 - s;
+        let [c0, c1, c2, c3, c4] = &self.cont;
+        let (c0, c1, c2, c3, c4) = (c0.s(), c1.s(), c2.s(), c3.s(), c4.s());
+        for i in 0..out.len() {
+            out[i] = c0[i] + s * (c1[i] + s1 * (c2[i] + s * (c3[i] + s1 * c4[i])));
+        }
     }
 
     fn start_buffers(&mut self) -> StartBuffers<'_> {
@@ -245,55 +259,6 @@ impl<B: Buf> Explicit for Dopri5<B> {
             f0: &self.k1.s()[..n],
             y1: &mut self.y_stage.m()[..n],
             f1: &mut f1.m()[..n],
-        }
-    }
-}
-
-impl<B: Buf> Kernel for Dopri5<B> {
-    fn dim(&self) -> usize {
-        self.n
-    }
-
-    fn step_size(&self) -> f64 {
-        self.run.h
-    }
-
-    fn counts(&self) -> Counts {
-        self.run.counts
-    }
-
-    fn time(&self) -> f64 {
-        self.run.t
-    }
-
-    fn state(&self) -> &[f64] {
-        self.y.s()
-    }
-
-    fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64) {
-        self.run.restart(t, h);
-        self.t_old = t;
-        self.h_old = 0.0;
-        self.y.m().copy_from_slice(y);
-        f.rhs(t, self.y.s(), self.k1.m());
-        self.run.counts.rhs += 1;
-    }
-
-    fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure> {
-        explicit::advance(self, f, target, horizon)
-    }
-
-    fn dense(&self, t: f64, out: &mut [f64]) {
-        if t >= self.run.t || self.h_old == 0.0 {
-            out.copy_from_slice(self.y.s());
-            return;
-        }
-        let s = (t - self.t_old) / self.h_old;
-        let s1 = 1.0 - s;
-        let [c0, c1, c2, c3, c4] = &self.cont;
-        let (c0, c1, c2, c3, c4) = (c0.s(), c1.s(), c2.s(), c3.s(), c4.s());
-        for i in 0..out.len() {
-            out[i] = c0[i] + s * (c1[i] + s1 * (c2[i] + s * (c3[i] + s1 * c4[i])));
         }
     }
 }

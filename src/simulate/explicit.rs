@@ -4,7 +4,7 @@
 //! the starting step and the stiffness watch. A kernel supplies its stages, its error
 //! estimate and its dense output ([`Explicit`]).
 
-use super::kernel::{Counts, NextStep, Rhs, Settings, StepFailure, next_step};
+use super::kernel::{Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step};
 
 /// Stiffness test: how many stiff steps (without [`NON_STIFF_RESET`] non-stiff ones in a
 /// row) make the problem stiff.
@@ -115,13 +115,17 @@ impl StiffnessWatch {
     }
 }
 
-/// The state of a run shared by the explicit kernels: time, next step size, steps taken in
-/// this run, step-size control, stiffness watch and work counts.
+/// The state of a run shared by the explicit kernels: time, next step size, the last
+/// accepted step that holds dense output, steps taken in this run, step-size control,
+/// stiffness watch and work counts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stepping {
     pub settings: Settings,
     pub t: f64,
     pub h: f64,
+    /// Dense output of the last accepted step `[t_old, t]` (`h_old = 0`: none).
+    t_old: f64,
+    h_old: f64,
     steps: u32,
     control: Control,
     watch: StiffnessWatch,
@@ -134,6 +138,8 @@ impl Stepping {
             settings,
             t: 0.0,
             h: 0.0,
+            t_old: 0.0,
+            h_old: 0.0,
             steps: 0,
             control,
             watch,
@@ -145,17 +151,25 @@ impl Stepping {
     pub fn restart(&mut self, t: f64, h: f64) {
         self.t = t;
         self.h = h;
+        self.h_old = 0.0;
         self.steps = 0;
         self.control.reset();
         self.watch = StiffnessWatch::new(self.watch.on, self.watch.bound);
     }
 }
 
-/// An explicit Runge–Kutta kernel's own part of a step.
+/// An explicit Runge–Kutta kernel's own part: its stages, error estimate and dense output
+/// (the run of steps around them is [`advance`]'s, and every explicit kernel is a
+/// [`Kernel`] through them).
 pub(crate) trait Explicit {
-    fn stepping(&mut self) -> &mut Stepping;
     /// The method's order (of the step-size control's error, for the starting step).
     const ORDER: f64;
+    fn run(&self) -> &Stepping;
+    fn run_mut(&mut self) -> &mut Stepping;
+    /// The current state.
+    fn y(&self) -> &[f64];
+    /// Sets the state to `y` at `t` and the first stage to `f(t, y)`.
+    fn load(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64]);
     /// The stages of a step of size `h` from the current state; the error norm (≤ 1 to
     /// accept).
     fn try_step(&mut self, f: &mut Rhs<'_>, h: f64) -> f64;
@@ -168,8 +182,51 @@ pub(crate) trait Explicit {
         dense: bool,
         test: bool,
     ) -> Result<Option<f64>, StepFailure>;
+    /// The dense output of the last step kept at the fraction `s` of it.
+    fn interpolate(&self, s: f64, out: &mut [f64]);
     /// The state and its derivative at the run's time, and two scratch buffers.
     fn start_buffers(&mut self) -> StartBuffers<'_>;
+}
+
+impl<E: Explicit> Kernel for E {
+    fn dim(&self) -> usize {
+        self.y().len()
+    }
+
+    fn start(&mut self, f: &mut Rhs<'_>, t: f64, y: &[f64], h: f64) {
+        self.run_mut().restart(t, h);
+        self.load(f, t, y);
+        self.run_mut().counts.rhs += 1;
+    }
+
+    fn advance(&mut self, f: &mut Rhs<'_>, target: f64, horizon: f64) -> Result<(), StepFailure> {
+        advance(self, f, target, horizon)
+    }
+
+    fn dense(&self, t: f64, out: &mut [f64]) {
+        let run = self.run();
+        if t >= run.t || run.h_old == 0.0 {
+            out.copy_from_slice(self.y());
+        } else {
+            self.interpolate((t - run.t_old) / run.h_old, out);
+        }
+    }
+
+    fn time(&self) -> f64 {
+        self.run().t
+    }
+
+    fn state(&self) -> &[f64] {
+        self.y()
+    }
+
+    fn step_size(&self) -> f64 {
+        self.run().h
+    }
+
+    fn counts(&self) -> Counts {
+        self.run().counts
+    }
 }
 
 /// What the starting step needs of a kernel's buffers.
@@ -188,12 +245,12 @@ pub(crate) fn advance<E: Explicit>(
     target: f64,
     horizon: f64,
 ) -> Result<(), StepFailure> {
-    if e.stepping().h <= 0.0 {
-        let h_max = horizon - e.stepping().t;
-        e.stepping().h = initial_step(e, f, h_max);
+    if e.run_mut().h <= 0.0 {
+        let h_max = horizon - e.run_mut().t;
+        e.run_mut().h = initial_step(e, f, h_max);
     }
-    while e.stepping().t < target {
-        let s = e.stepping();
+    while e.run_mut().t < target {
+        let s = e.run_mut();
         if s.watch.is_stiff() {
             return Err(StepFailure::Stiff { time: s.t });
         }
@@ -201,14 +258,16 @@ pub(crate) fn advance<E: Explicit>(
         s.steps += 1;
         let test = s.watch.wants_test(s.steps);
         let err = e.try_step(f, h);
-        let s = e.stepping();
+        let s = e.run_mut();
         if err <= 1.0 {
             let h_new = s.control.accepted(h, err);
             let t_new = if last { horizon } else { s.t + h };
-            if let Some(h_lambda) = e.accept(f, h, t_new >= target, test)? {
-                e.stepping().watch.record(h_lambda);
+            let dense = t_new >= target;
+            if let Some(h_lambda) = e.accept(f, h, dense, test)? {
+                e.run_mut().watch.record(h_lambda);
             }
-            let s = e.stepping();
+            let s = e.run_mut();
+            (s.t_old, s.h_old) = (s.t, if dense { h } else { 0.0 });
             s.t = t_new;
             s.h = h_new;
             s.counts.accepted += 1;
@@ -223,7 +282,7 @@ pub(crate) fn advance<E: Explicit>(
 /// Hairer's starting step: from the sizes of `y`, `f(t, y)` and an estimate of the second
 /// derivative, with `h ≤ h_max` (one right-hand-side evaluation).
 fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
-    let Stepping { settings, t, .. } = *e.stepping();
+    let Stepping { settings, t, .. } = *e.run_mut();
     let StartBuffers { y, f0, y1, f1 } = e.start_buffers();
     let n = y.len();
     let (mut dnf, mut dny) = (0.0, 0.0);
@@ -254,7 +313,7 @@ fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
     } else {
         (0.01 / der12).powf(1.0 / E::ORDER)
     };
-    e.stepping().counts.rhs += 1;
+    e.run_mut().counts.rhs += 1;
     (100.0 * h).min(h1).min(h_max)
 }
 
@@ -262,7 +321,6 @@ fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
 mod tests {
     use super::super::dop853::Dop853;
     use super::super::dopri5::Dopri5;
-    use super::super::kernel::Kernel;
     use super::*;
     use nalgebra::Vector2;
     use ode_solvers::{OutputType, System};
