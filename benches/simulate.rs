@@ -37,6 +37,10 @@ fn model2(c: &mut Criterion) {
         ),
         ("rtol_1e-6_dopri5_unwatched", dopri5),
         (
+            "rtol_1e-6_dop853",
+            dopri5.with_integrator(Integrator::Dop853),
+        ),
+        (
             "rtol_1e-6_rodasp",
             dopri5.with_integrator(Integrator::Rodasp),
         ),
