@@ -271,7 +271,7 @@ pub fn fit_subject<M: Model>(
 /// covariance step's solutions in parallel; below it, waking the thread pool costs more
 /// than it saves (measured: model 1 in closed form, whose prediction takes ~2 µs, fitted in
 /// 300 µs one start after another and in 358 µs in parallel; model 2, ~50 µs a prediction,
-/// in 65 ms and 28 ms on 2 threads). Either way the fit is the same.
+/// in 65 ms and 26 ms on 2 threads). Either way the fit is the same.
 const PARALLEL_PREDICTION: std::time::Duration = std::time::Duration::from_micros(20);
 
 /// The start with the lowest −2LL among those that converged.
@@ -362,21 +362,20 @@ fn gradient_difference<M: Model>(
         (at_theta(), solved())
     };
     let (at_theta, solved) = (at_theta?, solved?);
+    let row = |up: &[f64], down: &[f64]| -> Vec<f64> {
+        up.iter()
+            .zip(down)
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect()
+    };
     let rows: Vec<Vec<f64>> = (0..p)
-        .map(|i| {
-            let (up, down) = match modelled.iter().position(|&m| m == i) {
-                Some(k) => (solved[2 * k].clone(), solved[2 * k + 1].clone()),
-                None => (
-                    objective.gradient_from(&shifted(i, h), &at_theta)?,
-                    objective.gradient_from(&shifted(i, -h), &at_theta)?,
-                ),
-            };
-            Some(
-                up.iter()
-                    .zip(&down)
-                    .map(|(a, b)| (a - b) / (2.0 * h))
-                    .collect(),
-            )
+        .map(|i| match modelled.iter().position(|&m| m == i) {
+            Some(k) => Some(row(&solved[2 * k], &solved[2 * k + 1])),
+            // along a residual-error parameter the predictions do not move
+            None => Some(row(
+                &objective.gradient_from(&shifted(i, h), &at_theta)?,
+                &objective.gradient_from(&shifted(i, -h), &at_theta)?,
+            )),
         })
         .collect::<Option<_>>()?;
     let hess = nalgebra::DMatrix::from_fn(p, p, |i, j| rows[i][j]);

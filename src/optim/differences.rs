@@ -273,7 +273,8 @@ pub(crate) fn hessian_from_axes<F: Fn(&[f64]) -> f64>(f: F, x: &[f64], h: f64) -
 /// Coordinates where −2LL is not smooth at `x`: the second difference at step `2h`
 /// disagrees with the one at step `h` (`hess_diag`) by more than 25%. At a smooth point the
 /// two agree to O(h²); across a kink (a change point of the model landing on a sampling
-/// time, say) the second difference grows like 1/h and the Wald SE is meaningless.
+/// time, say) the second difference grows like 1/h and the Wald SE is meaningless. The
+/// coordinates' evaluations run in parallel where `parallel`.
 pub(crate) fn non_smooth<F: Fn(&[f64]) -> f64 + Sync>(
     f: F,
     x: &[f64],

@@ -165,6 +165,9 @@ impl<B: Buf> Explicit for Dopri5<B> {
     /// solution, and the result is the error norm (≤ 1 to accept).
     #[inline(always)]
     fn try_step(&mut self, f: &mut Rhs<'_>, h: f64) -> f64 {
+        // loops to the run-time `n`: to the buffers' constant length (as in Dop853) the
+        // compiler pairs them into vector loads, which stall on the stage the right-hand
+        // side has just stored element by element (measured: 49 -> 54 µs a subject-year)
         let (t, n) = (self.run.t, self.n);
         let (y, k1) = (&self.y.s()[..n], &self.k1.s()[..n]);
         let ys = &mut self.y_stage.m()[..n];

@@ -41,19 +41,22 @@ pub enum Integrator {
     /// near the method's stability boundary — beyond 2.5 for Dopri5, 4.7 for Dop853 — on
     /// 15 accepted steps without 6 non-stiff ones in a row), the simulation goes on with
     /// Rodasp from there to its end. On a non-stiff problem this is the explicit method,
-    /// step for step. Why the switch below 1e-8: on a model-2 subject-year (20 outputs) the
-    /// two cost the same at 1e-6 (51 µs, with the same accuracy), and Dop853 is 1.2× faster
-    /// at 1e-7, 1.45× at 1e-8 and 2.2× at 1e-10 (2,684 right-hand sides against 8,570); but
-    /// at 1e-8, the population fits' tolerance, the FOCE-I objective of the main job's
-    /// cohort had noise 2.2e-8 with Dop853 along a scan where Dopri5's stays below 1e-8.
+    /// step for step. Why Dopri5 from 1e-8 up: Dop853 is faster at every tolerance on a
+    /// model-2 subject-year (20 outputs; 34.5 against 47.6 µs at 1e-6, 89 against 286 µs at
+    /// 1e-10) and as accurate, but its solutions are noisier as functions of the parameters,
+    /// which is what the fits' finite differences see: along a scan of the main job's FOCE-I
+    /// objective the noise was 1.8e-6 against Dopri5's 3.4e-7 at rtol 1e-6, and 2.3e-8
+    /// against 2.5e-9 at 1e-8 (at 1e-9, the population fits' default, Dop853's is 2.7e-9).
     #[default]
     Auto,
     /// The Dormand–Prince 5(4) explicit Runge–Kutta method: the cheapest per step, for
     /// non-stiff problems (the built-in models).
     Dopri5,
     /// The Dormand–Prince 8(5,3) explicit Runge–Kutta method with 7th-order dense output:
-    /// twice Dopri5's work per step, but far fewer steps at tight tolerances (non-stiff
-    /// problems; the reference solutions and covariance steps at `rtol = 1e-10`).
+    /// twice Dopri5's work per step, but far fewer steps (non-stiff problems). At
+    /// tolerances from 1e-8 up the choice for simulations alone (1.4× faster than Dopri5
+    /// at rtol 1e-6 on model 2, as accurate); fits there are better served by Dopri5
+    /// (see [`Auto`](Self::Auto)).
     Dop853,
     /// The Rosenbrock method RODASP (Steinebach 1993), order 4(3), L-stable and stiffly
     /// accurate, without the loss of order of other Rosenbrock methods on stiff problems
