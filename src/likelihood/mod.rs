@@ -11,6 +11,7 @@
 mod below_tests;
 mod gradient;
 mod objective;
+mod problem;
 mod scoring;
 #[cfg(test)]
 mod scoring_tests;

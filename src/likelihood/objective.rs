@@ -1,10 +1,10 @@
 //! The objective of an individual fit: −2 log-likelihood of one subject's data.
 //!
-//! [`Objective`] is an argmin problem: it implements `CostFunction` and `Gradient` on the
-//! estimation-scale vector `θ` (model parameters first, then residual-error parameters, in
-//! the order of [`Objective::slots`]), so any argmin solver can minimise it. Points where
-//! the model cannot be evaluated (a relation between parameters violated, the ODE solver
-//! failing) cost `+∞`, which Nelder–Mead treats as "worse than anything".
+//! [`Objective`] is an argmin problem (its `CostFunction` and `Gradient` are in `problem.rs`)
+//! on the estimation-scale vector `θ` (model parameters first, then residual-error
+//! parameters, in the order of [`Objective::slots`]), so any argmin solver can minimise it.
+//! Points where the model cannot be evaluated (a relation between parameters violated, the
+//! ODE solver failing) cost `+∞`, which Nelder–Mead treats as "worse than anything".
 
 use super::{Censoring, FitSpec};
 use crate::data::Subject;
@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::error_model::ErrorModel;
 use crate::model::Model;
 use crate::optim::Scale;
-use crate::optim::differences::{self, INDIVIDUAL_GRADIENT_STEP};
 use crate::params::Parameters;
 use crate::simulate::plan::{Outputs, Plan};
 use crate::simulate::{SolverOptions, run_plan, run_plan_until};
@@ -557,59 +556,5 @@ impl<'a, M: Model> Objective<'a, M> {
     /// The analyte of an observation.
     pub(crate) fn analyte(&self, o: &Obs) -> &str {
         &self.errors[o.error].0
-    }
-}
-
-impl<M: Model> argmin::core::CostFunction for Objective<'_, M> {
-    type Param = Vec<f64>;
-    type Output = f64;
-
-    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.cost_or_infinity(theta))
-    }
-}
-
-impl<M: Model> argmin::core::Gradient for Objective<'_, M> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-
-    /// From the forward sensitivities of the predictions where the subject's model is
-    /// solved as an ODE (see [`crate::simulate_sensitivities`]); otherwise central
-    /// differences with step `10⁻⁴` on the estimation scale (one-sided where one side cannot
-    /// be evaluated).
-    fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        if let Some(g) = self.sensitivity_gradient(theta) {
-            return Ok(g);
-        }
-        differences::gradient(
-            |u| self.cost_or_infinity(u),
-            theta,
-            INDIVIDUAL_GRADIENT_STEP,
-        )
-        .map_err(|e| {
-            argmin::core::Error::msg(format!(
-                "−2LL cannot be evaluated on either side of `{}`",
-                self.slots[e.coordinate].name
-            ))
-        })
-    }
-}
-
-/// So that an [`Executor`](argmin::core::Executor) can borrow the objective.
-impl<M: Model> argmin::core::CostFunction for &Objective<'_, M> {
-    type Param = Vec<f64>;
-    type Output = f64;
-
-    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        (*self).cost(theta)
-    }
-}
-
-impl<M: Model> argmin::core::Gradient for &Objective<'_, M> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-
-    fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        (*self).gradient(theta)
     }
 }
