@@ -19,7 +19,7 @@
 //! step (both at `t + h`); the bound on `h·|λ|` is 4.7, as far under DOP853's 6.1 as
 //! Dopri5's 2.5 is under DOPRI5's 3.25.
 
-use super::explicit::{Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
+use super::explicit::{self, Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
 use super::kernel::{Buf, Rhs, Settings, StepFailure};
 
 /// A stage `f(t + c·h, y + h·Σ a_j·k_j)`.
@@ -332,18 +332,8 @@ impl<B: Buf> Dop853<B> {
     /// the next step) are both at `t + h`.
     fn h_lambda(&self, h: f64) -> f64 {
         let n = self.y.s().len(); // for an array buffer, its constant length
-        let (y12, y13) = (&self.y_stage.s()[..n], &self.y_new.s()[..n]);
-        let (k12, k13) = (&self.k[11].s()[..n], &self.k[12].s()[..n]);
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            num += (k13[i] - k12[i]).powi(2);
-            den += (y13[i] - y12[i]).powi(2);
-        }
-        if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        }
+        let twelfth = (&self.y_stage.s()[..n], &self.k[11].s()[..n]);
+        explicit::h_lambda(h, twelfth, (&self.y_new.s()[..n], &self.k[12].s()[..n]))
     }
 
     /// The dense output of the step of size `h` just accepted (stage 13 known): three more

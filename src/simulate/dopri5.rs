@@ -22,7 +22,7 @@
 //! step looks stiff, so that watching costs a non-stiff model next to nothing (0.3% of the
 //! instructions of a model-2 subject-year; 2.6% when tested at every step).
 
-use super::explicit::{Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
+use super::explicit::{self, Control, Explicit, StartBuffers, Stepping, StiffnessWatch};
 use super::kernel::{Buf, Rhs, Settings, StepFailure};
 
 const C2: f64 = 0.2;
@@ -104,18 +104,8 @@ impl<B: Buf> Dopri5<B> {
     /// `h·|λ|` of the step of size `h` just tried: stages 6 and 7 are both at `t + h`.
     fn h_lambda(&self, h: f64) -> f64 {
         let n = self.n;
-        let (y6, y7) = (&self.y_stage.s()[..n], &self.y_new.s()[..n]);
-        let (k6, k7) = (&self.k[4].s()[..n], &self.k[5].s()[..n]);
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            num += (k7[i] - k6[i]).powi(2);
-            den += (y7[i] - y6[i]).powi(2);
-        }
-        if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        }
+        let seventh = (&self.y_new.s()[..n], &self.k[5].s()[..n]);
+        explicit::h_lambda(h, (&self.y_stage.s()[..n], &self.k[4].s()[..n]), seventh)
     }
 
     /// The dense output of the step of size `h` just tried (from `y` to `y_new`).

@@ -115,6 +115,22 @@ impl StiffnessWatch {
     }
 }
 
+/// `h·|λ|` from two stages at the same time: `h·‖f(y_b) − f(y_a)‖ / ‖y_b − y_a‖` with
+/// `(y_a, f_a)` and `(y_b, f_b)` the stages' inputs and derivatives (0 where the inputs
+/// coincide).
+pub(crate) fn h_lambda(h: f64, (y_a, f_a): (&[f64], &[f64]), (y_b, f_b): (&[f64], &[f64])) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..y_a.len() {
+        num += (f_b[i] - f_a[i]).powi(2);
+        den += (y_b[i] - y_a[i]).powi(2);
+    }
+    if den > 0.0 {
+        h * (num / den).sqrt()
+    } else {
+        0.0
+    }
+}
+
 /// The state of a run shared by the explicit kernels: time, next step size, the last
 /// accepted step that holds dense output, steps taken in this run, step-size control,
 /// stiffness watch and work counts.
