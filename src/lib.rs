@@ -72,6 +72,7 @@
 pub mod cart;
 pub mod data;
 pub mod diagnostics;
+pub(crate) mod digits;
 pub mod dose;
 pub mod error;
 pub mod error_model;

@@ -27,7 +27,7 @@ impl Reported {
 impl std::fmt::Display for Reported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Reported::Value(v) => write!(f, "{v:.4}"),
+            Reported::Value(v) => f.write_str(&crate::digits::decimals(*v, 4)),
             Reported::BelowLloq => write!(f, "BLQ"),
         }
     }

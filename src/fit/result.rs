@@ -2,6 +2,7 @@
 //! optimisation's history, warnings and per-observation diagnostics.
 
 use super::{Estimate, Method, Termination};
+use crate::digits::{decimals, interval, optional};
 use crate::error::Result;
 use crate::error_model::ErrorModel;
 use crate::params::Parameters;
@@ -226,20 +227,16 @@ impl fmt::Display for FitResult {
             "{:<16} {:>13} {:>12} {:>8} {:>27}  unit",
             "parameter", "estimate", "SE", "RSE%", "95% CI"
         )?;
-        let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.5}"));
         for e in &self.estimates {
-            let ci = e
-                .ci95
-                .map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"));
             writeln!(
                 f,
-                "{:<16} {:>13.6} {:>12} {:>8} {:>27}  {}",
+                "{:<16} {:>13} {:>12} {:>8} {:>27}  {}",
                 e.name,
-                e.value,
-                num(e.se),
+                decimals(e.value, 6),
+                optional(e.se, 5),
                 e.rse_percent
                     .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
-                ci,
+                interval(e.ci95, 5),
                 e.unit
             )?;
         }

@@ -2,16 +2,12 @@
 //! shrinkage, σ, ε-shrinkage and warnings.
 
 use super::{EstimationMethod, PopulationFit};
+use crate::digits::{decimals, interval, optional};
 use std::fmt;
 
-/// An optional number with `p` decimals, or `-`.
-fn opt(v: Option<f64>, p: usize) -> String {
-    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.p$}"))
-}
-
-/// An optional interval, or `-`.
-fn interval(ci: Option<(f64, f64)>) -> String {
-    ci.map_or_else(|| "-".to_owned(), |(a, b)| format!("[{a:.5}, {b:.5}]"))
+/// A percentage with one decimal, or `-`.
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.1}"))
 }
 
 impl PopulationFit {
@@ -25,12 +21,12 @@ impl PopulationFit {
         for e in &self.theta {
             writeln!(
                 f,
-                "{:<22} {:>12.6} {:>10} {:>7} {:>25}  {}",
+                "{:<22} {:>12} {:>10} {:>7} {:>25}  {}",
                 e.name,
-                e.value,
-                opt(e.se, 5),
-                opt(e.rse_percent, 1),
-                interval(e.ci95),
+                decimals(e.value, 6),
+                optional(e.se, 5),
+                percent(e.rse_percent),
+                interval(e.ci95, 5),
                 e.unit
             )?;
         }
@@ -47,13 +43,13 @@ impl PopulationFit {
         for o in &self.omega {
             writeln!(
                 f,
-                "{:<22} {:>12.6} {:>10} {:>7} {:>12} {:>25}",
+                "{:<22} {:>12} {:>10} {:>7} {:>12} {:>25}",
                 o.name,
-                o.value,
-                opt(o.se, 5),
-                opt(o.cv_percent, 1),
-                opt(o.shrinkage_percent, 1),
-                interval(o.ci95)
+                decimals(o.value, 6),
+                optional(o.se, 5),
+                percent(o.cv_percent),
+                percent(o.shrinkage_percent),
+                interval(o.ci95, 5)
             )?;
         }
         writeln!(
@@ -64,11 +60,11 @@ impl PopulationFit {
         for e in &self.sigma {
             writeln!(
                 f,
-                "{:<22} {:>12.6} {:>10} {:>7}",
+                "{:<22} {:>12} {:>10} {:>7}",
                 e.name,
-                e.value,
-                opt(e.se, 5),
-                opt(e.rse_percent, 1)
+                decimals(e.value, 6),
+                optional(e.se, 5),
+                percent(e.rse_percent)
             )?;
         }
         for e in &self.epsilon_shrinkage {
@@ -76,7 +72,7 @@ impl PopulationFit {
                 f,
                 "{:<22} {:>12}",
                 format!("EPSSHRINK {}", e.analyte),
-                opt(e.percent, 1)
+                percent(e.percent)
             )?;
         }
         Ok(())
