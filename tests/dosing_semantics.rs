@@ -241,6 +241,25 @@ fn steady_state_added_to_the_current_amounts_is_superposition() {
     for_models!(check);
 }
 
+/// With F = 0 a steady-state infusion at a fixed rate has no amount and no duration: it
+/// gives nothing, by every solver (the ODE's cycle divided 0 by 0 and failed with a step
+/// size underflow).
+#[test]
+fn a_steady_state_infusion_of_nothing_gives_nothing() {
+    let p = OneCmtOralParams::new(1.0, 5.0, 50.0)
+        .unwrap()
+        .with("f2", 0.0)
+        .unwrap();
+    let doses = [Dose::infusion(0.0, 100.0, 25.0)
+        .into_state("central")
+        .steady_state()
+        .every(12.0)];
+    for (solver, opts) in solvers() {
+        let values = cp(&OneCmtOral, &p, &doses, &[0.0, 1.0, 13.0], &opts);
+        assert_eq!(values, [0.0; 3], "{solver}");
+    }
+}
+
 #[test]
 fn a_steady_state_constant_infusion_ends_at_its_record() {
     fn check<M: Model>(m: &M, p: &M::Params, name: &str) {

@@ -3,6 +3,7 @@
 //! the conservation law of Robertson's problem, and the NONMEM event runs (in
 //! `nonmem_events.rs`, which run through every integrator).
 
+mod differences;
 mod stiff_models;
 
 use cart_pkpd::fit::{FitOptions, FitSpec, fit_subject};
@@ -266,27 +267,9 @@ fn tmdd_sensitivities_are_carried_through_the_switch_to_rodasp() {
             s.simulation.stats
         );
         for q in wrt {
-            let v = p.get(q).unwrap();
-            let h = 1e-4 * v;
-            let at = |d: f64| {
-                simulate(
-                    &model,
-                    &p.with(q, v + d).unwrap(),
-                    &doses,
-                    &times,
-                    &reference,
-                )
-                .unwrap()
-            };
-            let (up, down) = (at(h), at(-h));
-            for name in outputs {
-                let expected: Vec<f64> = up
-                    .get(name)
-                    .unwrap()
-                    .iter()
-                    .zip(down.get(name).unwrap())
-                    .map(|(u, d)| (u - d) / (2.0 * h))
-                    .collect();
+            let expected =
+                differences::central((&model, &p), q, (&doses, &times), &reference, &outputs);
+            for (name, expected) in outputs.iter().zip(expected) {
                 let peak = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 for (i, (got, want)) in s.get(name, q).unwrap().iter().zip(&expected).enumerate() {
                     assert!(

@@ -64,7 +64,8 @@ impl Sensitivity {
 /// Where the ODE is solved, the derivatives come from the forward sensitivity equations,
 /// integrated with the states under the same error control and carried through every
 /// event (dose amounts, bioavailability, lag times, infusion rates and durations, resets,
-/// model breakpoints that move with the parameters); where the solution is exact, from
+/// steady states, model breakpoints that move with the parameters); where the solution is
+/// exact, from
 /// central differences of it. Either way they are free of the solver's step-selection
 /// noise that differences of adaptive solutions carry.
 ///
@@ -86,8 +87,9 @@ impl Sensitivity {
 /// # Errors
 /// As [`simulate`](crate::simulate()); [`Error::UnknownParameter`] for a name the model's
 /// parameters do not have; [`Error::NoSensitivities`] for a parameter within
-/// [`SENSITIVITY_STEP`] of the edge of its domain, or for steady-state doses solved as
-/// an ODE (not implemented).
+/// [`SENSITIVITY_STEP`] of the edge of its domain, or for a plan solved in part by the
+/// ODE solver under a solution method that asks for an exact one (differences of those
+/// solutions would carry the solver's noise).
 pub fn simulate_sensitivities<M: Model, K: ParamName<M::Params>>(
     model: &M,
     params: &M::Params,
@@ -167,7 +169,10 @@ fn exact_differences<M: Model>(
     if stats.rhs_evaluations > 0 {
         return Err(Error::NoSensitivities {
             model: model.name().to_owned(),
-            reason: "steady-state doses solved as an ODE are not implemented".into(),
+            reason: "the plan was solved in part by the ODE solver, whose differences carry its \
+                     step-selection noise: solve it as an ODE (`SolverOptions::ode`) for forward \
+                     sensitivities"
+                .into(),
         });
     }
     let (k, n_out) = (dirs.plus.len(), model.outputs().len());

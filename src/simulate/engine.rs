@@ -130,7 +130,7 @@ pub(crate) struct Engine<'a, M: Model> {
     state_names: Option<Vec<String>>,
     /// The time of the next record that is not an output (or of the last record): the
     /// integrator may step up to it between outputs.
-    horizon: f64,
+    pub(super) horizon: f64,
 }
 
 impl<'a, M: Model> Engine<'a, M> {
@@ -304,7 +304,7 @@ impl<'a, M: Model> Engine<'a, M> {
 
     /// Advances to `target`, stopping at every pending dose, infusion end and model
     /// breakpoint on the way; the advance uses parameter set `piece`.
-    fn advance_to(&mut self, target: f64, piece: usize) -> Result<()> {
+    pub(super) fn advance_to(&mut self, target: f64, piece: usize) -> Result<()> {
         loop {
             self.settle();
             if self.t >= target {

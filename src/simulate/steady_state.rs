@@ -37,13 +37,13 @@ const MAX_OVERLAP: f64 = 100_000.0;
 /// A regimen at steady state: `amount` (state units) into `state` every `ii`, as a bolus or
 /// over `duration`.
 #[derive(Debug, Clone, Copy)]
-struct Regimen {
-    state: usize,
-    amount: f64,
-    duration: Option<f64>,
-    ii: f64,
+pub(super) struct Regimen {
+    pub state: usize,
+    pub amount: f64,
+    pub duration: Option<f64>,
+    pub ii: f64,
     /// Absolute time of phase 0 (for a model whose right-hand side reads time).
-    origin: f64,
+    pub origin: f64,
 }
 
 impl Regimen {
@@ -63,9 +63,72 @@ impl Regimen {
     }
 }
 
+/// A steady state as the record finds it: the amounts at its time, the regimen's
+/// infusions still running, and where they came from.
+pub(super) struct Orbit {
+    /// The amounts at the record's time.
+    pub x: Vec<f64>,
+    pub tails: Vec<Infusion>,
+    pub source: Source,
+}
+
+/// What a steady state balances.
+pub(super) enum Source {
+    /// A constant infusion into `state`.
+    Constant { state: usize },
+    /// A regimen, with the amounts at phase 0 (just before a dose) and its lag time.
+    Regimen {
+        regimen: Regimen,
+        phase0: Vec<f64>,
+        lag: f64,
+    },
+}
+
 impl<M: Model> Engine<'_, M> {
-    /// Sets up the steady state of `dose` (already resolved as `r`) at its record.
+    /// Sets up the steady state of `dose` (already resolved as `r`) at its record, with
+    /// the sensitivities' where they are computed.
     pub(super) fn steady_state(&mut self, dose: &Dose, piece: usize, r: &Resolved) -> Result<()> {
+        // the steady state of the model's own states
+        let sens = self.sens.take();
+        let x = std::mem::take(&mut self.x);
+        self.x = x[..self.n].to_vec();
+        let orbit = self.orbit(dose, piece, r);
+        self.x = x;
+        self.sens = sens;
+        let mut orbit = orbit?;
+        let s_ss = match self.sens {
+            Some(_) => self.steady_sensitivities(dose, piece, r, &orbit)?,
+            None => Vec::new(),
+        };
+        let tag = self.dose_sensitivities(dose, piece)?;
+        for tail in &mut orbit.tails {
+            tail.tag = tag;
+        }
+        let steady = orbit.x.iter().chain(&s_ss);
+        match dose.ss {
+            SteadyState::Add => {
+                for (x, s) in self.x.iter_mut().zip(steady) {
+                    *x += s;
+                }
+                self.infusions.extend(orbit.tails);
+            }
+            _ => {
+                for (x, s) in self.x.iter_mut().zip(steady) {
+                    *x = *s;
+                }
+                self.infusions = orbit.tails;
+                self.pending.clear();
+            }
+        }
+        self.update_rates();
+        if dose.amount > 0.0 {
+            self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, r, tag);
+        }
+        Ok(())
+    }
+
+    /// The steady state of `dose` at its record, of the states alone.
+    fn orbit(&mut self, dose: &Dose, piece: usize, r: &Resolved) -> Result<Orbit> {
         let fail = |reason: String| Error::SteadyState {
             model: self.model.name().to_owned(),
             time: dose.time,
@@ -82,62 +145,53 @@ impl<M: Model> Engine<'_, M> {
                 self.model.name()
             )));
         }
-        let (x_ss, tails) = if dose.amount == 0.0 && dose.ii == 0.0 {
+        if dose.amount == 0.0 && dose.ii == 0.0 {
             let rate = self.constant_rate(dose, r);
-            (
-                self.equilibrium(piece, r.state, rate, dose.time)?,
-                Vec::new(),
-            )
-        } else {
-            let lag = r.dosing.lag;
-            let overlap = r.duration.unwrap_or(0.0) / dose.ii;
-            if overlap > MAX_OVERLAP {
-                return Err(fail(format!(
-                    "an infusion lasting {overlap:.3e} dosing intervals: at most {MAX_OVERLAP} \
-                     infusions of a steady-state regimen may run at once"
-                )));
-            }
-            if lag >= dose.ii {
-                return Err(fail(format!(
-                    "the lag time {lag} is not shorter than the dosing interval II = {}",
-                    dose.ii
-                )));
-            }
-            let reg = Regimen {
-                state: r.state,
-                amount: r.amount,
-                duration: r.duration,
-                ii: dose.ii,
-                origin: dose.time + lag - dose.ii,
-            };
-            let mut x = self.periodic_state(piece, &reg, dose.time)?;
-            if lag > 0.0 {
-                self.cycle(piece, &mut x, &reg, dose.ii - lag)?;
-            }
-            (x, self.running_infusions(dose, &reg, lag))
+            return Ok(Orbit {
+                x: self.equilibrium(piece, r.state, rate, dose.time)?,
+                tails: Vec::new(),
+                source: Source::Constant { state: r.state },
+            });
+        }
+        let lag = r.dosing.lag;
+        let overlap = r.duration.unwrap_or(0.0) / dose.ii;
+        if overlap > MAX_OVERLAP {
+            return Err(fail(format!(
+                "an infusion lasting {overlap:.3e} dosing intervals: at most {MAX_OVERLAP} \
+                 infusions of a steady-state regimen may run at once"
+            )));
+        }
+        if lag >= dose.ii {
+            return Err(fail(format!(
+                "the lag time {lag} is not shorter than the dosing interval II = {}",
+                dose.ii
+            )));
+        }
+        let regimen = Regimen {
+            state: r.state,
+            amount: r.amount,
+            duration: r.duration,
+            ii: dose.ii,
+            origin: dose.time + lag - dose.ii,
         };
-        match dose.ss {
-            SteadyState::Add => {
-                for (x, s) in self.x.iter_mut().zip(&x_ss) {
-                    *x += s;
-                }
-                self.infusions.extend(tails);
-            }
-            _ => {
-                self.x = x_ss;
-                self.infusions = tails;
-                self.pending.clear();
-            }
+        let phase0 = self.periodic_state(piece, &regimen, dose.time)?;
+        let mut x = phase0.clone();
+        if lag > 0.0 {
+            self.cycle(piece, &mut x, &regimen, dose.ii - lag)?;
         }
-        self.update_rates();
-        if dose.amount > 0.0 {
-            self.schedule(dose.time + r.dosing.lag, dose.addl, dose.ii, r, 0);
-        }
-        Ok(())
+        Ok(Orbit {
+            x,
+            tails: self.running_infusions(dose, &regimen, lag),
+            source: Source::Regimen {
+                regimen,
+                phase0,
+                lag,
+            },
+        })
     }
 
     /// The rate of a constant infusion in state units (bioavailability applied).
-    fn constant_rate(&self, dose: &Dose, r: &Resolved) -> f64 {
+    pub(super) fn constant_rate(&self, dose: &Dose, r: &Resolved) -> f64 {
         let rate = match dose.rate {
             DoseRate::Rate(v) => v,
             _ => r.dosing.rate.unwrap_or(f64::NAN),
@@ -166,10 +220,14 @@ impl<M: Model> Engine<'_, M> {
     /// Advances `x` from phase 0 (just before a dose of the regimen) to phase `until`.
     fn cycle(&mut self, piece: usize, x: &mut [f64], reg: &Regimen, until: f64) -> Result<()> {
         self.model.on_dose(&self.params[piece], reg.state, x);
-        if reg.duration.is_none() {
-            x[reg.state] += reg.amount;
-        }
-        let rate = reg.duration.map_or(0.0, |d| reg.amount / d);
+        // an infusion of no duration (no amount: F = 0) is a bolus, as outside steady state
+        let rate = match reg.duration {
+            Some(d) if d > 0.0 => reg.amount / d,
+            _ => {
+                x[reg.state] += reg.amount;
+                0.0
+            }
+        };
         let profile = reg.profile();
         let mut rates = vec![0.0; x.len()];
         for (j, &(start, count)) in profile.iter().enumerate() {

@@ -69,7 +69,7 @@ impl<P> SensState<'_, P> {
 }
 
 /// The right-hand side `f(t, x) + rates` with the rates of `infusions`.
-fn full_rhs<M: Model>(
+pub(super) fn full_rhs<M: Model>(
     model: &M,
     params: &M::Params,
     t: f64,
@@ -206,6 +206,18 @@ impl<'a, M: Model> Engine<'a, M> {
         dose: &Dose,
         piece: usize,
     ) -> Result<usize> {
+        self.record_dose(dose, piece, true)
+    }
+
+    /// As [`dose_sensitivities`](Self::dose_sensitivities) for a dose whose time does not
+    /// move with its lag time (a steady-state regimen's, at phase 0 of its cycle).
+    pub(super) fn fixed_dose_sensitivities(&mut self, dose: &Dose, piece: usize) -> Result<usize> {
+        self.record_dose(dose, piece, false)
+    }
+
+    /// The jump conditions' record of `dose`, its entry time moving with the lag time
+    /// where `moves`.
+    fn record_dose(&mut self, dose: &Dose, piece: usize, moves: bool) -> Result<usize> {
         let Some(view) = self.sens_view(piece) else {
             return Ok(0);
         };
@@ -224,9 +236,8 @@ impl<'a, M: Model> Engine<'a, M> {
             let down = self.resolve_with(dose, view.minus(j))?;
             record.plus.push(side(&up));
             record.minus.push(side(&down));
-            record
-                .d_time
-                .push((up.dosing.lag - down.dosing.lag) / (2.0 * h));
+            let d_time = (up.dosing.lag - down.dosing.lag) / (2.0 * h);
+            record.d_time.push(if moves { d_time } else { 0.0 });
         }
         let doses = &mut self.sens.as_mut().expect("sensitivities").doses;
         doses.push(record);

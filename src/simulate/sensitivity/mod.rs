@@ -31,20 +31,23 @@
 //! `S = ∂x₀/∂ε`, and an output `y = g(t, x; p)` has `∂y/∂ε` by the central difference
 //! along `(S, p)`.
 //!
+//! A steady-state dose sets `S` to the steady state's own sensitivities (see `steady.rs`:
+//! the fixed point of one dosing cycle of the augmented system, or of the equilibrium of a
+//! constant infusion).
+//!
 //! # Not covered
-//! Steady-state doses, and exact solutions (linear systems, closed forms): the caller
-//! differentiates those by differences of solutions, which for an exact solution carry no
-//! solver noise.
+//! Exact solutions (linear systems, closed forms): the caller differentiates those by
+//! differences of solutions, which for an exact solution carry no solver noise.
 
 mod events;
 mod jacobian;
+mod steady;
 
 pub(super) use events::SensState;
 
 use super::engine::{Engine, Propagator};
 use super::plan::Plan;
 use super::{SolutionMethod, SolverOptions, SolverStats, closed_form, exact_systems, ode};
-use crate::dose::SteadyState;
 use crate::error::{Error, Result};
 use crate::model::Model;
 
@@ -237,9 +240,6 @@ pub(crate) fn run_plan_sensitivities<M: Model>(
                 dirs.h
             ),
         });
-    }
-    if plan.doses.iter().any(|d| d.ss != SteadyState::No) {
-        return Ok(None);
     }
     let n_out = model.outputs().len();
     let mut outputs = vec![0.0; plan.n_slots * n_out];
