@@ -241,6 +241,26 @@ fn steady_state_added_to_the_current_amounts_is_superposition() {
     for_models!(check);
 }
 
+/// A regimen cleared within each interval (elimination 10 /h, a dose every 24 h): the
+/// amounts just before a dose are ~1e-17, below what the ODE holds them to (its absolute
+/// tolerance), and its steady state converges to that (the search had required a relative
+/// change of 1e-8 of amounts that small, and failed after 50 Newton iterations).
+#[test]
+fn a_steady_state_cleared_within_its_interval() {
+    let p = OneCmtOralParams::new(1.6, 1.024, 0.1).unwrap();
+    let doses = [Dose::bolus(0.0, 4.02).steady_state().every(24.0)];
+    let times = grid(0.0, 24.0, 0.5);
+    let reference = cp(&OneCmtOral, &p, &doses, &times, &SolverOptions::default());
+    for (solver, opts) in solvers() {
+        let values = cp(&OneCmtOral, &p, &doses, &times, &opts);
+        // to 1e-8 relative, or to 10 absolute tolerances of the amount (in mg/L: /V)
+        for (i, (x, y)) in values.iter().zip(&reference).enumerate() {
+            let tol = 1e-8 * y.abs() + 10.0 * opts.atol / 0.1;
+            assert!((x - y).abs() <= tol, "{solver}, point {i}: {x} vs {y}");
+        }
+    }
+}
+
 /// With F = 0 a steady-state infusion at a fixed rate has no amount and no duration: it
 /// gives nothing, by every solver (the ODE's cycle divided 0 by 0 and failed with a step
 /// size underflow).
