@@ -16,7 +16,7 @@
 //!   or at a subject's records, for NONMEM [`Dose`] records (bolus, infusion, modelled
 //!   rate or duration, `ADDL`/`II`, steady state, bioavailability and lag per
 //!   compartment, resets), solved exactly for linear compartment models and by Dopri5
-//!   (DOP853 at tight tolerances) otherwise, or by the implicit RODASP for stiff models,
+//!   (or DOP853) otherwise, or by the implicit RODASP for stiff models,
 //!   chosen automatically
 //!   ([`Integrator`]; [`simulate`](mod@simulate) module docs).
 //! - [`nca`]: non-compartmental analysis (Cmax, Tmax, AUC by linear or

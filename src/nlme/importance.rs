@@ -60,7 +60,7 @@ pub struct ImportanceOptions {
 
 impl Default for ImportanceOptions {
     /// 5,000 draws per subject, t with 5 degrees of freedom (as Monolix), seed 1, M3, the
-    /// population fit's default solver (rtol 1e-9).
+    /// population fit's default solver (rtol 1e-8).
     fn default() -> Self {
         let fit = PopulationOptions::default();
         ImportanceOptions {

@@ -231,11 +231,8 @@ pub struct PopulationOptions {
 impl Default for PopulationOptions {
     /// BFGS, tolerance 1e-4, 3000 iterations, gradient step 1e-3, simplex 0.2, 8 restarts,
     /// M3, covariance step with step 3e-3 (second differences need a larger step than
-    /// first differences to stay clear of the objective's noise), ODE rtol 1e-9 (atol
-    /// 1e-12; by Dop853, which [`Integrator::Auto`](crate::Integrator::Auto) chooses below
-    /// rtol 1e-8: on the main job's model-2 cohort the fit took 3.5 s where Dopri5 at
-    /// rtol 1e-8 took 5.2 s, with the same OFV, estimates and standard errors to 6
-    /// digits and the same objective noise, 1–3e-9).
+    /// first differences to stay clear of the objective's noise), ODE rtol 1e-8 (atol
+    /// 1e-11).
     fn default() -> Self {
         PopulationOptions {
             method: OuterMethod::QuasiNewton,
@@ -245,7 +242,7 @@ impl Default for PopulationOptions {
             simplex_step: 0.2,
             max_restarts: 8,
             censoring: Censoring::M3,
-            solver: SolverOptions::default().with_tolerances(1e-9, 1e-12),
+            solver: SolverOptions::default().with_tolerances(1e-8, 1e-11),
             covariance: true,
             hessian_step: 3e-3,
         }

@@ -52,7 +52,7 @@ pub struct QuadratureOptions {
 }
 
 impl Default for QuadratureOptions {
-    /// 9 nodes per random effect, M3, the population fit's default solver (rtol 1e-9).
+    /// 9 nodes per random effect, M3, the population fit's default solver (rtol 1e-8).
     fn default() -> Self {
         let fit = PopulationOptions::default();
         QuadratureOptions {

@@ -58,12 +58,12 @@ fn model2_cohort() -> (Dataset, PopulationSpec<CarTBCell>) {
 const COORDINATES: [usize; 3] = [0, 5, 8];
 
 /// The main job's model-2 cohort fit, at the population default solver tolerances (rtol
-/// 1e-9, by Dop853): along a fixed effect, an Ω variance and a residual SD, 11 points
+/// 1e-8): along a fixed effect, an Ω variance and a residual SD, 11 points
 /// `10⁻⁴` apart on the estimation scale, with the EBE searches started as a gradient's
 /// differences start them (from the EBEs at the centre; then, after a gradient, moved
 /// along their slopes). With the EBE decrement tolerance at `10⁻¹⁰` the residual SD was
-/// 1.6e-6 to 4.6e-6; it must be below 1e-8. Measured: 1.4–2.7e-9, as Dopri5's at rtol
-/// 1e-8; Dop853 at rtol 1e-8 had 2.3e-8 along rho.
+/// 1.6e-6 to 4.6e-6; it must be below 1e-8. Measured: 1.2–2.5e-9 (Dop853 at rtol 1e-8
+/// had 2.3e-8 along rho).
 #[test]
 fn warm_started_objective_is_smooth_to_1e_8() {
     let (data, spec) = model2_cohort();

@@ -36,27 +36,29 @@ use super::rodasp::Rodasp;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Integrator {
-    /// Dopri5 from `rtol = 1e-8` up, Dop853 below, watching for stiffness; when it finds
-    /// it (Hairer's test: the step size times the estimated dominant eigenvalue, `h·|λ|`,
-    /// near the method's stability boundary — beyond 2.5 for Dopri5, 4.7 for Dop853 — on
-    /// 15 accepted steps without 6 non-stiff ones in a row), the simulation goes on with
-    /// Rodasp from there to its end. On a non-stiff problem this is the explicit method,
-    /// step for step. Why Dopri5 from 1e-8 up: Dop853 is faster at every tolerance on a
-    /// model-2 subject-year (20 outputs; 34.5 against 47.6 µs at 1e-6, 89 against 286 µs at
-    /// 1e-10) and as accurate, but its solutions are noisier as functions of the parameters,
-    /// which is what the fits' finite differences see: along a scan of the main job's FOCE-I
-    /// objective the noise was 1.8e-6 against Dopri5's 3.4e-7 at rtol 1e-6, and 2.3e-8
-    /// against 2.5e-9 at 1e-8 (at 1e-9, the population fits' default, Dop853's is 2.7e-9).
+    /// Dopri5 at every tolerance, watching for stiffness; when it finds it (Hairer's test:
+    /// the step size times the estimated dominant eigenvalue, `h·|λ|`, beyond 2.5, near
+    /// the method's stability boundary, on 15 accepted steps without 6 non-stiff ones in a
+    /// row), the simulation goes on with Rodasp from there to its end. On a non-stiff
+    /// problem this is Dopri5, step for step. Why not Dop853 at tight tolerances, where it
+    /// is faster (see [`Dop853`](Self::Dop853)): where stability rather than accuracy limits
+    /// the steps, short of what the stiffness test calls stiff, its interpolated outputs
+    /// and its error control degrade, and Dopri5's do not.
     #[default]
     Auto,
     /// The Dormand–Prince 5(4) explicit Runge–Kutta method: the cheapest per step, for
     /// non-stiff problems (the built-in models).
     Dopri5,
     /// The Dormand–Prince 8(5,3) explicit Runge–Kutta method with 7th-order dense output:
-    /// twice Dopri5's work per step, but far fewer steps (non-stiff problems). At
-    /// tolerances from 1e-8 up the choice for simulations alone (1.4× faster than Dopri5
-    /// at rtol 1e-6 on model 2, as accurate); fits there are better served by Dopri5
-    /// (see [`Auto`](Self::Auto)).
+    /// twice Dopri5's work per step, but far fewer steps, for problems that are not stiff
+    /// at all: on a model-2 subject-year (20 outputs) 34.5 against 47.6 µs at rtol 1e-6 and
+    /// 89 against 286 µs at 1e-10, as accurate. Not where stability limits the steps (a
+    /// process much faster than the rest, even short of stiff): on a one-compartment oral
+    /// model with elimination 51 times faster than absorption, at rtol 1e-9, its step ends
+    /// were off by 74·rtol and its interpolated outputs by up to 3e-4 (its dense output
+    /// errs by about 0.4 of a fast component where `h·|λ|` nears 4.7), where Dopri5's were
+    /// within rtol. Its solutions are also noisier as functions of the parameters (a FOCE-I
+    /// objective scan: 1.8e-6 against Dopri5's 3.4e-7 at rtol 1e-6).
     Dop853,
     /// The Rosenbrock method RODASP (Steinebach 1993), order 4(3), L-stable and stiffly
     /// accurate, without the loss of order of other Rosenbrock methods on stiff problems
@@ -64,10 +66,6 @@ pub enum Integrator {
     /// problems; on a non-stiff one it is correct but costs more per step than Dopri5.
     Rodasp,
 }
-
-/// [`Integrator::Auto`] starts with Dop853 below this relative tolerance, with Dopri5 from
-/// it on.
-const AUTO_DOP853_BELOW: f64 = 1e-8;
 
 /// Why a run stopped short.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -248,7 +246,7 @@ pub(crate) trait Kernel {
 pub(crate) fn kernel(kind: Integrator, n: usize, settings: Settings) -> Box<dyn Kernel> {
     let (eighth_order, watch) = match kind {
         Integrator::Rodasp => return Box::new(Rodasp::new(n, settings)),
-        Integrator::Auto => (settings.rtol < AUTO_DOP853_BELOW, true),
+        Integrator::Auto => (false, true),
         Integrator::Dopri5 => (false, false),
         Integrator::Dop853 => (true, false),
     };

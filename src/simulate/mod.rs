@@ -11,8 +11,7 @@
 //!
 //! # How the ODE is integrated
 //! By default ([`Integrator::Auto`]) the Dormand–Prince 5(4) method with Hairer's
-//! step-size control (the DOPRI5 code's settings), or below `rtol = 1e-8` the
-//! Dormand–Prince 8(5,3) method (the DOP853 code's), which watches for stiffness and, if it
+//! step-size control (the DOPRI5 code's settings), which watches for stiffness and, if it
 //! finds it, hands the rest of the simulation to the Rosenbrock method RODASP
 //! ([`Integrator::Rodasp`]: linearly implicit, L-stable, with a finite-difference Jacobian
 //! per step and a 3rd-order dense output). A stiff model (fast binding next to slow
@@ -107,9 +106,8 @@ pub struct SolverOptions {
     pub max_steps: u32,
     /// Which solution to use.
     pub method: SolutionMethod,
-    /// Which integrator solves the ODE (when the ODE is solved): by default Dopri5, or
-    /// Dop853 below `rtol = 1e-8`, either handing over to Rodasp if the problem turns out
-    /// stiff ([`Integrator::Auto`]).
+    /// Which integrator solves the ODE (when the ODE is solved): by default Dopri5,
+    /// handing over to Rodasp if the problem turns out stiff ([`Integrator::Auto`]).
     #[serde(default)]
     pub integrator: Integrator,
     /// Relative change of the amounts over one more dosing interval below which an ODE
