@@ -48,6 +48,25 @@ pub(super) struct Regimen {
 }
 
 impl Regimen {
+    /// The regimen's infusions still running at time `at`, a dose of it entering at
+    /// `at + lag` (`lag < ii`): those of the doses `k·ii` before that, `k ≥ 1`.
+    pub fn running(&self, at: f64, lag: f64) -> Vec<Infusion> {
+        let Some(d) = self.duration.filter(|&d| d > 0.0) else {
+            return Vec::new();
+        };
+        let rate = self.amount / d;
+        (1..)
+            .map(|k| f64::from(k) * self.ii)
+            .take_while(|&back| back < lag + d)
+            .map(|back| Infusion {
+                state: self.state,
+                rate,
+                end: at + lag - back + d,
+                tag: 0,
+            })
+            .collect()
+    }
+
     /// Breakpoints of the infusion profile in `[0, ii)` and the rate multiplier after each:
     /// `n(s) = #{k ≥ 0 : s + k·ii < D}`.
     fn profile(&self) -> Vec<(f64, f64)> {
@@ -182,7 +201,7 @@ impl<M: Model> Engine<'_, M> {
         }
         Ok(Orbit {
             x,
-            tails: self.running_infusions(dose, &regimen, lag),
+            tails: regimen.running(dose.time, lag),
             source: Source::Regimen {
                 regimen,
                 phase0,
@@ -198,24 +217,6 @@ impl<M: Model> Engine<'_, M> {
             _ => r.dosing.rate.unwrap_or(f64::NAN),
         };
         rate * r.dosing.bioavailability * r.scale
-    }
-
-    /// Infusions of the regimen started before the record's time and still running at it.
-    fn running_infusions(&self, dose: &Dose, reg: &Regimen, lag: f64) -> Vec<Infusion> {
-        let Some(d) = reg.duration.filter(|&d| d > 0.0) else {
-            return Vec::new();
-        };
-        let rate = reg.amount / d;
-        (1..)
-            .map(|k| f64::from(k) * reg.ii)
-            .take_while(|&back| back < lag + d)
-            .map(|back| Infusion {
-                state: reg.state,
-                rate,
-                end: dose.time + lag - back + d,
-                tag: 0,
-            })
-            .collect()
     }
 
     /// Advances `x` from phase 0 (just before a dose of the regimen) to phase `until`.

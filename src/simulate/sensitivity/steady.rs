@@ -22,7 +22,7 @@ use super::jacobian::accurate_jacobian;
 use crate::dose::Dose;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::simulate::engine::{Engine, Infusion, Resolved};
+use crate::simulate::engine::{Engine, Resolved};
 use crate::simulate::steady_state::{Orbit, Regimen, Source};
 use nalgebra::{DMatrix, DVector};
 
@@ -37,7 +37,7 @@ impl<M: Model> Engine<'_, M> {
         orbit: &Orbit,
     ) -> Result<Vec<f64>> {
         match &orbit.source {
-            Source::Constant { state, .. } => {
+            Source::Constant { state } => {
                 self.equilibrium_sensitivities(dose, piece, *state, &orbit.x)
             }
             Source::Regimen {
@@ -83,7 +83,7 @@ impl<M: Model> Engine<'_, M> {
         let c0 = s_of(cycle(self, &vec![0.0; n * k], reg.ii)?);
         // Φ, a block of up to K unit columns at a time
         let mut phi = DMatrix::zeros(n, n);
-        for first in (0..n).step_by(k.max(1)) {
+        for first in (0..n).step_by(k) {
             let mut s = vec![0.0; n * k];
             for j in 0..k.min(n - first) {
                 s[j * n + first + j] = 1.0;
@@ -149,7 +149,11 @@ impl<M: Model> Engine<'_, M> {
     ) -> Result<Vec<f64>> {
         self.t = reg.origin;
         self.x = x0.iter().chain(s0).copied().collect();
-        self.infusions = earlier_infusions(reg, tag);
+        // those of the earlier cycles still running at phase 0, just before a dose
+        self.infusions = reg.running(reg.origin, 0.0);
+        for infusion in &mut self.infusions {
+            infusion.tag = tag;
+        }
         self.pending.clear();
         self.update_rates();
         self.schedule(reg.origin, 0, reg.ii, r, tag);
@@ -214,21 +218,4 @@ impl<M: Model> Engine<'_, M> {
             reason: reason.to_owned(),
         }
     }
-}
-
-/// The regimen's infusions of earlier cycles still running at phase 0.
-fn earlier_infusions(reg: &Regimen, tag: usize) -> Vec<Infusion> {
-    let Some(d) = reg.duration.filter(|&d| d > 0.0) else {
-        return Vec::new();
-    };
-    (1..)
-        .map(|k| f64::from(k) * reg.ii)
-        .take_while(|&back| back < d)
-        .map(|back| Infusion {
-            state: reg.state,
-            rate: reg.amount / d,
-            end: reg.origin - back + d,
-            tag,
-        })
-        .collect()
 }
