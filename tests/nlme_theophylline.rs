@@ -343,3 +343,70 @@ fn tables_are_numeric_and_reproduce_the_fit() {
         max_relative = 1e-12
     );
 }
+
+/// The Theophylline doses as steady-state records (`SS = 1`, `II = 24`) for the built-in
+/// one-compartment oral model: the fit by the ODE (its `∂f/∂η` from forward sensitivities
+/// through the steady state) against the fit by the exact solution. Measured: OFV 1.4e-5
+/// apart, estimates within 6e-7 relative, SEs within 2e-5. With `∂f/∂η` by differences of
+/// ODE solutions, as before the sensitivities covered steady states, ka's SE was 13% off
+/// and the fit took twice as long.
+#[test]
+fn steady_state_records_fit_by_the_ode_as_by_the_exact_solution() {
+    use cart_pkpd::SolverOptions;
+    use cart_pkpd::models::pk::{OneCmtOral, OneCmtOralParams};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/theoph_nonmem.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (evid, ii, ss, analyte) = (
+        column("EVID"),
+        column("II"),
+        column("SS"),
+        column("ANALYTE"),
+    );
+    let mut csv = header.join(",") + "\n";
+    for line in lines {
+        let mut fields: Vec<&str> = line.split(',').collect();
+        if fields[evid] == "1" {
+            (fields[ii], fields[ss]) = ("24", "1");
+        } else if fields[analyte] == "concentration" {
+            fields[analyte] = "cp";
+        }
+        csv += &(fields.join(",") + "\n");
+    }
+    let data =
+        Dataset::from_csv_reader(csv.as_bytes(), &CsvOptions::for_model(&OneCmtOral)).unwrap();
+    let spec = PopulationSpec::new(OneCmtOralParams::new(1.5, 0.04, 0.5).unwrap())
+        .estimate(&["ka", "cl", "v"])
+        .random_diagonal(&[("ka", 0.3), ("cl", 0.1)])
+        .residual("cp", ErrorModel::Additive { sd: 1.0 });
+    let fit = |solver: SolverOptions| {
+        let opts = PopulationOptions {
+            solver,
+            ..PopulationOptions::default()
+        };
+        fit_population(&OneCmtOral, &data, &spec, &opts).unwrap()
+    };
+    let exact = fit(PopulationOptions::default().solver);
+    let ode = fit(PopulationOptions::default().solver.ode());
+    assert!(
+        (exact.ofv - ode.ofv).abs() < 1e-3,
+        "{} {}",
+        exact.ofv,
+        ode.ofv
+    );
+    for (a, b) in exact.theta.iter().zip(&ode.theta) {
+        let (se_a, se_b) = (a.se.unwrap(), b.se.unwrap());
+        assert!(
+            (a.value - b.value).abs() < 0.01 * se_a,
+            "{}: {a:?} {b:?}",
+            a.name
+        );
+        assert!(
+            (se_a - se_b).abs() < 1e-3 * se_a,
+            "{}: {se_a} {se_b}",
+            a.name
+        );
+    }
+}
