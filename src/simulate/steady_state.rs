@@ -105,8 +105,8 @@ pub(super) enum Source {
 }
 
 impl<M: Model> Engine<'_, M> {
-    /// Sets up the steady state of `dose` (already resolved as `r`) at its record, with
-    /// the sensitivities' where they are computed.
+    /// Sets up the steady state of `dose` (already resolved as `r`) at its record, and its
+    /// sensitivities where they are computed.
     pub(super) fn steady_state(&mut self, dose: &Dose, piece: usize, r: &Resolved) -> Result<()> {
         // the steady state of the model's own states
         let sens = self.sens.take();
