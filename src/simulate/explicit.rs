@@ -4,7 +4,9 @@
 //! the starting step and the stiffness watch. A kernel supplies its stages, its error
 //! estimate and its dense output ([`Explicit`]).
 
-use super::kernel::{Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step};
+use super::kernel::{
+    Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step, starting_step_floor,
+};
 
 /// Stiffness test: how many stiff steps (without [`NON_STIFF_RESET`] non-stiff ones in a
 /// row) make the problem stiff.
@@ -296,7 +298,8 @@ pub(crate) fn advance<E: Explicit>(
 }
 
 /// Hairer's starting step: from the sizes of `y`, `f(t, y)` and an estimate of the second
-/// derivative, with `h ≤ h_max` (one right-hand-side evaluation).
+/// derivative, at least [`starting_step_floor`], with `h ≤ h_max` (one right-hand-side
+/// evaluation).
 fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
     let Stepping { settings, t, .. } = *e.run_mut();
     let StartBuffers { y, f0, y1, f1 } = e.start_buffers();
@@ -330,7 +333,7 @@ fn initial_step<E: Explicit>(e: &mut E, f: &mut Rhs<'_>, h_max: f64) -> f64 {
         (0.01 / der12).powf(1.0 / E::ORDER)
     };
     e.run_mut().counts.rhs += 1;
-    (100.0 * h).min(h1).min(h_max)
+    (100.0 * h).min(h1).max(starting_step_floor(t)).min(h_max)
 }
 
 #[cfg(test)]

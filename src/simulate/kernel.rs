@@ -178,6 +178,16 @@ impl Settings {
     }
 }
 
+/// The smallest first step of a run from `t`: `10⁴` rounding units of `t`. Hairer's
+/// starting step is 1% of the time the state takes to change by its own size, which for a
+/// state at the noise level of `atol` meeting a large input (an infusion starting into a
+/// compartment emptied to 1e-11) was ~1e-16, not a step at all in time 36: every
+/// integrator stopped with a step size underflow where the exact solution had no trouble.
+/// From the floor the step-size control grows the steps as the error allows.
+pub(crate) fn starting_step_floor(t: f64) -> f64 {
+    1e4 * f64::EPSILON * t.abs()
+}
+
 /// The size of the next step to try, and whether it is the last of the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct NextStep {

@@ -33,7 +33,9 @@
 //! and 520 µs (8.7e-6 and 4.1e-7), on one machine: a draw, which leaves the build and the
 //! adaptor to decide. The LU factorisation is nalgebra's.
 
-use super::kernel::{Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step};
+use super::kernel::{
+    Counts, Kernel, NextStep, Rhs, Settings, StepFailure, next_step, starting_step_floor,
+};
 use nalgebra::{DMatrix, DVectorViewMut};
 
 const GAMMA: f64 = 0.25;
@@ -315,7 +317,7 @@ impl Rodasp {
     }
 
     /// A first step from the sizes of `y` and `f(t, y)`: 1% of the time `y` takes to
-    /// change by its own size, at most `h_max`.
+    /// change by its own size, at least [`starting_step_floor`], at most `h_max`.
     fn initial_step(&self, h_max: f64) -> f64 {
         let (mut dny, mut dnf) = (0.0, 0.0);
         for i in 0..self.n {
@@ -328,7 +330,7 @@ impl Rodasp {
         } else {
             0.01 * (dny / dnf).sqrt()
         };
-        h.min(h_max)
+        h.max(starting_step_floor(self.t)).min(h_max)
     }
 
     /// The next step size after an accepted step of size `h` with error `err`: RODAS's
