@@ -241,6 +241,19 @@ fn steady_state_added_to_the_current_amounts_is_superposition() {
     for_models!(check);
 }
 
+/// `cp` by every solver against the exact solution, to 1e-8 relative or, near 0, to 10
+/// absolute tolerances of the central amount (in mg/L: over V).
+fn matches_the_exact_solution_near_zero(p: &OneCmtOralParams, doses: &[Dose], times: &[f64]) {
+    let reference = cp(&OneCmtOral, p, doses, times, &SolverOptions::default());
+    for (solver, opts) in solvers() {
+        let values = cp(&OneCmtOral, p, doses, times, &opts);
+        for (i, (x, y)) in values.iter().zip(&reference).enumerate() {
+            let tol = 1e-8 * y.abs() + 10.0 * opts.atol / p.v();
+            assert!((x - y).abs() <= tol, "{solver}, point {i}: {x} vs {y}");
+        }
+    }
+}
+
 /// An infusion starting into a compartment the model has emptied to the noise of the
 /// absolute tolerance (1e-11, after 33 h of elimination at 2.2 /h): Hairer's starting
 /// step, 1% of the time the state takes to change by its own size, was ~1e-16 h, and every
@@ -263,14 +276,7 @@ fn an_infusion_into_an_emptied_compartment_starts() {
             .repeat(4, 32.88039067347629),
     ];
     let times = [7.39, 11.63, 19.16, 35.8, 36.5, 68.5];
-    let reference = cp(&OneCmtOral, &p, &doses, &times, &SolverOptions::default());
-    for (solver, opts) in solvers() {
-        let values = cp(&OneCmtOral, &p, &doses, &times, &opts);
-        for (i, (x, y)) in values.iter().zip(&reference).enumerate() {
-            let tol = 1e-8 * y.abs() + 10.0 * opts.atol / p.v();
-            assert!((x - y).abs() <= tol, "{solver}, point {i}: {x} vs {y}");
-        }
-    }
+    matches_the_exact_solution_near_zero(&p, &doses, &times);
 }
 
 /// A regimen cleared within each interval (elimination 10 /h, a dose every 24 h): the
@@ -282,15 +288,7 @@ fn a_steady_state_cleared_within_its_interval() {
     let p = OneCmtOralParams::new(1.6, 1.024, 0.1).unwrap();
     let doses = [Dose::bolus(0.0, 4.02).steady_state().every(24.0)];
     let times = grid(0.0, 24.0, 0.5);
-    let reference = cp(&OneCmtOral, &p, &doses, &times, &SolverOptions::default());
-    for (solver, opts) in solvers() {
-        let values = cp(&OneCmtOral, &p, &doses, &times, &opts);
-        // to 1e-8 relative, or to 10 absolute tolerances of the amount (in mg/L: /V)
-        for (i, (x, y)) in values.iter().zip(&reference).enumerate() {
-            let tol = 1e-8 * y.abs() + 10.0 * opts.atol / 0.1;
-            assert!((x - y).abs() <= tol, "{solver}, point {i}: {x} vs {y}");
-        }
-    }
+    matches_the_exact_solution_near_zero(&p, &doses, &times);
 }
 
 /// With F = 0 a steady-state infusion at a fixed rate has no amount and no duration: it
