@@ -65,9 +65,8 @@ impl Sensitivity {
 /// integrated with the states under the same error control and carried through every
 /// event (dose amounts, bioavailability, lag times, infusion rates and durations, resets,
 /// steady states, model breakpoints that move with the parameters); where the solution is
-/// exact, from
-/// central differences of it. Either way they are free of the solver's step-selection
-/// noise that differences of adaptive solutions carry.
+/// exact, from central differences of it. Either way they are free of the solver's
+/// step-selection noise that differences of adaptive solutions carry.
 ///
 /// ```
 /// use cart_pkpd::models::pk::{OneCmtOral, OneCmtOralParams};
