@@ -1,7 +1,7 @@
 //! Speed of simulation: model 2 for one subject-year (by each integrator), its derivatives
-//! along 3 parameters (forward sensitivities
-//! against central differences of solutions), model 1 in closed and ODE form, and two
-//! stiff problems (Robertson's, and TMDD with fast binding).
+//! along 3 parameters (forward sensitivities against central differences of solutions),
+//! model 1 in closed and ODE form, and two stiff problems (Robertson's, and TMDD with fast
+//! binding).
 //!
 //! Run: `cargo bench --bench simulate`
 
