@@ -116,11 +116,11 @@ impl<M: Model> Engine<'_, M> {
         self.x = x;
         self.sens = sens;
         let mut orbit = orbit?;
+        let tag = self.dose_sensitivities(dose, piece)?;
         let s_ss = match self.sens {
-            Some(_) => self.steady_sensitivities(dose, piece, r, &orbit)?,
+            Some(_) => self.steady_sensitivities(dose, (piece, tag), r, &orbit)?,
             None => Vec::new(),
         };
-        let tag = self.dose_sensitivities(dose, piece)?;
         for tail in &mut orbit.tails {
             tail.tag = tag;
         }

@@ -209,6 +209,13 @@ impl<'a, M: Model> Engine<'a, M> {
         self.record_dose(dose, piece, true)
     }
 
+    /// `∂τ/∂ε` of the entry time of the dose recorded as `tag` (its lag time's derivative),
+    /// per direction.
+    pub(super) fn entry_time_derivatives(&self, tag: usize) -> Vec<f64> {
+        let sens = self.sens.as_ref().expect("sensitivities");
+        sens.doses[tag].d_time.clone()
+    }
+
     /// As [`dose_sensitivities`](Self::dose_sensitivities) for a dose whose time does not
     /// move with its lag time (a steady-state regimen's, at phase 0 of its cycle).
     pub(super) fn fixed_dose_sensitivities(&mut self, dose: &Dose, piece: usize) -> Result<usize> {

@@ -79,7 +79,7 @@ pub(super) fn accurate_jacobian<M: Model>(
     jac: &mut [f64],
 ) {
     if !model.jacobian(t, x, p, jac) {
-        central_jacobian(model, t, x, p, jac);
+        differences(model, (t, x, p), f64::EPSILON.cbrt(), true, jac);
     }
 }
 
@@ -92,48 +92,36 @@ fn differenced_jacobian<M: Model>(
     rel: f64,
     jac: &mut [f64],
 ) {
-    let n = x.len();
-    let mut f0 = vec![0.0; n];
-    model.derivatives(t, x, p, &mut f0);
-    columns(model, (t, x, p), rel, jac, |_, _, f1, r, delta| {
-        (f1[r] - f0[r]) / delta
-    });
+    differences(model, (t, x, p), rel, false, jac);
 }
 
-/// `∂f/∂x` by central differences, state `i` moved by `±ε^(1/3)·max(|xᵢ|, 10⁻⁵)`.
-fn central_jacobian<M: Model>(model: &M, t: f64, x: &[f64], p: &M::Params, jac: &mut [f64]) {
-    let rel = f64::EPSILON.cbrt();
-    let mut f_minus = vec![0.0; x.len()];
-    columns(model, (t, x, p), rel, jac, |y, c, f1, r, delta| {
-        if r == 0 {
-            y[c] -= 2.0 * delta;
-            model.derivatives(t, y, p, &mut f_minus);
-            y[c] += 2.0 * delta;
-        }
-        (f1[r] - f_minus[r]) / (2.0 * delta)
-    });
-}
-
-/// Fills `jac` column by column: state `c` of a copy `y` of `x` moved up by
-/// `delta = rel·max(|x_c|, 10⁻⁵)`, `f1 = f(t, y)`, and entry `(r, c)` from `entry(y, c,
-/// f1, r, delta)` (which finds `y` moved up, and leaves it so).
-fn columns<M: Model>(
+/// `∂f/∂x` into `jac` column by column, state `c` moved by `δ = rel·max(|x_c|, 10⁻⁵)`: by
+/// forward differences from `f(t, x)`, or by central ones where `central`.
+fn differences<M: Model>(
     model: &M,
     (t, x, p): (f64, &[f64], &M::Params),
     rel: f64,
+    central: bool,
     jac: &mut [f64],
-    mut entry: impl FnMut(&mut [f64], usize, &[f64], usize, f64) -> f64,
 ) {
     let n = x.len();
-    let mut f1 = vec![0.0; n];
+    let (mut up, mut down) = (vec![0.0; n], vec![0.0; n]);
+    if !central {
+        model.derivatives(t, x, p, &mut down);
+    }
     let mut y = x.to_vec();
     for c in 0..n {
         let delta = rel * x[c].abs().max(1e-5);
         y[c] = x[c] + delta;
-        model.derivatives(t, &y, p, &mut f1);
-        for r in 0..n {
-            jac[r * n + c] = entry(&mut y, c, &f1, r, delta);
+        model.derivatives(t, &y, p, &mut up);
+        if central {
+            y[c] = x[c] - delta;
+            model.derivatives(t, &y, p, &mut down);
         }
         y[c] = x[c];
+        let span = if central { 2.0 * delta } else { delta };
+        for r in 0..n {
+            jac[r * n + c] = (up[r] - down[r]) / span;
+        }
     }
 }

@@ -28,11 +28,11 @@ use nalgebra::{DMatrix, DVector};
 
 impl<M: Model> Engine<'_, M> {
     /// The sensitivities (`n·K`, direction by direction) of the steady state `orbit` of
-    /// `dose` (resolved as `r`) at its record.
+    /// `dose` (resolved as `r`, its jump conditions recorded as `tag`) at its record.
     pub(in crate::simulate) fn steady_sensitivities(
         &mut self,
         dose: &Dose,
-        piece: usize,
+        (piece, tag): (usize, usize),
         r: &Resolved,
         orbit: &Orbit,
     ) -> Result<Vec<f64>> {
@@ -52,7 +52,7 @@ impl<M: Model> Engine<'_, M> {
                     std::mem::take(&mut self.pending),
                     self.horizon,
                 );
-                let s = self.regimen_sensitivities(dose, piece, r, regimen, phase0, *lag);
+                let s = self.regimen_sensitivities(dose, (piece, tag), r, regimen, (phase0, *lag));
                 (self.t, self.x, self.infusions, self.pending, self.horizon) = saved;
                 self.update_rates();
                 s
@@ -60,24 +60,24 @@ impl<M: Model> Engine<'_, M> {
         }
     }
 
-    /// `S` at the record of a regimen whose amounts at phase 0 are `x0`.
+    /// `S` at the record (its dose's jump conditions recorded as `tag`) of a regimen whose
+    /// amounts at phase 0 are `x0`, with lag time `lag`.
     fn regimen_sensitivities(
         &mut self,
         dose: &Dose,
-        piece: usize,
+        (piece, tag): (usize, usize),
         r: &Resolved,
         reg: &Regimen,
-        x0: &[f64],
-        lag: f64,
+        (x0, lag): (&[f64], f64),
     ) -> Result<Vec<f64>> {
         let n = self.n;
         let k = self.sens_view(piece).map_or(0, |v| v.k());
         if k == 0 {
             return Ok(Vec::new());
         }
-        let tag = self.fixed_dose_sensitivities(dose, piece)?;
+        let fixed = self.fixed_dose_sensitivities(dose, piece)?;
         let cycle = |engine: &mut Self, s: &[f64], until: f64| {
-            engine.sensitivity_cycle(piece, (r, tag), reg, (x0, s), until)
+            engine.sensitivity_cycle(piece, (r, fixed), reg, (x0, s), until)
         };
         let s_of = |z: Vec<f64>| z[n..].to_vec();
         let c0 = s_of(cycle(self, &vec![0.0; n * k], reg.ii)?);
@@ -125,7 +125,7 @@ impl<M: Model> Engine<'_, M> {
             &z[..n],
             &self.infusions,
         );
-        let d_lag = self.lag_derivatives(dose, piece)?;
+        let d_lag = self.entry_time_derivatives(tag);
         let mut s = z[n..].to_vec();
         for (sj, dl) in s.chunks_exact_mut(n).zip(&d_lag) {
             for (v, f) in sj.iter_mut().zip(&rate) {
@@ -195,20 +195,6 @@ impl<M: Model> Engine<'_, M> {
             s.extend(column.iter());
         }
         Ok(s)
-    }
-
-    /// `∂L/∂ε` of the lag time of `dose`, per direction.
-    fn lag_derivatives(&mut self, dose: &Dose, piece: usize) -> Result<Vec<f64>> {
-        let Some(view) = self.sens_view(piece) else {
-            return Ok(Vec::new());
-        };
-        (0..view.k())
-            .map(|j| {
-                let up = self.resolve_with(dose, view.plus(j))?.dosing.lag;
-                let down = self.resolve_with(dose, view.minus(j))?.dosing.lag;
-                Ok((up - down) / (2.0 * view.dirs.h))
-            })
-            .collect()
     }
 
     fn steady_error(&self, dose: &Dose, reason: &str) -> Error {
