@@ -79,22 +79,33 @@ pub(crate) struct Linearization {
     pub eta: Vec<f64>,
     /// `l(η)`.
     pub l: f64,
+    /// Predictions in model units.
+    pub predictions: Vec<f64>,
     /// Predictions on the error model's scale.
     pub transformed: Vec<f64>,
     /// `∂q/∂η`, observations × random effects.
     pub g: DMatrix<f64>,
     /// The data part of the Fisher-scoring Hessian, `Σ_j w_j·G_jᵀG_j`.
     pub information: DMatrix<f64>,
-    gradient: Vec<f64>,
+    /// `∇l`.
+    pub gradient: Vec<f64>,
     /// `t_j'(q_j)` per observation.
     slopes: Vec<f64>,
     /// `q` at `η ± h·e_c` per random effect `c`, where `G` came from them.
     sides: Option<Vec<Sides>>,
 }
 
+impl Linearization {
+    /// Whether `G` came from central differences of ODE solutions (steady-state doses, or
+    /// sensitivities that failed), which carry the solver's step-selection noise.
+    pub fn g_from_solution_differences(&self) -> bool {
+        self.sides.is_some()
+    }
+}
+
 /// Predictions on the error models' scales either side of `η` along one random effect.
 #[derive(Debug, Clone)]
-struct Sides {
+pub(crate) struct Sides {
     /// At `η + h·e_c`.
     up: Vec<f64>,
     /// At `η − h·e_c`.
@@ -365,8 +376,30 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             None => self.predictions(eta)?,
         };
         let transformed = self.transform(&predictions);
-        let k = eta.len();
         let (g, sides) = self.g(eta, &predictions, &transformed)?;
+        let lin = Rc::new(self.assemble(eta, predictions, transformed, g, sides)?);
+        *self.last.borrow_mut() = Some(Rc::clone(&lin));
+        Ok(lin)
+    }
+
+    /// The linearisation at `η` from the predictions there (model units and on the error
+    /// models' scales) and `G`: `l`, its gradient and the Fisher information under this
+    /// problem's population parameters. With the predictions and `G` of another problem of
+    /// the same subject whose parameters are the same at `η` (only Ω or σ differ), it is
+    /// this problem's linearisation without a model solution.
+    ///
+    /// # Errors
+    /// [`Error::LikelihoodNotFinite`] where an observation's term has no finite slope or
+    /// weight.
+    pub fn assemble(
+        &self,
+        eta: &[f64],
+        predictions: Vec<f64>,
+        transformed: Vec<f64>,
+        g: DMatrix<f64>,
+        sides: Option<Vec<Sides>>,
+    ) -> Result<Linearization> {
+        let k = eta.len();
         let omega_inv = &self.shared.omega_inv;
         let mut l = quadratic_form(omega_inv, eta);
         // 2Ω⁻¹η
@@ -403,19 +436,17 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             }
             slopes.push(slope);
         }
-        let lin = Linearization {
+        Ok(Linearization {
             eta: eta.to_vec(),
             l,
+            predictions,
             transformed,
             g,
             information,
             gradient,
             slopes,
             sides,
-        };
-        let lin = Rc::new(lin);
-        *self.last.borrow_mut() = Some(Rc::clone(&lin));
-        Ok(lin)
+        })
     }
 
     /// Marquardt steps from `from`. With a `frozen` model curvature (from an earlier EBE

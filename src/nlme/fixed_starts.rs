@@ -21,6 +21,15 @@ use std::cell::RefCell;
 #[derive(Debug, Default)]
 pub(super) struct EbeSlopes(std::sync::Mutex<Vec<DMatrix<f64>>>);
 
+impl EbeSlopes {
+    /// Replaces every subject's slopes (`dη̂/dφ` from the implicit gradient).
+    pub(super) fn set(&self, slopes: Vec<DMatrix<f64>>) {
+        if let Ok(mut stored) = self.0.lock() {
+            *stored = slopes;
+        }
+    }
+}
+
 /// The EBEs after an evaluation at `φ_c + delta·e_coordinate`.
 struct Moved {
     coordinate: usize,

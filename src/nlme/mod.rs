@@ -30,6 +30,9 @@ mod conditional;
 mod covariate;
 mod ebe;
 mod fixed_starts;
+mod implicit_gradient;
+#[cfg(test)]
+mod implicit_gradient_tests;
 mod importance;
 mod params;
 mod quadrature;
@@ -192,10 +195,12 @@ impl<M: Model> PopulationSpec<M> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OuterMethod {
-    /// BFGS on finite-difference gradients (as NONMEM's variable-metric search; one-sided
-    /// while its steps are long, central near the optimum),
-    /// with every subject's EBE search started from its EBE at the current point, and
-    /// restarted Nelder–Mead from the best point if BFGS stalls.
+    /// BFGS (as NONMEM's variable-metric search) on gradients from every subject's
+    /// linearisations around its EBE by the implicit function theorem, with no EBE search
+    /// at a moved point; where those do not apply (steady-state doses solved as an ODE),
+    /// on finite differences of the objective (one-sided while its steps are long, central
+    /// near the optimum) with every subject's EBE search started from its EBE at the
+    /// current point. Restarted Nelder–Mead from the best point if BFGS stalls.
     QuasiNewton,
     /// Restarted Nelder–Mead only (no gradients; slower, but indifferent to a noisy
     /// objective).
@@ -212,7 +217,10 @@ pub struct PopulationOptions {
     pub tolerance: f64,
     /// Largest number of outer iterations.
     pub max_iters: u64,
-    /// Finite-difference step of the outer gradient (estimation scale).
+    /// Finite-difference step of the outer gradient where it is a difference of the
+    /// objective (estimation scale): the curvature at BFGS's start, and gradients where
+    /// the implicit ones do not apply (see [`OuterMethod::QuasiNewton`]); the implicit
+    /// gradient's own step follows the solver's tolerance.
     pub gradient_step: f64,
     /// Initial simplex edge on the outer (estimation) scale.
     pub simplex_step: f64,
@@ -271,6 +279,8 @@ struct Foce<'a, M: Model> {
     subjects: Vec<SubjectProblem<'a, M>>,
     evaluations: AtomicU64,
     gradient_step: f64,
+    /// The step of the implicit gradient's differences.
+    implicit_step: f64,
     /// Every subject's `dη̂/dφ` from the last gradient.
     ebe_slopes: EbeSlopes,
 }
@@ -309,6 +319,7 @@ impl<'a, M: Model> Foce<'a, M> {
             subjects,
             evaluations: AtomicU64::new(0),
             gradient_step: opts.gradient_step,
+            implicit_step: differences::implicit_step(opts.solver.rtol),
             ebe_slopes: EbeSlopes::default(),
         })
     }
@@ -398,13 +409,17 @@ impl<M: Model> argmin::core::CostFunction for &Foce<'_, M> {
     }
 }
 
-/// Central differences of −2LL with fixed EBE starts ([`FixedStarts`]), step
-/// [`PopulationOptions::gradient_step`]; a side where the model cannot be evaluated gives
-/// way to a one-sided difference.
+/// The implicit gradient ([`Foce::implicit_gradient`]) where it applies; else central
+/// differences of −2LL with fixed EBE starts ([`FixedStarts`]), step
+/// [`PopulationOptions::gradient_step`], where a side at which the model cannot be
+/// evaluated gives way to a one-sided difference.
 impl<M: Model> argmin::core::Gradient for &Foce<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, phi: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        if let Some(g) = self.implicit_gradient(phi) {
+            return Ok(g);
+        }
         self.refresh_curvatures(phi);
         let fixed = self.with_fixed_starts(phi);
         differences::gradient(|x| fixed.minus_two_ll(x), phi, self.gradient_step)
@@ -421,8 +436,8 @@ fn no_difference(e: differences::NoDifference) -> argmin::core::Error {
 }
 
 /// Differences of −2LL from the cost at `φ` with fixed EBE starts, as the central ones:
-/// forward (the outer BFGS far from the optimum), or central with the second differences
-/// (its start).
+/// central with the second differences (the outer BFGS's start), or forward (far from the
+/// optimum, where the implicit gradient does not apply; where it does, it serves).
 impl<M: Model> DifferenceGradient for &Foce<'_, M> {
     fn difference_step(&self) -> f64 {
         self.gradient_step
@@ -445,6 +460,9 @@ impl<M: Model> DifferenceGradient for &Foce<'_, M> {
         phi: &[f64],
         cost: f64,
     ) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        if let Some(g) = self.implicit_gradient(phi) {
+            return Ok(g);
+        }
         self.refresh_curvatures(phi);
         let fixed = self.with_fixed_starts(phi);
         let h = self.gradient_step;

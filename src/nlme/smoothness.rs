@@ -13,7 +13,7 @@ use argmin::core::Gradient;
 use nalgebra::{DMatrix, DVector};
 
 /// Residual SD of a least-squares quartic through `values` at `x = −1 … 1`.
-fn quartic_residual_sd(values: &[f64]) -> f64 {
+pub(super) fn quartic_residual_sd(values: &[f64]) -> f64 {
     let n = values.len();
     let x = |i: usize| 2.0 * i as f64 / (n - 1) as f64 - 1.0;
     let design = DMatrix::from_fn(n, 5, |i, p| x(i).powi(p as i32));
@@ -42,7 +42,7 @@ fn scan_noise<M: Model>(foce: &Foce<'_, M>, phi0: &[f64], coordinate: usize) -> 
 }
 
 /// The main job's model-2 cohort and model.
-fn model2_cohort() -> (Dataset, PopulationSpec<CarTBCell>) {
+pub(super) fn model2_cohort() -> (Dataset, PopulationSpec<CarTBCell>) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/cohort.csv");
     let data = Dataset::read_csv(path, &CsvOptions::for_model(&CarTBCell)).unwrap();
     let spec = PopulationSpec::new(CarTBCellParams::default())
@@ -129,7 +129,7 @@ fn predicted_starts_are_nearer_the_ebes() {
 
 /// The Theophylline data (12 subjects, one oral dose each), with the one-compartment oral
 /// model's output name.
-fn theophylline() -> Dataset {
+pub(super) fn theophylline() -> Dataset {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/theoph_nonmem.csv");
     let raw = Dataset::read_csv(path, &CsvOptions::default().any_analyte()).unwrap();
     let subjects = raw.subjects().iter().map(|s| {

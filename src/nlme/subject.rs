@@ -52,6 +52,20 @@ pub(crate) fn ln_det_triangular(l: &DMatrix<f64>) -> f64 {
     l.diagonal().iter().map(|d| d.abs().ln()).sum()
 }
 
+/// `ln|Ω| + ln|Ω⁻¹ + A|` of a subject's Laplace approximation, with `A` half the data
+/// part of its EBE search's Fisher-scoring matrix (`information`: `GᵀV⁻¹G` over quantified
+/// observations and `½·Σ t''·GᵀG` over censored ones), computed as `ln|I + LᵀAL|`
+/// (`Ω = LLᵀ`), which stays accurate as a variance → 0; `+∞` where that matrix is not
+/// positive definite.
+pub(crate) fn laplace_ln_det(information: &DMatrix<f64>, omega_factor: &DMatrix<f64>) -> f64 {
+    let k = information.nrows();
+    let a = information * 0.5;
+    (DMatrix::identity(k, k) + omega_factor.transpose() * a * omega_factor)
+        .cholesky()
+        .map(|c| 2.0 * ln_det_triangular(&c.l()))
+        .unwrap_or(f64::INFINITY)
+}
+
 /// A subject's warm start: its last EBE, where its next inner optimisation begins, and the
 /// model curvature of `l` there (at the population parameters of the last gradient), which
 /// its next searches use as a quasi-Newton Hessian. Subjects are solved in parallel, each
@@ -93,7 +107,7 @@ impl WarmStart {
     }
 
     /// Replaces the model curvature the next searches start with.
-    fn set_curvature(&self, curvature: Option<DMatrix<f64>>) {
+    pub fn set_curvature(&self, curvature: Option<DMatrix<f64>>) {
         if let Ok(mut s) = self.0.lock() {
             s.curvature = curvature;
         }
@@ -160,19 +174,9 @@ impl<'a, M: Model> SubjectProblem<'a, M> {
         let start = self.start.read();
         let lin = map.solve(&start.eta, start.curvature.as_ref())?;
         self.start.set(&lin.eta);
-        // A = GᵀV⁻¹G over quantified observations + ½·Σ t''·GᵀG over censored ones (half
-        // the Fisher-scoring matrix of the EBE search); then
-        // ln|Ω| + ln|Ω⁻¹ + A| = ln|I + LᵀAL|, which stays accurate as a variance → 0.
-        let k = lin.eta.len();
-        let m = &lin.information * 0.5;
-        let l = &shared.omega_factor;
-        let ln_det_m = (DMatrix::identity(k, k) + l.transpose() * m * l)
-            .cholesky()
-            .map(|c| 2.0 * ln_det_triangular(&c.l()))
-            .unwrap_or(f64::INFINITY);
         Ok(Contribution {
+            minus_two_ll: lin.l + laplace_ln_det(&lin.information, &shared.omega_factor),
             eta: lin.eta,
-            minus_two_ll: lin.l + ln_det_m,
             transformed: lin.transformed,
             g: lin.g,
         })
