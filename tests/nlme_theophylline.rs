@@ -34,8 +34,8 @@ fn fit() -> PopulationFit {
     fit_with(&PopulationOptions::default())
 }
 
-/// BFGS on finite-difference gradients and derivative-free Nelder–Mead share nothing but
-/// the objective: they must find the same minimum.
+/// BFGS on gradients from the subjects' linearisations and derivative-free Nelder–Mead
+/// share nothing but the objective: they must find the same minimum.
 #[test]
 fn both_outer_optimisers_reach_the_same_minimum() {
     let bfgs = fit();
@@ -409,4 +409,39 @@ fn steady_state_records_fit_by_the_ode_as_by_the_exact_solution() {
             a.name
         );
     }
+}
+
+/// Without random effects FOCE-I is the naive pooled fit: with additive error the
+/// objective is `RSS/σ² + N·ln σ²` exactly (no Laplace term), and at its minimum
+/// `σ̂² = RSS/N`. (A fit without random effects panicked before: an empty `η` matched the
+/// EBE search's cache of predictions before any were made.)
+#[test]
+fn without_random_effects_it_is_the_pooled_least_squares_fit() {
+    let spec = PopulationSpec::new(OneCompartmentParams::new(1.5, 0.08, 0.04).unwrap())
+        .estimate(&["ka", "ke", "cl"])
+        .residual("concentration", ErrorModel::Additive { sd: 1.0 });
+    let fit = fit_population(
+        &OneCompartmentOral,
+        &theoph(),
+        &spec,
+        &PopulationOptions::default(),
+    )
+    .unwrap();
+    let residuals: Vec<f64> = (fit.subjects.iter())
+        .flat_map(|s| s.predictions.iter().map(|p| p.observed - p.pred))
+        .collect();
+    let n = residuals.len() as f64;
+    let rss: f64 = residuals.iter().map(|r| r * r).sum();
+    let variance = fit.sigma[0].value.powi(2);
+    let ofv = rss / variance + n * variance.ln();
+    assert!(
+        (fit.ofv - ofv).abs() < 1e-8 * ofv.abs(),
+        "{} vs {ofv}",
+        fit.ofv
+    );
+    assert!(
+        (variance / (rss / n) - 1.0).abs() < 1e-3,
+        "{variance} vs {}",
+        rss / n
+    );
 }

@@ -121,9 +121,11 @@ pub(crate) struct MapProblem<'s, 'a, M: Model> {
     evaluated: RefCell<Evaluated>,
 }
 
-/// `η` and the model's predictions at the last evaluation of `l`.
+/// `η` and the model's predictions at the last evaluation of `l` (`valid` once there was
+/// one: without random effects every `η` is the empty one).
 #[derive(Debug, Clone, Default)]
 struct Evaluated {
+    valid: bool,
     eta: Vec<f64>,
     predictions: Vec<f64>,
 }
@@ -206,6 +208,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         evaluated.eta.extend_from_slice(eta);
         evaluated.predictions.clear();
         (evaluated.predictions).extend(terms.iter().map(|c| c.prediction));
+        evaluated.valid = true;
         if v.is_finite() {
             v + prior
         } else {
@@ -369,7 +372,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         }
         let cached = {
             let e = self.evaluated.borrow();
-            (e.eta == eta).then(|| e.predictions.clone())
+            (e.valid && e.eta == eta).then(|| e.predictions.clone())
         };
         let predictions = match cached {
             Some(p) => p,
