@@ -8,8 +8,8 @@
 //! residual variance) and the curvature of `t_j` (clamped at 0) for a censored one.
 //! Levenberg–Marquardt steps ([`Marquardt`], an argmin solver) then need one linearisation
 //! per accepted step, where Nelder–Mead needs hundreds of solutions. A search that starts
-//! from a nearby EBE with the model curvature computed there (the population fit computes
-//! it for every subject at the start of each outer gradient) first takes quasi-Newton steps
+//! from a nearby EBE with the model curvature computed there (the population fit's outer
+//! gradient gives it for every subject) first takes quasi-Newton steps
 //! with that curvature frozen, which converge in two or three steps. Fisher scoring
 //! converges linearly, and slowly where residuals are large or the model predicts censored
 //! data above the LLOQ; a search that has not converged after [`FISHER_ITERS`] steps

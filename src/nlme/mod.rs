@@ -16,11 +16,13 @@
 //! approximation with the first-order (Gauss–Newton) Hessian at `η̂_i`, residual variances
 //! evaluated at `η̂_i`; censored observations enter that Hessian through the exact curvature
 //! of their M3 term (the Laplacian form). The outer problem over `θ, β, Ω, σ` is minimised
-//! by BFGS on finite-difference gradients (started from the inverse of the Hessian's
-//! diagonal, from the first gradient's second differences; one-sided while its steps move
-//! some parameter by at least one difference step, central from then on; argmin
-//! [`Solver`](argmin::core::Solver), as
-//! NONMEM's variable-metric search), with restarted Nelder–Mead as the fallback or, by
+//! by BFGS (argmin [`Solver`](argmin::core::Solver), as NONMEM's variable-metric search)
+//! started from the inverse of the Hessian's diagonal (from the second differences of a
+//! first central gradient), on gradients from every subject's linearisations around its
+//! EBE by the implicit function theorem: `dO/dφ = ∂Õ/∂φ + (∂Õ/∂η)ᵀ·dη̂/dφ` with
+//! `dη̂/dφ = −H⁻¹·∂(∇_η l)/∂φ`, no EBE search at a moved point (where that does not apply,
+//! finite differences of the objective, one-sided while the steps are long), with
+//! restarted Nelder–Mead as the fallback or, by
 //! [`OuterMethod::NelderMead`], the only method; standard errors come from the Hessian of
 //! the objective (covariance step). The reported OFV follows NONMEM (−2LL without `ln 2π`
 //! constants). [`marginal_likelihood`] gives the exact −2LL that FOCE-I approximates, by
