@@ -41,8 +41,8 @@ pub(crate) struct PredictionSensitivities {
 
 impl<M: Model> Objective<'_, M> {
     /// The predictions and their derivatives along `dirs` by forward sensitivities, or
-    /// `None` where the subject is solved exactly or has steady-state doses (differences of
-    /// solutions then serve; known after the first call).
+    /// `None` where the subject is solved exactly (differences of exact solutions then
+    /// serve; known after the first call).
     ///
     /// # Errors
     /// Whatever the simulation reports, with the subject named.
@@ -66,7 +66,7 @@ impl<M: Model> Objective<'_, M> {
         )
         .map_err(|e| e.in_subject(&self.subject))?;
         // whether the plan is solved exactly does not change with the parameters (a linear
-        // model, a closed form for these doses, steady-state doses): ask once
+        // model, a closed form for these doses): ask once
         let _ = self.exact.set(run.is_none());
         Ok(run.map(|s| {
             let mut predictions = Vec::with_capacity(self.obs.len());
@@ -96,7 +96,7 @@ impl<M: Model> Objective<'_, M> {
     }
 
     /// The gradient of −2LL at `θ` from the predictions' forward sensitivities (module
-    /// docs), or `None` where there are none (an exact solution, steady-state doses), a
+    /// docs), or `None` where there are none (an exact solution), a
     /// side of a parameter leaves its domain, or the result is not finite.
     pub(crate) fn sensitivity_gradient(&self, theta: &[f64]) -> Option<Vec<f64>> {
         let jacobian = self.sensitivity_jacobian(theta)?;

@@ -16,7 +16,7 @@
 //!
 //! `∂f/∂θ` comes from the predictions' forward sensitivities where the subject is solved as
 //! an ODE (one augmented solution), from central differences of solutions otherwise (exact
-//! solutions, steady-state doses). The matrix is positive semi-definite; near the optimum
+//! solutions, or sensitivities that fail). The matrix is positive semi-definite; near the optimum
 //! it differs from the Hessian by terms that scale with the residuals, so the steps
 //! converge fast where the model describes the data and linearly otherwise, each at the
 //! cost of one sensitivity solution.

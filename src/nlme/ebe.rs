@@ -23,8 +23,9 @@
 //! [`crate::simulate_sensitivities`]), from forward differences where it is solved exactly
 //! (`k` more solutions, `h = 10⁻⁶`: exact solutions carry no solver noise; on Theophylline
 //! the objective's noise is 2–4·10⁻⁹ against 5–9·10⁻¹⁰ with central differences, and the
-//! OFV moves by 1·10⁻⁵), else (an ODE whose sensitivities fail, e.g. with steady-state
-//! doses) from central differences (`2k` more, `h = 10⁻³`). Differences of adaptive ODE
+//! OFV moves by 1·10⁻⁵), else (an ODE whose sensitivities fail, e.g. a parameter within
+//! their step of the edge of its domain) from central differences (`2k` more,
+//! `h = 10⁻³`). Differences of adaptive ODE
 //! solutions needed that large a step:
 //! with relative tolerance `10⁻⁶`, a step of `10⁻⁵` gave `G` errors near 1% where the
 //! solver's step sequence changed between `η ± h`, and the FOCE-I objective jumped by up to
@@ -98,8 +99,8 @@ pub(crate) struct Linearization {
 }
 
 impl Linearization {
-    /// Whether `G` came from central differences of ODE solutions (steady-state doses, or
-    /// sensitivities that failed), which carry the solver's step-selection noise.
+    /// Whether `G` came from central differences of ODE solutions (where the forward
+    /// sensitivities failed), which carry the solver's step-selection noise.
     pub fn g_from_solution_differences(&self) -> bool {
         self.sides.is_some()
     }
@@ -235,8 +236,8 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
 
     /// `G = ∂q/∂η` from the forward sensitivities of the predictions along each random
     /// effect (the parameters at `η ± h·e_c`, `h` = [`SENSITIVITY_STEP`]), with
-    /// `∂q/∂f = 1/f` on the log scale; `None` where the subject is solved exactly, has
-    /// steady-state doses, or its sensitivities fail (then differences of solutions serve).
+    /// `∂q/∂f = 1/f` on the log scale; `None` where the subject is solved exactly or its
+    /// sensitivities fail (then differences of solutions serve).
     fn sensitivity_g(&self, eta: &[f64], predictions: &[f64]) -> Option<DMatrix<f64>> {
         let (s, h, k) = (self.subject, SENSITIVITY_STEP, eta.len());
         if s.objective.known_exact() {

@@ -26,7 +26,7 @@
 //! (`H − 2Ω⁻¹ − Σ w_j·G_jᵀG_j`) their quasi-Newton steps use.
 //!
 //! It is not used (the differences of the objective serve) where a subject's `G` comes
-//! from central differences of ODE solutions (steady-state doses solved as an ODE), whose
+//! from central differences of ODE solutions (where its forward sensitivities fail), whose
 //! step-selection noise its second differences would amplify, where `H` is not positive
 //! definite, or where a moved point cannot be evaluated.
 

@@ -199,7 +199,7 @@ impl<M: Model> PopulationSpec<M> {
 pub enum OuterMethod {
     /// BFGS (as NONMEM's variable-metric search) on gradients from every subject's
     /// linearisations around its EBE by the implicit function theorem, with no EBE search
-    /// at a moved point; where those do not apply (steady-state doses solved as an ODE),
+    /// at a moved point; where those do not apply (a subject whose sensitivities fail),
     /// on finite differences of the objective (one-sided while its steps are long, central
     /// near the optimum) with every subject's EBE search started from its EBE at the
     /// current point. Restarted Nelder–Mead from the best point if BFGS stalls.
