@@ -445,3 +445,33 @@ fn without_random_effects_it_is_the_pooled_least_squares_fit() {
         rss / n
     );
 }
+
+/// The fit is the same number for number on one thread and on four: every subject's part
+/// of the objective and of the implicit gradient is summed in subject order.
+#[test]
+fn one_thread_and_four_give_the_same_fit() {
+    let data = theoph();
+    let ode = cart_pkpd::SolverOptions::default()
+        .ode()
+        .with_tolerances(1e-8, 1e-11);
+    for solver in [cart_pkpd::SolverOptions::default(), ode] {
+        let opts = PopulationOptions {
+            solver,
+            ..PopulationOptions::default()
+        };
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fit_population(&OneCompartmentOral, &data, &spec(), &opts).unwrap())
+        };
+        let (one, four) = (on(1), on(4));
+        assert_eq!(one.ofv.to_bits(), four.ofv.to_bits(), "{solver:?}");
+        assert_eq!(one.evaluations, four.evaluations);
+        for (a, b) in one.theta.iter().zip(&four.theta) {
+            assert_eq!(a.value.to_bits(), b.value.to_bits());
+            assert_eq!(a.se.map(f64::to_bits), b.se.map(f64::to_bits));
+        }
+    }
+}
