@@ -220,8 +220,10 @@ pub struct PopulationFit {
     /// Outer iterations.
     pub iterations: u64,
     /// FOCE-I: evaluations of the population objective (each runs every subject's inner
-    /// problem); SAEM: model solutions per subject (Metropolis–Hastings proposals and
-    /// M-step evaluations).
+    /// problem; an implicit gradient counts as one, though it also linearises each subject
+    /// `2k + 2p'` times around its EBE: `k` random effects, `p'` parameters that move the
+    /// subject's model parameters); SAEM: model solutions per subject (Metropolis–Hastings
+    /// proposals and M-step evaluations).
     pub evaluations: u64,
     /// How the fit ended: an interior optimum, or estimates at a boundary, an unbounded
     /// likelihood, parameters the data do not determine.
