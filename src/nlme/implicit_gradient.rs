@@ -11,11 +11,11 @@
 //! ```
 //!
 //! Each partial derivative is a central difference of the linearisation at `η̂` moved
-//! along one coordinate: `Õ` and `g` at `η̂ ± h·e_c` and at `φ ± h·e_m`
-//! ([`implicit_step`](crate::optim::differences::implicit_step)), where `g = 2Ω⁻¹η + Gᵀt'` and `A` come from forward sensitivities or
-//! exact solutions. Where `φ_m` does not move the
-//! subject's model parameters (a variance of Ω, a residual SD) the predictions and `G` at
-//! `η̂` are reused: no model solution. One subject then costs its EBE at `φ` (already found
+//! along one coordinate: `Õ` and `g` at `η̂ ± h·e_c` and at `φ ± h·e_m` (`h` from
+//! [`implicit_step`](crate::optim::differences::implicit_step)), where `g = 2Ω⁻¹η + Gᵀt'`
+//! and `A` come from forward sensitivities or exact solutions. Where `φ_m` does not move
+//! the subject's model parameters (a variance of Ω, a residual SD) the predictions and `G`
+//! at `η̂` are reused: no model solution. One subject then costs its EBE at `φ` (already found
 //! by the cost at `φ`: one linearisation) and `2k + 2p'` linearisations (`k` random
 //! effects, `p'` coordinates that move its parameters), where central differences of the
 //! objective cost `2p` EBE searches of about 2.2 linearisations and as many solutions of

@@ -51,7 +51,7 @@ const IMPLICIT_STEP: f64 = 1e-4;
 /// that the implicit FOCE-I gradient takes: [`IMPLICIT_STEP`] at relative tolerance `rtol
 /// ≤ 10⁻⁸`, `10⁻⁴·(rtol/10⁻⁸)^⅓` above it. The differenced functions (the Laplacian
 /// objective and `∇_η l` at a fixed `η`, with `G` from sensitivities) carry the solutions'
-/// error, near `rtol` of the objective's noise, but no EBE search: on the model-2 cohort at
+/// error (noise near `rtol`, relative) but no EBE search's: on the model-2 cohort at
 /// rtol `10⁻⁸` the truncation error at `10⁻³` reached `6·10⁻⁴` of the gradient along
 /// `ln rho` (measured against a Richardson-extrapolated difference of the objective), and
 /// `7·10⁻⁶` at `10⁻⁴`, where the noise about a smooth curve was `2·10⁻⁵` absolute. The
