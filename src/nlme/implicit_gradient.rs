@@ -62,14 +62,19 @@ struct Slope {
 }
 
 impl Slope {
-    fn between(up: &Point, down: &Point, h: f64) -> Self {
-        let gradient = (up.gradient.iter().zip(&down.gradient))
+    /// `None` where a difference is not finite (a side where the Laplacian determinant is
+    /// not positive, say): the differences of the objective, which step around such
+    /// sides, then serve.
+    fn between(up: &Point, down: &Point, h: f64) -> Option<Self> {
+        let gradient: Vec<f64> = (up.gradient.iter().zip(&down.gradient))
             .map(|(u, d)| (u - d) / (2.0 * h))
             .collect();
-        Slope {
-            objective: (up.objective - down.objective) / (2.0 * h),
+        let objective = (up.objective - down.objective) / (2.0 * h);
+        let finite = objective.is_finite() && gradient.iter().all(|g| g.is_finite());
+        finite.then_some(Slope {
+            objective,
             gradient,
-        }
+        })
     }
 }
 
@@ -122,6 +127,9 @@ impl<M: Model> Foce<'_, M> {
                 *g += d;
             }
         }
+        if !gradient.iter().all(|g| g.is_finite()) {
+            return None;
+        }
         (self.ebe_slopes).set(parts.iter().map(|p| p.ebe_slopes.clone()).collect());
         for (s, part) in self.subjects.iter().zip(parts) {
             s.start.set_curvature(Some(part.curvature));
@@ -154,7 +162,7 @@ fn subject_part<M: Model>(
                 x[c] += d;
                 map.linearize(&x).ok().map(|l| Point::of(&l, centre))
             });
-            Some(Slope::between(&up?, &down?, h))
+            Slope::between(&up?, &down?, h)
         })
         .collect::<Option<Vec<_>>>()?;
     let params = subject.params(centre, eta).ok()?;
@@ -163,7 +171,7 @@ fn subject_part<M: Model>(
             let [up, down] = pair
                 .each_ref()
                 .map(|s| moved_point(subject, s, &lin, &params));
-            Some(Slope::between(&up?, &down?, h))
+            Slope::between(&up?, &down?, h)
         })
         .collect::<Option<Vec<_>>>()?;
     let hessian = DMatrix::from_fn(k, k, |r, c| {
