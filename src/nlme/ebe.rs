@@ -108,7 +108,7 @@ impl Linearization {
 
 /// Predictions on the error models' scales either side of `η` along one random effect.
 #[derive(Debug, Clone)]
-pub(crate) struct Sides {
+struct Sides {
     /// At `η + h·e_c`.
     up: Vec<f64>,
     /// At `η − h·e_c`.
@@ -318,7 +318,10 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         };
         let transformed = self.transform(&predictions);
         let (g, sides) = self.g(eta, &predictions, &transformed)?;
-        let lin = Rc::new(self.assemble(eta, predictions, transformed, g, sides)?);
+        let lin = Rc::new(Linearization {
+            sides,
+            ..self.assemble(eta, predictions, transformed, g)?
+        });
         *self.last.borrow_mut() = Some(Rc::clone(&lin));
         Ok(lin)
     }
@@ -338,7 +341,6 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
         predictions: Vec<f64>,
         transformed: Vec<f64>,
         g: DMatrix<f64>,
-        sides: Option<Vec<Sides>>,
     ) -> Result<Linearization> {
         let k = eta.len();
         let omega_inv = &self.shared.omega_inv;
@@ -386,7 +388,7 @@ impl<'s, 'a, M: Model> MapProblem<'s, 'a, M> {
             information,
             gradient,
             slopes,
-            sides,
+            sides: None,
         })
     }
 

@@ -217,7 +217,6 @@ fn moved_point<M: Model>(
             lin.predictions.clone(),
             lin.transformed.clone(),
             lin.g.clone(),
-            None,
         )
         .ok()?
     } else {
